@@ -1,0 +1,185 @@
+// Package cli is the drover command line. Every command is built by a
+// constructor that receives the output streams, so tests run commands
+// in-process and read what a user would see.
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// Version is the Drover release, set at build time with -ldflags.
+var Version = "0.1.0-dev"
+
+// streams is where a command writes. Info goes to Out, problems to Err.
+type streams struct {
+	Out io.Writer
+	Err io.Writer
+	// Env is the environment visible to the command (os.Environ form);
+	// injected so tests control it.
+	Env []string
+}
+
+// exitError carries a message and the process exit code a command wants.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+// fail returns an error that makes Main print msg and exit with code.
+func fail(code int, format string, args ...interface{}) error {
+	return &exitError{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// usageError is a misuse of a command: Main adds a hint about -help.
+type usageError struct {
+	cmd *cobra.Command
+	msg string
+}
+
+func (e *usageError) Error() string { return e.msg }
+
+// Main runs the CLI with args (without the program name) and returns the
+// process exit code.
+func Main(args []string, stdout, stderr io.Writer, env []string) int {
+	s := &streams{Out: stdout, Err: stderr, Env: env}
+	root := newRootCommand(s)
+	root.SetArgs(normalizeArgs(root, args))
+	err := root.Execute()
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	var ue *usageError
+	switch {
+	case errors.As(err, &ee):
+		if ee.msg != "" {
+			fmt.Fprintln(stderr, ee.msg)
+		}
+		return ee.code
+	case errors.As(err, &ue):
+		fmt.Fprintln(stderr, ue.msg)
+		fmt.Fprintf(stderr, "For additional help try '%s -help'\n", ue.cmd.CommandPath())
+		return 1
+	default:
+		// Flag and argument errors from cobra itself.
+		fmt.Fprintln(stderr, err)
+		cmd, _, ferr := root.Find(args)
+		if ferr != nil || cmd == nil {
+			cmd = root
+		}
+		fmt.Fprintf(stderr, "For additional help try '%s -help'\n", cmd.CommandPath())
+		return 1
+	}
+}
+
+func newRootCommand(s *streams) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "drover",
+		Short: "Drover: a Nomad-compatible cluster agent and lab kit",
+		Long: "Drover runs and schedules jobs across a cluster of clients. Its commands,\n" +
+			"flags and output follow the Nomad tutorials, so what you learn here applies there.",
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Example: "  drover job init\n" +
+			"  drover job validate example.nomad\n" +
+			"  drover agent -dev",
+	}
+	root.SetOut(s.Out)
+	root.SetErr(s.Err)
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &usageError{cmd: c, msg: err.Error()}
+	})
+	root.AddCommand(
+		newVersionCommand(s),
+		newJobCommand(s),
+		newConfigCommand(s),
+		newAgentCommand(s),
+	)
+	return root
+}
+
+// group builds a parent command that only holds subcommands.
+func group(use, short, example string, children ...*cobra.Command) *cobra.Command {
+	c := &cobra.Command{
+		Use:     use,
+		Short:   short,
+		Example: example,
+		Args:    cobra.NoArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			return c.Help()
+		},
+	}
+	c.AddCommand(children...)
+	return c
+}
+
+// normalizeArgs lets every command take long flags with one dash, as the
+// Nomad tutorials spell them (-check-index 24, -short, -self), by
+// rewriting them to the two-dash form pflag parses. Only names that are
+// real long flags of the command being run are rewritten, so shorthand
+// flags (-h), negative numbers and a lone "-" (stdin) pass unchanged.
+// Values of flags that take one are copied verbatim, and so is everything
+// after "--".
+func normalizeArgs(root *cobra.Command, args []string) []string {
+	cmd := root
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if !strings.HasPrefix(a, "-") {
+			if sub := subcommand(cmd, a); sub != nil {
+				cmd = sub
+			}
+			out = append(out, a)
+			continue
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		single := !strings.HasPrefix(a, "--") && len(a) > 2
+		f := lookupFlag(cmd, name)
+		if single && (f != nil || name == "help") {
+			a = "-" + a
+		}
+		out = append(out, a)
+		if (single || strings.HasPrefix(a, "--")) && f != nil && !hasValue && f.NoOptDefVal == "" && i+1 < len(args) {
+			i++
+			out = append(out, args[i])
+		}
+	}
+	return out
+}
+
+func subcommand(cmd *cobra.Command, name string) *cobra.Command {
+	for _, c := range cmd.Commands() {
+		if c.Name() == name || c.HasAlias(name) {
+			return c
+		}
+	}
+	return nil
+}
+
+// lookupFlag finds a long flag of cmd, its own or inherited.
+func lookupFlag(cmd *cobra.Command, name string) *pflag.Flag {
+	if name == "" {
+		return nil
+	}
+	for c := cmd; c != nil; c = c.Parent() {
+		if f := c.Flags().Lookup(name); f != nil {
+			return f
+		}
+		if f := c.PersistentFlags().Lookup(name); f != nil {
+			return f
+		}
+	}
+	return nil
+}
