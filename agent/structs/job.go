@@ -282,3 +282,88 @@ func (j *Job) LookupTaskGroup(name string) *TaskGroup {
 	}
 	return nil
 }
+
+// Job statuses.
+const (
+	JobStatusPending = "pending"
+	JobStatusRunning = "running"
+	JobStatusDead    = "dead"
+)
+
+// JobSummary counts a job's allocations by client status per group.
+type JobSummary struct {
+	JobID       string
+	Namespace   string
+	Summary     map[string]TaskGroupSummary
+	Children    *JobChildrenSummary
+	CreateIndex uint64
+	ModifyIndex uint64
+}
+
+// TaskGroupSummary is the "Summary" table row of one group.
+type TaskGroupSummary struct {
+	Queued   int
+	Complete int
+	Failed   int
+	Running  int
+	Starting int
+	Lost     int
+	Unknown  int
+}
+
+// JobChildrenSummary counts the children of periodic jobs.
+type JobChildrenSummary struct {
+	Pending int64
+	Running int64
+	Dead    int64
+}
+
+// JobListStub is the short form of a job in list responses.
+type JobListStub struct {
+	ID                string
+	ParentID          string
+	Name              string
+	Namespace         string
+	Datacenters       []string
+	NodePool          string
+	Type              string
+	Priority          int
+	Periodic          bool
+	ParameterizedJob  bool
+	Stop              bool
+	Status            string
+	StatusDescription string
+	JobSummary        *JobSummary
+	CreateIndex       uint64
+	ModifyIndex       uint64
+	JobModifyIndex    uint64
+	SubmitTime        int64
+}
+
+// Stub returns the list form of the job.
+func (j *Job) Stub(summary *JobSummary) *JobListStub {
+	return &JobListStub{
+		ID: j.ID, Name: j.Name, Namespace: j.Namespace, Datacenters: j.Datacenters, NodePool: j.NodePool,
+		Type: j.Type, Priority: j.Priority, Periodic: j.Periodic != nil, Stop: j.Stop, Status: j.Status,
+		StatusDescription: j.StatusDescription, JobSummary: summary, CreateIndex: j.CreateIndex,
+		ModifyIndex: j.ModifyIndex, JobModifyIndex: j.JobModifyIndex, SubmitTime: j.SubmitTime,
+	}
+}
+
+// Copy returns a deep copy via the JSON form, which is the model's
+// definition of a job. Jobs are copied rarely (on register), so
+// simplicity wins over speed here.
+func (j *Job) Copy() *Job {
+	if j == nil {
+		return nil
+	}
+	b, err := json.Marshal(j)
+	if err != nil {
+		panic("structs: job does not marshal: " + err.Error())
+	}
+	var c Job
+	if err := json.Unmarshal(b, &c); err != nil {
+		panic("structs: job does not unmarshal: " + err.Error())
+	}
+	return &c
+}

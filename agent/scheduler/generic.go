@@ -1,0 +1,507 @@
+package scheduler
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"drover/agent/structs"
+)
+
+// generic schedules service and batch jobs (and stops any stopped job):
+// first reconcile what must change for each group, then place.
+func (s *pass) generic(allocs []*structs.Allocation) error {
+	s.reconcileDeployment()
+	byGroup := map[string][]*structs.Allocation{}
+	for _, a := range allocs {
+		byGroup[a.TaskGroup] = append(byGroup[a.TaskGroup], a)
+	}
+	stopped := s.job == nil || s.job.Stop
+	var groups []string
+	if !stopped {
+		for _, tg := range s.job.TaskGroups {
+			groups = append(groups, tg.Name)
+		}
+	}
+	for name := range byGroup {
+		if stopped || s.job.LookupTaskGroup(name) == nil {
+			groups = append(groups, name)
+		}
+	}
+	sort.Strings(groups[len(groupsOf(s.job, stopped)):])
+	for _, name := range groups {
+		var tg *structs.TaskGroup
+		if !stopped {
+			tg = s.job.LookupTaskGroup(name)
+		}
+		if tg == nil {
+			s.stopAll(name, byGroup[name], stopped)
+			continue
+		}
+		if err := s.reconcileGroup(tg, byGroup[name]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func groupsOf(job *structs.Job, stopped bool) []*structs.TaskGroup {
+	if stopped || job == nil {
+		return nil
+	}
+	return job.TaskGroups
+}
+
+// reconcileDeployment cancels a deployment the job has moved past and
+// finds the deployment of the current job version, if any.
+func (s *pass) reconcileDeployment() {
+	d, err := s.state.LatestDeploymentByJobID(nil, s.eval.Namespace, s.eval.JobID)
+	if err != nil || d == nil {
+		return
+	}
+	stopped := s.job == nil || s.job.Stop
+	current := !stopped && d.JobVersion == s.job.Version && d.JobCreateIndex == s.job.CreateIndex
+	if d.Active() && !current {
+		desc := structs.DeploymentDescNewerJob
+		if stopped {
+			desc = structs.DeploymentDescStoppedJob
+		}
+		s.plan.DeploymentUpdates = append(s.plan.DeploymentUpdates, &structs.DeploymentStatusUpdate{
+			DeploymentID: d.ID, Status: structs.DeploymentStatusCancelled, StatusDescription: desc})
+	}
+	// The evaluation reports the job's latest deployment, whatever its
+	// status, as "Evaluation within deployment".
+	s.deployment = d
+	if !current {
+		s.deployment = nil
+		s.result.DeploymentID = d.ID
+	}
+}
+
+// stopAll stops every live allocation of a group that should not run: the
+// job was stopped or purged, or the group was removed.
+func (s *pass) stopAll(group string, allocs []*structs.Allocation, jobStopped bool) {
+	reason := fmt.Sprintf("task group %q was removed from the job", group)
+	if jobStopped {
+		reason = "the job was stopped"
+	}
+	for _, a := range allocs {
+		if a.TerminalStatus() {
+			continue
+		}
+		s.stop(a, structs.AllocNotNeeded, "", reason)
+		s.updates(group).Stop++
+	}
+}
+
+// groupAllocs sorts a group's allocations into what the reconciler must do
+// with each.
+type groupAllocs struct {
+	untainted  []*structs.Allocation // live, on a usable node
+	migrate    []*structs.Allocation // marked to leave a draining node
+	lost       []*structs.Allocation // on a node that is down or gone
+	reschedule []*structs.Allocation // failed, to be replaced now
+	done       []*structs.Allocation // batch work that finished: keeps its name
+}
+
+func (s *pass) classify(tg *structs.TaskGroup, allocs []*structs.Allocation) groupAllocs {
+	var g groupAllocs
+	batch := s.job.Type == structs.JobTypeBatch
+	for _, a := range allocs {
+		if a.DesiredStatus != structs.AllocDesiredStatusRun {
+			continue
+		}
+		switch a.ClientStatus {
+		case structs.AllocClientStatusComplete:
+			if batch && a.Job != nil && a.Job.CreateIndex == s.job.CreateIndex {
+				g.done = append(g.done, a)
+			}
+			continue
+		case structs.AllocClientStatusFailed:
+			if a.NextAllocation != "" {
+				continue // already replaced
+			}
+			if s.rescheduleNow(tg, a) {
+				g.reschedule = append(g.reschedule, a)
+			} else if batch {
+				g.done = append(g.done, a)
+			}
+			continue
+		case structs.AllocClientStatusLost:
+			continue
+		}
+		node := s.nodes[a.NodeID]
+		switch {
+		case node == nil || node.TerminalStatus():
+			g.lost = append(g.lost, a)
+		case node.DrainStrategy != nil && a.DesiredTransition.ShouldMigrate():
+			g.migrate = append(g.migrate, a)
+		case a.DesiredTransition.ShouldMigrate() && !node.Ready():
+			g.migrate = append(g.migrate, a)
+		default:
+			g.untainted = append(g.untainted, a)
+		}
+	}
+	return g
+}
+
+// rescheduleNow decides whether a failed allocation is replaced now. When
+// its policy allows a reschedule later, a follow-up evaluation is created
+// for that time instead.
+func (s *pass) rescheduleNow(tg *structs.TaskGroup, a *structs.Allocation) bool {
+	p := tg.ReschedulePolicy
+	if p == nil || (!p.Unlimited && p.Attempts == 0) {
+		return false
+	}
+	if !p.Unlimited {
+		used := 0
+		if a.RescheduleTracker != nil {
+			for _, ev := range a.RescheduleTracker.Events {
+				if s.now.Sub(time.Unix(0, ev.RescheduleTime)) < p.Interval {
+					used++
+				}
+			}
+		}
+		if used >= p.Attempts {
+			return false
+		}
+	}
+	failedAt := time.Unix(0, a.ModifyTime)
+	at := failedAt.Add(rescheduleDelay(p, a))
+	if !at.After(s.now) {
+		return true
+	}
+	if a.FollowupEvalID == "" {
+		follow := &structs.Evaluation{
+			ID: structs.GenerateUUID(), Namespace: s.eval.Namespace, Priority: s.eval.Priority, Type: s.eval.Type,
+			TriggeredBy: structs.EvalTriggerRetryFailedAlloc, JobID: s.eval.JobID, JobModifyIndex: s.eval.JobModifyIndex,
+			Status: structs.EvalStatusPending, WaitUntil: at, PreviousEval: s.eval.ID,
+		}
+		s.followUps = append(s.followUps, follow)
+		c := a.Copy()
+		c.FollowupEvalID = follow.ID
+		s.plan.AppendAlloc(c)
+		s.decide(tg.Name, a.Name, a.ID, structs.DecisionIgnore,
+			fmt.Sprintf("failed; will be rescheduled at %s by evaluation %s", at.UTC().Format(time.RFC3339), shortID(follow.ID)))
+	}
+	return false
+}
+
+// rescheduleDelay is the wait before the next reschedule of a's line.
+func rescheduleDelay(p *structs.ReschedulePolicy, a *structs.Allocation) time.Duration {
+	n := 0
+	if a.RescheduleTracker != nil {
+		n = len(a.RescheduleTracker.Events)
+	}
+	d := p.Delay
+	switch p.DelayFunction {
+	case "exponential":
+		for i := 0; i < n && (p.MaxDelay == 0 || d < p.MaxDelay); i++ {
+			d *= 2
+		}
+	case "fibonacci":
+		prev := time.Duration(0)
+		for i := 0; i < n; i++ {
+			d, prev = d+prev, d
+		}
+	}
+	if p.MaxDelay > 0 && d > p.MaxDelay {
+		d = p.MaxDelay
+	}
+	return d
+}
+
+func rescheduleTracker(prev *structs.Allocation, now time.Time) *structs.RescheduleTracker {
+	t := &structs.RescheduleTracker{}
+	if prev.RescheduleTracker != nil {
+		t.Events = append(t.Events, prev.RescheduleTracker.Events...)
+	}
+	t.Events = append(t.Events, &structs.RescheduleEvent{
+		RescheduleTime: now.UnixNano(), PrevAllocID: prev.ID, PrevNodeID: prev.NodeID})
+	return t
+}
+
+// reconcileGroup decides, for one group, what to stop, update, migrate and
+// place, in the order the Nomad reconciler does, and records why.
+func (s *pass) reconcileGroup(tg *structs.TaskGroup, allocs []*structs.Allocation) error {
+	g := s.classify(tg, allocs)
+	u := s.updates(tg.Name)
+	names := newNameIndex(tg.Count)
+
+	// Keep one allocation per name below count; stop the rest, highest
+	// index first (scaling 3 → 1 stops [2] and [1]).
+	keep := append(append([]*structs.Allocation{}, g.untainted...), g.migrate...)
+	sort.Slice(keep, func(i, j int) bool {
+		if ii, jj := keep[i].Index(), keep[j].Index(); ii != jj {
+			return ii < jj
+		}
+		return keep[i].CreateIndex > keep[j].CreateIndex
+	})
+	for _, a := range g.done {
+		names.use(a.Index())
+	}
+	var untainted, migrate []*structs.Allocation
+	migrating := map[string]bool{}
+	for _, a := range g.migrate {
+		migrating[a.ID] = true
+	}
+	for _, a := range keep {
+		idx := a.Index()
+		if idx < 0 || idx >= tg.Count || names.used(idx) {
+			reason := fmt.Sprintf("count is %d, so %s is not needed", tg.Count, a.Name)
+			if names.used(idx) && idx < tg.Count {
+				reason = fmt.Sprintf("another allocation already runs as %s", a.Name)
+			}
+			s.stop(a, structs.AllocNotNeeded, "", reason)
+			u.Stop++
+			continue
+		}
+		names.use(idx)
+		if migrating[a.ID] {
+			migrate = append(migrate, a)
+		} else {
+			untainted = append(untainted, a)
+		}
+	}
+
+	var places []placement
+	// Lost allocations stop as lost and are replaced under the same name.
+	for _, a := range g.lost {
+		s.stop(a, structs.AllocLost, structs.AllocClientStatusLost, fmt.Sprintf("node %s is down", shortID(a.NodeID)))
+		u.Stop++
+		idx := a.Index()
+		if idx >= 0 && idx < tg.Count && !names.used(idx) {
+			names.use(idx)
+			places = append(places, placement{name: a.Name, previous: a, action: structs.DecisionPlace,
+				reason: fmt.Sprintf("replaces %s, lost with its node", shortID(a.ID))})
+			u.Place++
+		}
+	}
+	// Failed allocations whose reschedule policy allows it are replaced,
+	// away from the node they failed on if possible.
+	for _, a := range g.reschedule {
+		idx := a.Index()
+		if idx < 0 || idx >= tg.Count || names.used(idx) {
+			continue
+		}
+		names.use(idx)
+		s.stop(a, structs.AllocRescheduled, "", "it failed and its reschedule policy allows another attempt")
+		places = append(places, placement{name: a.Name, previous: a, action: structs.DecisionPlace,
+			penalty: a.NodeID, reason: fmt.Sprintf("reschedules failed allocation %s", shortID(a.ID))})
+		u.Place++
+	}
+	// Migrations: the drainer marked these to move; each is replaced
+	// under its name on another node.
+	for _, a := range migrate {
+		s.stop(a, structs.AllocMigrating, "", fmt.Sprintf("node %s is draining", shortID(a.NodeID)))
+		places = append(places, placement{name: a.Name, previous: a, action: structs.DecisionMigrate,
+			reason: fmt.Sprintf("migrates %s off draining node %s", shortID(a.ID), shortID(a.NodeID))})
+		u.Migrate++
+	}
+
+	// Updates: unchanged allocations are ignored, others updated in place
+	// or, when what they run changed, destroyed and re-created.
+	var inplace, destructive []*structs.Allocation
+	reasons := map[string]string{}
+	for _, a := range untainted {
+		if a.Job == nil || a.Job.JobModifyIndex == s.job.JobModifyIndex {
+			s.decide(tg.Name, a.Name, a.ID, structs.DecisionIgnore, fmt.Sprintf("already runs job version %d", s.job.Version))
+			u.Ignore++
+			continue
+		}
+		why := destructiveChange(a.Job, s.job, tg.Name)
+		if why == "" {
+			ok, err := s.placer.fitsInPlace(tg, a.NodeID)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				why = fmt.Sprintf("its node %s no longer satisfies the job", shortID(a.NodeID))
+			}
+		}
+		if why == "" {
+			inplace = append(inplace, a)
+		} else {
+			destructive = append(destructive, a)
+			reasons[a.ID] = why
+		}
+	}
+
+	// New allocations for free names below count.
+	existing := len(untainted) + len(g.done) + len(places) // places so far replace lost, failed and migrating allocations
+	var fresh []placement
+	if missing := tg.Count - existing; missing > 0 {
+		for _, idx := range names.next(missing) {
+			fresh = append(fresh, placement{name: structs.AllocName(s.job.ID, tg.Name, idx), action: structs.DecisionPlace,
+				reason: fmt.Sprintf("count is %d and %d allocation(s) exist", tg.Count, existing)})
+		}
+	}
+
+	// A new job version starts a deployment when the group has an update
+	// strategy and something changes.
+	limit := s.destructiveLimit(tg, allocs, len(destructive))
+	applied := destructive
+	if len(applied) > limit {
+		applied = destructive[:limit]
+	}
+	changes := len(fresh) + len(inplace) + len(applied) + len(places)
+	s.ensureDeployment(tg, changes > 0 && (len(fresh) > 0 || len(inplace) > 0 || len(applied) > 0))
+
+	deploymentID := ""
+	if s.deployment != nil && s.deployment.Active() {
+		deploymentID = s.deployment.ID
+	}
+	for _, a := range inplace {
+		c := a.Copy()
+		c.Job = s.job
+		c.EvalID = s.eval.ID
+		c.DeploymentID = deploymentID
+		s.plan.AppendAlloc(c)
+		s.decide(tg.Name, a.Name, a.ID, structs.DecisionInPlace,
+			fmt.Sprintf("job version %d changed nothing its tasks run with, so it is updated in place", s.job.Version))
+		u.InPlaceUpdate++
+	}
+	for i, a := range destructive {
+		if i >= limit {
+			s.decide(tg.Name, a.Name, a.ID, structs.DecisionIgnore, s.waitReason(tg, reasons[a.ID], allocs, limit))
+			u.Ignore++
+			continue
+		}
+		s.stop(a, structs.AllocUpdating, "", reasons[a.ID])
+		places = append(places, placement{name: a.Name, previous: a, action: structs.DecisionDestructive,
+			reason: fmt.Sprintf("replaces %s: %s", shortID(a.ID), reasons[a.ID])})
+		u.DestructiveUpdate++
+	}
+	if s.deploymentBlocked() {
+		// A paused or failed deployment holds new placements too.
+		for _, p := range fresh {
+			s.decide(tg.Name, p.name, "", structs.DecisionIgnore, "the deployment is "+s.deployment.Status)
+		}
+		fresh = nil
+	}
+	u.Place += uint64(len(fresh))
+	return s.place(tg, append(places, fresh...))
+}
+
+// waitReason explains a destructive update held back by the update
+// strategy: how many updates of the deployment are still unhealthy,
+// counting the ones this pass starts.
+func (s *pass) waitReason(tg *structs.TaskGroup, why string, allocs []*structs.Allocation, limit int) string {
+	if s.deploymentBlocked() {
+		return fmt.Sprintf("needs a new allocation (%s) but the deployment is %s", why, s.deployment.Status)
+	}
+	max := tg.Update.MaxParallel
+	inFlight := limit // started by this pass
+	if s.deployment != nil {
+		for _, a := range allocs {
+			if a.DeploymentID == s.deployment.ID && a.TaskGroup == tg.Name && !a.TerminalStatus() &&
+				!a.DeploymentStatus.IsHealthy() && a.Job != nil && a.Job.JobModifyIndex == s.job.JobModifyIndex {
+				inFlight++
+			}
+		}
+	}
+	noun := "destructive update is"
+	if inFlight != 1 {
+		noun = "destructive updates are"
+	}
+	return fmt.Sprintf("needs a new allocation (%s); waiting: update.max_parallel = %d and %d %s already in flight",
+		why, max, inFlight, noun)
+}
+
+func (s *pass) deploymentBlocked() bool {
+	return s.deployment != nil && (s.deployment.Status == structs.DeploymentStatusPaused ||
+		s.deployment.Status == structs.DeploymentStatusFailed)
+}
+
+// destructiveLimit is how many destructive updates this pass may make:
+// all without an update strategy; max_parallel for a new deployment; the
+// room left by unhealthy allocations of a running one; none while it is
+// paused or failed, or while any of its allocations is unhealthy.
+func (s *pass) destructiveLimit(tg *structs.TaskGroup, allocs []*structs.Allocation, destructive int) int {
+	if tg.Update == nil || tg.Update.MaxParallel == 0 || s.job.Type != structs.JobTypeService {
+		return destructive
+	}
+	max := tg.Update.MaxParallel
+	d := s.deployment
+	if d == nil {
+		return max
+	}
+	if s.deploymentBlocked() || !d.Active() {
+		if d.Status == structs.DeploymentStatusSuccessful {
+			return max
+		}
+		return 0
+	}
+	inFlight := 0
+	for _, a := range allocs {
+		if a.DeploymentID != d.ID || a.TaskGroup != tg.Name || a.TerminalStatus() {
+			continue
+		}
+		if a.DeploymentStatus.IsUnhealthy() {
+			return 0
+		}
+		if !a.DeploymentStatus.IsHealthy() {
+			inFlight++
+		}
+	}
+	if inFlight >= max {
+		return 0
+	}
+	return max - inFlight
+}
+
+// ensureDeployment creates the deployment of the current job version the
+// first time one of its groups changes, and gives the group its state.
+func (s *pass) ensureDeployment(tg *structs.TaskGroup, changing bool) {
+	if s.job.Type != structs.JobTypeService || tg.Update == nil || tg.Update.MaxParallel == 0 || !changing {
+		return
+	}
+	if s.deployment == nil {
+		s.deployment = &structs.Deployment{
+			ID:                 structs.GenerateUUID(),
+			Namespace:          s.job.Namespace,
+			JobID:              s.job.ID,
+			JobVersion:         s.job.Version,
+			JobModifyIndex:     s.job.JobModifyIndex,
+			JobSpecModifyIndex: s.job.JobModifyIndex,
+			JobCreateIndex:     s.job.CreateIndex,
+			TaskGroups:         map[string]*structs.DeploymentState{},
+			Status:             structs.DeploymentStatusRunning,
+			StatusDescription:  structs.DeploymentDescRunning,
+		}
+		s.plan.Deployment = s.deployment
+	}
+	if s.plan.Deployment == nil || s.deployment.TaskGroups[tg.Name] != nil {
+		return // an existing deployment keeps the state it was created with
+	}
+	s.deployment.TaskGroups[tg.Name] = &structs.DeploymentState{
+		AutoRevert:       tg.Update.AutoRevert,
+		AutoPromote:      tg.Update.AutoPromote,
+		ProgressDeadline: tg.Update.ProgressDeadline,
+		DesiredCanaries:  tg.Update.Canary,
+		DesiredTotal:     tg.Count,
+	}
+}
+
+// nameIndex tracks which allocation indexes [0, count) are taken.
+type nameIndex struct {
+	count int
+	taken map[int]bool
+}
+
+func newNameIndex(count int) *nameIndex { return &nameIndex{count: count, taken: map[int]bool{}} }
+
+func (n *nameIndex) use(i int)       { n.taken[i] = true }
+func (n *nameIndex) used(i int) bool { return n.taken[i] }
+
+// next hands out the lowest free indexes.
+func (n *nameIndex) next(k int) []int {
+	var out []int
+	for i := 0; len(out) < k; i++ {
+		if !n.taken[i] {
+			n.taken[i] = true
+			out = append(out, i)
+		}
+	}
+	return out
+}

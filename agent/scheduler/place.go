@@ -1,0 +1,436 @@
+package scheduler
+
+import (
+	"hash/fnv"
+	"math"
+	"math/rand"
+	"sort"
+
+	"drover/agent/structs"
+)
+
+// Default dynamic port range, used when a node does not declare its own.
+const (
+	defaultMinDynamicPort = 20000
+	defaultMaxDynamicPort = 32000
+)
+
+// placer decides where placements go. It keeps its own view of every
+// node's usage, including what the plan adds and removes so far, so each
+// placement sees the ones before it and two allocations never share a
+// port or over-commit a node within one evaluation. (Across evaluations
+// the plan applier re-checks.)
+type placer struct {
+	state    State
+	job      *structs.Job
+	nodes    []*structs.Node // ready nodes in the job's datacenters and pool, in visiting order
+	poolSize int
+	dcCount  map[string]int
+	usage    map[string]*nodeUsage
+	stopped  map[string]bool // allocation IDs the plan stops
+	filters  map[string]string
+	rng      *rand.Rand
+	offset   int
+	limit    int
+}
+
+// nodeUsage is what is taken on one node.
+type nodeUsage struct {
+	used  structs.ComparableResources
+	ports map[int]bool
+	// groups counts allocations per "job\x00group" for anti-affinity
+	// and distinct_hosts.
+	groups map[string]int
+	jobs   map[string]int
+}
+
+func newPlacer(st State, job *structs.Job, all []*structs.Node, evalID string) *placer {
+	p := &placer{
+		state:   st,
+		job:     job,
+		dcCount: map[string]int{},
+		usage:   map[string]*nodeUsage{},
+		stopped: map[string]bool{},
+		filters: map[string]string{},
+		rng:     rand.New(rand.NewSource(seed(evalID))),
+	}
+	for _, n := range all {
+		if n.NodePool != "" && job.NodePool != "" && job.NodePool != "all" && n.NodePool != job.NodePool {
+			continue
+		}
+		if !inDatacenters(n.Datacenter, job.Datacenters) {
+			continue
+		}
+		p.poolSize++
+		if !n.Ready() {
+			continue
+		}
+		p.dcCount[n.Datacenter]++
+		p.nodes = append(p.nodes, n)
+	}
+	// Visit nodes in a shuffled but reproducible order: spreads work over
+	// equal nodes and keeps tests deterministic for a given evaluation.
+	sort.Slice(p.nodes, func(i, j int) bool { return p.nodes[i].ID < p.nodes[j].ID })
+	p.rng.Shuffle(len(p.nodes), func(i, j int) { p.nodes[i], p.nodes[j] = p.nodes[j], p.nodes[i] })
+	// Score only a few feasible nodes per placement, as the Nomad
+	// scheduler does: log2 of the cluster size is enough to find a good
+	// node and keeps large clusters fast. Batch work scores two.
+	p.limit = 2
+	if job.Type != structs.JobTypeBatch && len(p.nodes) > 4 {
+		p.limit = int(math.Ceil(math.Log2(float64(len(p.nodes)))))
+	}
+	return p
+}
+
+func seed(s string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(s))
+	return int64(h.Sum64())
+}
+
+// nodeUsage returns the usage of a node, computed from state on first use.
+func (p *placer) nodeUsage(nodeID string) (*nodeUsage, error) {
+	if u, ok := p.usage[nodeID]; ok {
+		return u, nil
+	}
+	allocs, err := p.state.AllocsByNode(nil, nodeID)
+	if err != nil {
+		return nil, err
+	}
+	u := &nodeUsage{ports: map[int]bool{}, groups: map[string]int{}, jobs: map[string]int{}}
+	for _, a := range allocs {
+		if a.TerminalStatus() || p.stopped[a.ID] {
+			continue
+		}
+		u.add(a)
+	}
+	p.usage[nodeID] = u
+	return u, nil
+}
+
+func (u *nodeUsage) add(a *structs.Allocation) {
+	u.used.Add(a.AllocatedResources.Comparable())
+	for _, port := range a.HostPorts() {
+		u.ports[port] = true
+	}
+	u.groups[a.JobID+"\x00"+a.TaskGroup]++
+	u.jobs[a.JobID]++
+}
+
+func (u *nodeUsage) remove(a *structs.Allocation) {
+	u.used.Subtract(a.AllocatedResources.Comparable())
+	for _, port := range a.HostPorts() {
+		delete(u.ports, port)
+	}
+	u.groups[a.JobID+"\x00"+a.TaskGroup]--
+	u.jobs[a.JobID]--
+}
+
+// release frees what a stopped allocation held, for later placements.
+func (p *placer) release(a *structs.Allocation) {
+	if p.stopped[a.ID] {
+		return
+	}
+	p.stopped[a.ID] = true
+	if u, ok := p.usage[a.NodeID]; ok && !a.TerminalStatus() {
+		u.remove(a)
+	}
+}
+
+// claim records an allocation placed (or updated in place) by the plan.
+func (p *placer) claim(a *structs.Allocation) error {
+	u, err := p.nodeUsage(a.NodeID)
+	if err != nil {
+		return err
+	}
+	u.add(a)
+	return nil
+}
+
+// option is one scored candidate node.
+type option struct {
+	node      *structs.Node
+	resources *structs.AllocatedResources
+	score     float64
+}
+
+// selectNode picks the best node for one allocation of tg. penalty names a
+// node to avoid (the one a failed allocation ran on). It returns nil and
+// the metric explaining why when no node fits.
+func (p *placer) selectNode(tg *structs.TaskGroup, penalty string) (*option, *structs.AllocMetric, error) {
+	metric := &structs.AllocMetric{NodesInPool: p.poolSize, NodesAvailable: map[string]int{}}
+	for _, dc := range p.job.Datacenters {
+		if !hasGlob(dc) {
+			metric.NodesAvailable[dc] = p.dcCount[dc]
+		}
+	}
+	for dc, n := range p.dcCount {
+		metric.NodesAvailable[dc] = n
+	}
+	var best *option
+	scored := 0
+	distinct := hasDistinctHosts(p.job, tg)
+	n := len(p.nodes)
+	visited := 0
+	for ; visited < n && scored < p.limit; visited++ {
+		node := p.nodes[(p.offset+visited)%n]
+		metric.NodesEvaluated++
+		key := node.ID + "\x00" + tg.Name
+		reason, ok := p.filters[key]
+		if !ok {
+			reason = groupFilter(p.job, tg, node)
+			p.filters[key] = reason
+		}
+		if reason != "" {
+			metric.FilterNode(reason)
+			continue
+		}
+		u, err := p.nodeUsage(node.ID)
+		if err != nil {
+			return nil, nil, err
+		}
+		if distinct && u.jobs[p.job.ID] > 0 {
+			metric.FilterNode(reasonDistinctHosts)
+			continue
+		}
+		ask := groupAsk(tg)
+		free := node.Comparable()
+		free.Subtract(u.used)
+		if ok, dim := free.Superset(ask); !ok {
+			metric.ExhaustedNode(dim)
+			continue
+		}
+		resources, dim := p.assignResources(tg, node, u)
+		if resources == nil {
+			metric.ExhaustedNode(dim)
+			continue
+		}
+		score := p.score(tg, node, u, ask, penalty)
+		scored++
+		if len(metric.ScoreMetaData) < 5 {
+			metric.ScoreMetaData = append(metric.ScoreMetaData, &structs.NodeScoreMeta{
+				NodeID: node.ID, NormScore: score, Scores: map[string]float64{"final": score}})
+		}
+		if best == nil || score > best.score {
+			best = &option{node: node, resources: resources, score: score}
+		}
+	}
+	// The next placement starts where this one stopped, which spreads
+	// placements over the cluster when scores tie.
+	if n > 0 {
+		p.offset = (p.offset + visited) % n
+	}
+	if best == nil {
+		return nil, metric, nil
+	}
+	return best, metric, nil
+}
+
+func hasGlob(s string) bool {
+	for _, c := range s {
+		if c == '*' || c == '?' || c == '[' {
+			return true
+		}
+	}
+	return false
+}
+
+// groupAsk is what one allocation of tg needs.
+func groupAsk(tg *structs.TaskGroup) structs.ComparableResources {
+	var c structs.ComparableResources
+	for _, t := range tg.Tasks {
+		if t.Resources == nil {
+			continue
+		}
+		c.CPU += int64(t.Resources.CPU)
+		c.MemoryMB += int64(t.Resources.MemoryMB)
+		for _, n := range t.Resources.Networks {
+			c.MBits += int64(n.MBits)
+		}
+	}
+	for _, n := range tg.Networks {
+		c.MBits += int64(n.MBits)
+	}
+	if tg.EphemeralDisk != nil {
+		c.DiskMB = int64(tg.EphemeralDisk.SizeMB)
+	}
+	return c
+}
+
+// score is the average of the scorers that apply: bin-packing (fuller
+// nodes score higher), anti-affinity between allocations of the same
+// group, and a penalty for the node a rescheduled allocation failed on.
+func (p *placer) score(tg *structs.TaskGroup, node *structs.Node, u *nodeUsage, ask structs.ComparableResources, penalty string) float64 {
+	total := node.Comparable()
+	scores := []float64{binPackScore(total, u.used, ask)}
+	if c := u.groups[p.job.ID+"\x00"+tg.Name]; c > 0 {
+		count := tg.Count
+		if count < 1 {
+			count = 1
+		}
+		scores = append(scores, -float64(c+1)/float64(count))
+	}
+	if penalty != "" && node.ID == penalty {
+		scores = append(scores, -1)
+	}
+	sum := 0.0
+	for _, s := range scores {
+		sum += s
+	}
+	return sum / float64(len(scores))
+}
+
+func binPackScore(total, used, ask structs.ComparableResources) float64 {
+	if total.CPU <= 0 || total.MemoryMB <= 0 {
+		return 0
+	}
+	freeCPU := 1 - float64(used.CPU+ask.CPU)/float64(total.CPU)
+	freeMem := 1 - float64(used.MemoryMB+ask.MemoryMB)/float64(total.MemoryMB)
+	s := 20 - (math.Pow(10, freeCPU) + math.Pow(10, freeMem))
+	return math.Max(0, math.Min(18, s)) / 18
+}
+
+// nodeAddress is the address allocations on the node are reached at.
+func nodeAddress(node *structs.Node) string {
+	if ip := node.Attributes["unique.network.ip-address"]; ip != "" {
+		return ip
+	}
+	if node.NodeResources != nil {
+		for _, n := range node.NodeResources.Networks {
+			if n.IP != "" {
+				return n.IP
+			}
+		}
+	}
+	return "127.0.0.1"
+}
+
+// assignResources builds the allocated resources of one allocation of tg
+// on node, picking dynamic ports. It returns nil and the exhausted
+// dimension when ports cannot be had.
+func (p *placer) assignResources(tg *structs.TaskGroup, node *structs.Node, u *nodeUsage) (*structs.AllocatedResources, string) {
+	ip := nodeAddress(node)
+	taken := map[int]bool{}
+	for port := range u.ports {
+		taken[port] = true
+	}
+	lo, hi := defaultMinDynamicPort, defaultMaxDynamicPort
+	if r := node.NodeResources; r != nil && r.MinDynamicPort > 0 && r.MaxDynamicPort > r.MinDynamicPort {
+		lo, hi = r.MinDynamicPort, r.MaxDynamicPort
+	}
+	assign := func(n *structs.NetworkResource) (*structs.NetworkResource, string) {
+		c := *n
+		c.IP = ip
+		c.ReservedPorts = append([]structs.Port(nil), n.ReservedPorts...)
+		c.DynamicPorts = append([]structs.Port(nil), n.DynamicPorts...)
+		for _, rp := range c.ReservedPorts {
+			if taken[rp.Value] {
+				return nil, dimensionPorts
+			}
+			taken[rp.Value] = true
+		}
+		for i := range c.DynamicPorts {
+			port := p.pickPort(lo, hi, taken)
+			if port == 0 {
+				return nil, dimensionDynamic
+			}
+			taken[port] = true
+			c.DynamicPorts[i].Value = port
+		}
+		return &c, ""
+	}
+	res := &structs.AllocatedResources{Tasks: map[string]*structs.AllocatedTaskResources{}}
+	if tg.EphemeralDisk != nil {
+		res.Shared.DiskMB = int64(tg.EphemeralDisk.SizeMB)
+	}
+	for _, n := range tg.Networks {
+		c, dim := assign(n)
+		if c == nil {
+			return nil, dim
+		}
+		res.Shared.Networks = append(res.Shared.Networks, c)
+		for _, port := range c.ReservedPorts {
+			res.Shared.Ports = append(res.Shared.Ports, structs.PortMapping{Label: port.Label, Value: port.Value, To: port.To, HostIP: ip})
+		}
+		for _, port := range c.DynamicPorts {
+			res.Shared.Ports = append(res.Shared.Ports, structs.PortMapping{Label: port.Label, Value: port.Value, To: port.To, HostIP: ip})
+		}
+	}
+	for _, t := range tg.Tasks {
+		tr := &structs.AllocatedTaskResources{}
+		if r := t.Resources; r != nil {
+			tr.Cpu.CpuShares = int64(r.CPU)
+			tr.Memory.MemoryMB = int64(r.MemoryMB)
+			tr.Memory.MemoryMaxMB = int64(r.MemoryMaxMB)
+			for _, n := range r.Networks {
+				c, dim := assign(n)
+				if c == nil {
+					return nil, dim
+				}
+				tr.Networks = append(tr.Networks, c)
+			}
+		}
+		res.Tasks[t.Name] = tr
+	}
+	return res, ""
+}
+
+// pickPort chooses a free port in [lo, hi]: a few random tries, then a
+// scan, so a nearly full range still finds the last free port.
+func (p *placer) pickPort(lo, hi int, taken map[int]bool) int {
+	for i := 0; i < 20; i++ {
+		port := lo + p.rng.Intn(hi-lo+1)
+		if !taken[port] {
+			return port
+		}
+	}
+	for port := lo; port <= hi; port++ {
+		if !taken[port] {
+			return port
+		}
+	}
+	return 0
+}
+
+// fitsInPlace reports whether an allocation can take the new job version
+// on its current node: the node must still be usable and pass the new
+// constraints and drivers. Resources are unchanged by definition of an
+// in-place update.
+func (p *placer) fitsInPlace(tg *structs.TaskGroup, nodeID string) (bool, error) {
+	node, err := p.state.NodeByID(nil, nodeID)
+	if err != nil || node == nil {
+		return false, err
+	}
+	if node.TerminalStatus() || !inDatacenters(node.Datacenter, p.job.Datacenters) {
+		return false, nil
+	}
+	return groupFilter(p.job, tg, node) == "", nil
+}
+
+// selectOn checks one given node, for system jobs that place exactly one
+// allocation on every eligible node.
+func (p *placer) selectOn(tg *structs.TaskGroup, node *structs.Node) (*option, *structs.AllocMetric, error) {
+	metric := &structs.AllocMetric{NodesInPool: p.poolSize, NodesEvaluated: 1,
+		NodesAvailable: map[string]int{node.Datacenter: p.dcCount[node.Datacenter]}}
+	if reason := groupFilter(p.job, tg, node); reason != "" {
+		metric.FilterNode(reason)
+		return nil, metric, nil
+	}
+	u, err := p.nodeUsage(node.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	free := node.Comparable()
+	free.Subtract(u.used)
+	ask := groupAsk(tg)
+	if ok, dim := free.Superset(ask); !ok {
+		metric.ExhaustedNode(dim)
+		return nil, metric, nil
+	}
+	resources, dim := p.assignResources(tg, node, u)
+	if resources == nil {
+		metric.ExhaustedNode(dim)
+		return nil, metric, nil
+	}
+	return &option{node: node, resources: resources, score: 1}, metric, nil
+}

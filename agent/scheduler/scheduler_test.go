@@ -1,0 +1,322 @@
+package scheduler
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+
+	"drover/agent/structs"
+)
+
+func wantUpdates(t *testing.T, res *Result, group string, want structs.DesiredUpdates) {
+	t.Helper()
+	if got := updatesOf(res, group); got != want {
+		t.Fatalf("desired updates of %q = %+v, want %+v\ndecisions:\n%s", group, got, want, decisions(res))
+	}
+}
+
+func decisions(res *Result) string {
+	var b strings.Builder
+	for _, d := range res.Eval.Decisions {
+		b.WriteString("  " + d.Name + " " + d.Action + ": " + d.Reason + "\n")
+	}
+	return b.String()
+}
+
+// TestSeed003Sequence replays the first tutorial on one node: run, scale
+// 1 → 3, rolling image update with max_parallel 1, stop.
+func TestSeed003Sequence(t *testing.T) {
+	h := newHarness(t)
+	node := h.node("nomad", 4000, 8192)
+
+	// job run example.nomad: one allocation, and a deployment.
+	job := h.register(h.parse("seed003.nomad"))
+	res := h.schedule(h.eval(job, structs.EvalTriggerJobRegister))
+	wantUpdates(t, res, "cache", structs.DesiredUpdates{Place: 1})
+	if res.Plan.Deployment == nil || res.Eval.DeploymentID != res.Plan.Deployment.ID {
+		t.Fatal("a service job's first run must start a deployment")
+	}
+	h.apply(res)
+	first := h.live(job)
+	if len(first) != 1 || first[0].Name != "example.cache[0]" || first[0].NodeID != node.ID {
+		t.Fatalf("allocations after run: %+v", first)
+	}
+	if ports := first[0].AllocatedResources.Tasks["redis"].Networks[0].DynamicPorts; len(ports) != 1 ||
+		ports[0].Label != "db" || ports[0].Value < 20000 || ports[0].Value > 32000 {
+		t.Fatalf("dynamic port db: %+v", ports)
+	}
+	h.run(job, all)
+
+	// count 1 → 3: "2 create, 1 in-place update".
+	job = h.register(h.parse("seed003.nomad", "count = 1", "count = 3"))
+	res = h.schedule(h.eval(job, structs.EvalTriggerJobRegister))
+	wantUpdates(t, res, "cache", structs.DesiredUpdates{Place: 2, InPlaceUpdate: 1})
+	if res.Plan.Deployment == nil || res.Plan.Deployment.TaskGroups["cache"].DesiredTotal != 3 {
+		t.Fatal("the scaled version must start a deployment of 3")
+	}
+	h.apply(res)
+	live := h.live(job)
+	if len(live) != 3 || live[0].ID != first[0].ID || live[1].Name != "example.cache[1]" || live[2].Name != "example.cache[2]" {
+		t.Fatalf("after scaling: %v", names(live))
+	}
+	for _, a := range live {
+		if a.Job.Version != 1 {
+			t.Fatalf("%s runs version %d, want 1", a.Name, a.Job.Version)
+		}
+	}
+	h.run(job, all)
+
+	// image redis:3.2 → redis:4.0: "1 create/destroy update, 2 ignore",
+	// then one more per healthy replacement.
+	job = h.register(h.parse("seed003.nomad", "count = 1", "count = 3", "redis:3.2", "redis:4.0"))
+	res = h.schedule(h.eval(job, structs.EvalTriggerJobRegister))
+	wantUpdates(t, res, "cache", structs.DesiredUpdates{DestructiveUpdate: 1, Ignore: 2})
+	if !strings.Contains(decisions(res), "waiting: update.max_parallel = 1 and 1 destructive update is already in flight") {
+		t.Errorf("the ignored allocations must say why:\n%s", decisions(res))
+	}
+	h.apply(res)
+	if got := versions(h.live(job)); got != "example.cache[0]=2 example.cache[1]=1 example.cache[2]=1" {
+		t.Fatalf("after the first pass: %s", got)
+	}
+	for round := 1; round <= 2; round++ {
+		// The replacement runs but is not healthy yet: nothing moves.
+		h.run(job, func(a *structs.Allocation) bool { return a.DeploymentStatus.IsHealthy() })
+		res = h.schedule(h.eval(job, structs.EvalTriggerDeploymentWatcher))
+		wantUpdates(t, res, "cache", structs.DesiredUpdates{Ignore: 3})
+		h.apply(res)
+		// Once healthy, the next allocation is replaced.
+		h.run(job, all)
+		res = h.schedule(h.eval(job, structs.EvalTriggerDeploymentWatcher))
+		wantUpdates(t, res, "cache", structs.DesiredUpdates{DestructiveUpdate: 1, Ignore: 2})
+		h.apply(res)
+	}
+	h.run(job, all)
+	if got := versions(h.live(job)); got != "example.cache[0]=2 example.cache[1]=2 example.cache[2]=2" {
+		t.Fatalf("after the rollout: %s", got)
+	}
+	res = h.schedule(h.eval(job, structs.EvalTriggerDeploymentWatcher))
+	wantUpdates(t, res, "cache", structs.DesiredUpdates{Ignore: 3})
+	h.apply(res)
+
+	// job stop: "stop 3" and the job ends dead.
+	stopped := job.Copy()
+	stopped.Stop = true
+	job = h.register(stopped)
+	res = h.schedule(h.eval(job, structs.EvalTriggerJobDeregister))
+	wantUpdates(t, res, "cache", structs.DesiredUpdates{Stop: 3})
+	h.apply(res)
+	if live := h.live(job); len(live) != 0 {
+		t.Fatalf("still live after stop: %v", names(live))
+	}
+	final, err := h.st.JobByID(nil, job.Namespace, job.ID)
+	h.must(err)
+	if final.Status != structs.JobStatusDead || !final.Stop {
+		t.Fatalf("job status %q stop=%v, want dead (stopped)", final.Status, final.Stop)
+	}
+}
+
+func names(allocs []*structs.Allocation) []string {
+	var out []string
+	for _, a := range allocs {
+		out = append(out, a.Name)
+	}
+	return out
+}
+
+func versions(allocs []*structs.Allocation) string {
+	var parts []string
+	for _, a := range allocs {
+		parts = append(parts, a.Name+"="+itoa(a.Job.Version))
+	}
+	return strings.Join(parts, " ")
+}
+
+func itoa(v uint64) string { return strconv.FormatUint(v, 10) }
+
+// TestScaleDownStopsHighestIndexes: 3 → 1 stops [2] and [1].
+func TestScaleDownStopsHighestIndexes(t *testing.T) {
+	h := newHarness(t)
+	h.node("a", 4000, 8192)
+	job := h.register(h.parse("seed004.nomad", "group \"cache\" {", "group \"cache\" {\n    count = 3"))
+	h.apply(h.schedule(h.eval(job, structs.EvalTriggerJobRegister)))
+	h.run(job, all)
+	job = h.register(h.parse("seed004.nomad"))
+	res := h.schedule(h.eval(job, structs.EvalTriggerJobRegister))
+	wantUpdates(t, res, "cache", structs.DesiredUpdates{Stop: 2, InPlaceUpdate: 1})
+	h.apply(res)
+	if got := names(h.live(job)); len(got) != 1 || got[0] != "example.cache[0]" {
+		t.Fatalf("after scaling down: %v", got)
+	}
+}
+
+// TestSeed004SpreadsOverTwoClients: count 3 over two equal clients uses
+// both, because allocations of one group repel each other.
+func TestSeed004SpreadsOverTwoClients(t *testing.T) {
+	for i := 0; i < 10; i++ {
+		h := newHarness(t)
+		a := h.node("client-one", 2000, 1024)
+		b := h.node("client-two", 2000, 1024)
+		job := h.register(h.parse("seed004.nomad", "group \"cache\" {", "group \"cache\" {\n    count = 3"))
+		res := h.schedule(h.eval(job, structs.EvalTriggerJobRegister))
+		wantUpdates(t, res, "cache", structs.DesiredUpdates{Place: 3})
+		perNode := map[string]int{}
+		for node, allocs := range res.Plan.NodeAllocation {
+			perNode[node] = len(allocs)
+		}
+		if perNode[a.ID] == 0 || perNode[b.ID] == 0 || perNode[a.ID]+perNode[b.ID] != 3 {
+			t.Fatalf("run %d: allocations per node %v, want both clients used", i, perNode)
+		}
+		// Each allocation has its own dynamic port mapped to 6379.
+		for _, allocs := range res.Plan.NodeAllocation {
+			for _, alloc := range allocs {
+				ports := alloc.AllocatedResources.Shared.Ports
+				if len(ports) != 1 || ports[0].Label != "db" || ports[0].To != 6379 || ports[0].Value < 20000 {
+					t.Fatalf("ports of %s: %+v", alloc.Name, ports)
+				}
+			}
+		}
+	}
+}
+
+// TestOversizedJobBlocksUntilCapacity: a placement that fits nowhere
+// reports the exhausted dimension and leaves a blocked evaluation, which
+// places once a big enough node registers.
+func TestOversizedJobBlocksUntilCapacity(t *testing.T) {
+	h := newHarness(t)
+	h.node("small", 1000, 1024)
+	job := h.register(h.parse("seed004.nomad", "cpu    = 500", "cpu    = 3000"))
+	res := h.schedule(h.eval(job, structs.EvalTriggerJobRegister))
+	failed := res.Eval.FailedTGAllocs["cache"]
+	if failed == nil || failed.DimensionExhausted["cpu"] != 1 || failed.NodesEvaluated != 1 || failed.NodesExhausted != 1 {
+		t.Fatalf("failed placement metric: %+v", failed)
+	}
+	if res.Eval.QueuedAllocations["cache"] != 1 {
+		t.Fatalf("queued = %v", res.Eval.QueuedAllocations)
+	}
+	if res.BlockedEval == nil || res.BlockedEval.Status != structs.EvalStatusBlocked ||
+		res.BlockedEval.TriggeredBy != structs.EvalTriggerQueuedAllocs || res.Eval.BlockedEval != res.BlockedEval.ID {
+		t.Fatalf("blocked eval: %+v", res.BlockedEval)
+	}
+	if !strings.Contains(decisions(res), "cpu exhausted on 1 node(s)") {
+		t.Errorf("decision must explain the failure:\n%s", decisions(res))
+	}
+	h.apply(res)
+	summary, err := h.st.JobSummaryByID(nil, job.Namespace, job.ID)
+	h.must(err)
+	if summary.Summary["cache"].Queued != 1 {
+		t.Errorf("summary queued = %d, want 1", summary.Summary["cache"].Queued)
+	}
+	stored, _ := h.st.JobByID(nil, job.Namespace, job.ID)
+	if stored.Status != structs.JobStatusPending {
+		t.Errorf("job status = %q, want pending while nothing runs and an evaluation waits", stored.Status)
+	}
+
+	big := h.node("big", 8000, 8192)
+	blocked := res.BlockedEval.Copy()
+	blocked.Status = structs.EvalStatusPending
+	res = h.schedule(blocked)
+	wantUpdates(t, res, "cache", structs.DesiredUpdates{Place: 1})
+	if len(res.Plan.NodeAllocation[big.ID]) != 1 || res.BlockedEval != nil {
+		t.Fatalf("the blocked evaluation must place on the new node: %+v", res.Plan.NodeAllocation)
+	}
+}
+
+// TestLostNodeReplacesAllocations: allocations on a node that went down
+// stop as lost and are replaced, under the same names, elsewhere.
+func TestLostNodeReplacesAllocations(t *testing.T) {
+	h := newHarness(t)
+	a := h.node("a", 4000, 8192)
+	job := h.register(h.parse("seed004.nomad", "group \"cache\" {", "group \"cache\" {\n    count = 2"))
+	h.apply(h.schedule(h.eval(job, structs.EvalTriggerJobRegister)))
+	h.run(job, all)
+	b := h.node("b", 4000, 8192)
+	h.must(h.st.UpdateNodeStatus(h.next(), a.ID, structs.NodeStatusDown, h.now.Unix(), nil))
+
+	res := h.schedule(h.eval(job, structs.EvalTriggerNodeUpdate))
+	wantUpdates(t, res, "cache", structs.DesiredUpdates{Place: 2, Stop: 2})
+	for _, stopped := range res.Plan.NodeUpdate[a.ID] {
+		if stopped.ClientStatus != structs.AllocClientStatusLost || stopped.DesiredDescription != structs.AllocLost {
+			t.Fatalf("lost alloc stopped as %q/%q", stopped.ClientStatus, stopped.DesiredDescription)
+		}
+	}
+	h.apply(res)
+	live := h.live(job)
+	if got := names(live); len(got) != 2 || got[0] != "example.cache[0]" || got[1] != "example.cache[1]" {
+		t.Fatalf("replacements: %v", got)
+	}
+	for _, alloc := range live {
+		if alloc.NodeID != b.ID || alloc.PreviousAllocation == "" {
+			t.Fatalf("%s on %s (previous %q), want node b", alloc.Name, alloc.NodeID, alloc.PreviousAllocation)
+		}
+	}
+}
+
+// TestMigrateFromDrainingNode: an allocation the drainer marked moves to
+// another node under its name; unmarked ones stay.
+func TestMigrateFromDrainingNode(t *testing.T) {
+	h := newHarness(t)
+	a := h.node("a", 4000, 8192)
+	job := h.register(h.parse("seed004.nomad", "group \"cache\" {", "group \"cache\" {\n    count = 3"))
+	h.apply(h.schedule(h.eval(job, structs.EvalTriggerJobRegister)))
+	h.run(job, all)
+	b := h.node("b", 4000, 8192)
+	h.must(h.st.UpdateNodeDrain(h.next(), a.ID, &structs.DrainStrategy{}, false, h.now.Unix(), nil))
+	live := h.live(job)
+	yes := true
+	h.must(h.st.UpdateAllocsDesiredTransitions(h.next(),
+		map[string]*structs.DesiredTransition{live[1].ID: {Migrate: &yes}}, nil))
+
+	res := h.schedule(h.eval(job, structs.EvalTriggerNodeDrain))
+	wantUpdates(t, res, "cache", structs.DesiredUpdates{Migrate: 1, Ignore: 2})
+	if stops := res.Plan.NodeUpdate[a.ID]; len(stops) != 1 || stops[0].ID != live[1].ID || stops[0].DesiredDescription != structs.AllocMigrating {
+		t.Fatalf("stops: %+v", stops)
+	}
+	if placed := res.Plan.NodeAllocation[b.ID]; len(placed) != 1 || placed[0].Name != "example.cache[1]" {
+		t.Fatalf("replacement: %+v", placed)
+	}
+}
+
+// TestSystemJobRunsOnEveryNode places one allocation per eligible node and
+// follows a node that joins later.
+func TestSystemJobRunsOnEveryNode(t *testing.T) {
+	h := newHarness(t)
+	h.node("a", 2000, 2048)
+	h.node("b", 2000, 2048)
+	job := h.register(h.parse("system.nomad", "raw_exec", "mock"))
+	res := h.schedule(h.eval(job, structs.EvalTriggerJobRegister))
+	wantUpdates(t, res, "agent", structs.DesiredUpdates{Place: 2})
+	h.apply(res)
+	h.run(job, nil)
+	h.node("c", 2000, 2048)
+	res = h.schedule(h.eval(job, structs.EvalTriggerNodeUpdate))
+	wantUpdates(t, res, "agent", structs.DesiredUpdates{Place: 1, Ignore: 2})
+}
+
+// TestMissingDriverIsReported: a job for a driver no node has fails with
+// the reason the CLI prints.
+func TestMissingDriverIsReported(t *testing.T) {
+	h := newHarness(t)
+	h.node("a", 4000, 8192)
+	job := h.register(h.parse("system.nomad", "type = \"system\"", "type = \"service\""))
+	res := h.schedule(h.eval(job, structs.EvalTriggerJobRegister))
+	m := res.Eval.FailedTGAllocs["agent"]
+	if m == nil || m.ConstraintFiltered["missing drivers"] != 1 || m.NodesFiltered != 1 {
+		t.Fatalf("metric: %+v", m)
+	}
+}
+
+// TestUnchangedJobIsIgnored: re-running the same version changes nothing
+// and starts no deployment.
+func TestUnchangedJobIsIgnored(t *testing.T) {
+	h := newHarness(t)
+	h.node("a", 4000, 8192)
+	job := h.register(h.parse("seed004.nomad"))
+	first := h.schedule(h.eval(job, structs.EvalTriggerJobRegister))
+	h.apply(first)
+	h.run(job, all)
+	res := h.schedule(h.eval(job, structs.EvalTriggerJobRegister))
+	wantUpdates(t, res, "cache", structs.DesiredUpdates{Ignore: 1})
+	if !res.Plan.IsNoOp() || res.Eval.DeploymentID != first.Plan.Deployment.ID {
+		t.Fatalf("plan %+v, deployment %q", res.Plan, res.Eval.DeploymentID)
+	}
+}

@@ -1,0 +1,305 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-memdb"
+
+	"drover/agent/scheduler"
+	"drover/agent/state"
+	"drover/agent/structs"
+)
+
+// JobRegisterResponse answers a job registration.
+type JobRegisterResponse struct {
+	EvalID          string
+	EvalCreateIndex uint64
+	JobModifyIndex  uint64
+	Warnings        string
+	Index           uint64
+}
+
+// RegisterJob registers (or updates) a job and creates the evaluation that
+// schedules it. With enforceIndex, the job is only registered if its
+// current JobModifyIndex equals jobModifyIndex, 0 meaning "must not exist"
+// (job run -check-index). An unchanged job is not re-registered (its
+// version stays), but an evaluation is still created.
+func (s *Server) RegisterJob(job *structs.Job, enforceIndex bool, jobModifyIndex uint64) (*JobRegisterResponse, error) {
+	if job == nil {
+		return nil, errorf(ErrInvalidRequest, "Job must be specified")
+	}
+	job = job.Copy()
+	job.Canonicalize()
+	if err := job.Validate(); err != nil {
+		return nil, errorf(ErrValidation, "%v", err)
+	}
+	existing, err := s.State().JobByID(nil, job.Namespace, job.ID)
+	if err != nil {
+		return nil, err
+	}
+	if enforceIndex {
+		if err := checkIndex(existing, jobModifyIndex); err != nil {
+			return nil, err
+		}
+	}
+	ts := now()
+	resp := &JobRegisterResponse{}
+	var eval *structs.Evaluation
+	if job.Periodic == nil {
+		eval = &structs.Evaluation{
+			ID: structs.GenerateUUID(), Namespace: job.Namespace, Priority: job.Priority, Type: job.Type,
+			TriggeredBy: structs.EvalTriggerJobRegister, JobID: job.ID, Status: structs.EvalStatusPending,
+			CreateTime: ts.UnixNano(), ModifyTime: ts.UnixNano(),
+		}
+		resp.EvalID = eval.ID
+	}
+	s.cancelBlocked(job.Namespace, job.ID)
+	if existing != nil && !specChanged(existing, job) {
+		if eval == nil {
+			resp.JobModifyIndex = existing.JobModifyIndex
+			return resp, nil
+		}
+		eval.JobModifyIndex = existing.JobModifyIndex
+		index, err := s.apply(EvalUpdateRequestType, &EvalUpdateRequest{Evals: []*structs.Evaluation{eval}})
+		if err != nil {
+			return nil, err
+		}
+		resp.EvalCreateIndex, resp.JobModifyIndex, resp.Index = index, existing.JobModifyIndex, index
+		return resp, nil
+	}
+	job.SubmitTime = ts.UnixNano()
+	job.Stop = false
+	job.Status, job.StatusDescription, job.Stable = "", "", false
+	index, err := s.apply(JobRegisterRequestType, &JobRegisterRequest{Job: job, Eval: eval})
+	if err != nil {
+		return nil, err
+	}
+	resp.JobModifyIndex, resp.Index = index, index
+	if eval != nil {
+		resp.EvalCreateIndex = index
+	}
+	return resp, nil
+}
+
+// checkIndex implements -check-index, with the messages users know.
+func checkIndex(existing *structs.Job, want uint64) error {
+	switch {
+	case want == 0 && existing != nil:
+		return errorf(ErrIndexMismatch, "Enforcing job modify index 0: job already exists")
+	case want != 0 && existing == nil:
+		return errorf(ErrIndexMismatch, "Enforcing job modify index %d: job does not exist", want)
+	case existing != nil && existing.JobModifyIndex != want:
+		return fmt.Errorf("%w: Enforcing job modify index %d: job exists with conflicting job modify index: %d",
+			ErrIndexMismatch, want, existing.JobModifyIndex)
+	}
+	return nil
+}
+
+// specChanged compares what the user declared, ignoring the fields the
+// server owns.
+func specChanged(a, b *structs.Job) bool {
+	strip := func(j *structs.Job) []byte {
+		c := *j
+		c.Status, c.StatusDescription, c.Stable, c.Version, c.SubmitTime = "", "", false, 0, 0
+		c.CreateIndex, c.ModifyIndex, c.JobModifyIndex = 0, 0, 0
+		out, _ := json.Marshal(&c)
+		return out
+	}
+	return string(strip(a)) != string(strip(b))
+}
+
+// cancelBlocked drops a job's blocked evaluation when a newer registration
+// or a stop supersedes it.
+func (s *Server) cancelBlocked(namespace, jobID string) {
+	if e := s.blocked.UntrackJob(namespace, jobID); e != nil {
+		s.cancelEvalAsync(e, "superseded by a newer evaluation of the job")
+	}
+}
+
+// JobPlanResponse is the dry run of a registration.
+type JobPlanResponse struct {
+	Annotations        *structs.PlanAnnotations
+	FailedTGAllocs     map[string]*structs.AllocMetric
+	JobModifyIndex     uint64
+	CreatedEvals       []*structs.Evaluation
+	Diff               *structs.JobDiff
+	NextPeriodicLaunch time.Time
+	Warnings           string
+	// Decisions is Drover's addition: why each allocation got its fate.
+	Decisions []*structs.Decision `json:",omitempty"`
+}
+
+// PlanJob runs the scheduler against the current state as if job were
+// registered, and changes nothing.
+func (s *Server) PlanJob(job *structs.Job, diff bool) (*JobPlanResponse, error) {
+	if job == nil {
+		return nil, errorf(ErrInvalidRequest, "Job must be specified")
+	}
+	job = job.Copy()
+	job.Canonicalize()
+	if err := job.Validate(); err != nil {
+		return nil, errorf(ErrValidation, "%v", err)
+	}
+	snap := s.State().Snapshot()
+	existing, err := snap.JobByID(nil, job.Namespace, job.ID)
+	if err != nil {
+		return nil, err
+	}
+	resp := &JobPlanResponse{}
+	planned := job
+	planned.Stop = false
+	if existing != nil {
+		resp.JobModifyIndex = existing.JobModifyIndex
+		if specChanged(existing, job) {
+			planned.CreateIndex = existing.CreateIndex
+			planned.Version = existing.Version + 1
+			planned.JobModifyIndex = existing.JobModifyIndex + 1
+		} else {
+			planned = existing
+		}
+	}
+	if diff {
+		d, err := existing.Diff(planned, false)
+		if err != nil {
+			return nil, err
+		}
+		resp.Diff = d
+	}
+	eval := &structs.Evaluation{
+		ID: structs.GenerateUUID(), Namespace: job.Namespace, Priority: job.Priority, Type: job.Type,
+		TriggeredBy: structs.EvalTriggerJobRegister, JobID: job.ID, Status: structs.EvalStatusPending,
+	}
+	res, err := scheduler.Schedule(&plannedState{State: snap, job: planned}, eval, now())
+	if err != nil {
+		return nil, err
+	}
+	resp.Annotations = res.Eval.PlanAnnotations
+	resp.FailedTGAllocs = res.Eval.FailedTGAllocs
+	resp.Decisions = res.Eval.Decisions
+	if res.BlockedEval != nil {
+		resp.CreatedEvals = append(resp.CreatedEvals, res.BlockedEval)
+	}
+	if resp.Diff != nil && resp.Annotations != nil {
+		structs.AnnotateJobDiff(resp.Diff, resp.Annotations.DesiredTGUpdates)
+	}
+	return resp, nil
+}
+
+// plannedState is a snapshot in which the planned job is registered.
+type plannedState struct {
+	scheduler.State
+	job *structs.Job
+}
+
+func (p *plannedState) JobByID(ws memdb.WatchSet, namespace, id string) (*structs.Job, error) {
+	if namespace == p.job.Namespace && id == p.job.ID {
+		return p.job, nil
+	}
+	return p.State.JobByID(ws, namespace, id)
+}
+
+// JobDeregisterResponse answers a stop.
+type JobDeregisterResponse struct {
+	EvalID          string
+	EvalCreateIndex uint64
+	JobModifyIndex  uint64
+	Index           uint64
+}
+
+// DeregisterJob stops a job: it is stored again with Stop set (a new
+// version), or deleted with purge, and an evaluation stops its
+// allocations.
+func (s *Server) DeregisterJob(namespace, jobID string, purge bool) (*JobDeregisterResponse, error) {
+	existing, err := s.State().JobByID(nil, namespace, jobID)
+	if err != nil {
+		return nil, err
+	}
+	if existing == nil {
+		return nil, errorf(ErrNotFound, "job not found")
+	}
+	ts := now()
+	eval := &structs.Evaluation{
+		ID: structs.GenerateUUID(), Namespace: namespace, Priority: existing.Priority, Type: existing.Type,
+		TriggeredBy: structs.EvalTriggerJobDeregister, JobID: jobID, Status: structs.EvalStatusPending,
+		CreateTime: ts.UnixNano(), ModifyTime: ts.UnixNano(),
+	}
+	req := &JobDeregisterRequest{Namespace: namespace, JobID: jobID, Purge: purge, Eval: eval}
+	if !purge {
+		stopped := existing.Copy()
+		stopped.Stop = true
+		req.Job = stopped
+	}
+	s.cancelBlocked(namespace, jobID)
+	index, err := s.apply(JobDeregisterRequestType, req)
+	if err != nil {
+		return nil, err
+	}
+	return &JobDeregisterResponse{EvalID: eval.ID, EvalCreateIndex: index, JobModifyIndex: index, Index: index}, nil
+}
+
+// evalsForNode builds one evaluation per job with live allocations on the
+// node, plus one per system job, so the scheduler reacts to the node's
+// change (down, ready, drained).
+func (s *Server) evalsForNode(snap *state.StateSnapshot, nodeID, trigger string, ts time.Time) ([]*structs.Evaluation, error) {
+	allocs, err := snap.AllocsByNode(nil, nodeID)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var evals []*structs.Evaluation
+	add := func(job *structs.Job) {
+		key := job.Namespace + "\x00" + job.ID
+		if seen[key] || job.Stop {
+			return
+		}
+		seen[key] = true
+		evals = append(evals, &structs.Evaluation{
+			ID: structs.GenerateUUID(), Namespace: job.Namespace, Priority: job.Priority, Type: job.Type,
+			TriggeredBy: trigger, JobID: job.ID, NodeID: nodeID, Status: structs.EvalStatusPending,
+			CreateTime: ts.UnixNano(), ModifyTime: ts.UnixNano(),
+		})
+	}
+	for _, a := range allocs {
+		if a.TerminalStatus() {
+			continue
+		}
+		if job, err := snap.JobByID(nil, a.Namespace, a.JobID); err == nil && job != nil {
+			add(job)
+		}
+	}
+	jobs, err := snap.Jobs(nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, j := range jobs {
+		if j.Type == structs.JobTypeSystem {
+			add(j)
+		}
+	}
+	return evals, nil
+}
+
+// BlockingQuery waits until the state index passes minIndex (or wait
+// expires) and returns the state's current index; used by the HTTP layer.
+func (s *Server) BlockingQuery(ctx context.Context, minIndex uint64, wait time.Duration,
+	query func(ws memdb.WatchSet, snap *state.StateSnapshot) (uint64, error)) (uint64, error) {
+	if wait <= 0 || wait > 5*time.Minute {
+		wait = 5 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	for {
+		st := s.State()
+		index, err := st.BlockingQuery(ctx, minIndex, query)
+		if err != nil && ctx.Err() == nil && st != s.State() {
+			continue // the store was replaced by a snapshot restore: retry on the new one
+		}
+		if ctx.Err() != nil {
+			return index, nil // a timeout is a normal end of a blocking query
+		}
+		return index, err
+	}
+}

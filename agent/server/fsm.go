@@ -1,0 +1,364 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"drover/agent/state"
+	"drover/agent/structs"
+)
+
+// MessageType tags a raft log entry. The values are part of the on-disk
+// format: append new types, never renumber or reuse one.
+type MessageType byte
+
+// Raft log message types.
+const (
+	JobRegisterRequestType MessageType = iota + 1
+	JobDeregisterRequestType
+	EvalUpdateRequestType
+	ApplyPlanResultsRequestType
+	NodeRegisterRequestType
+	NodeStatusUpdateRequestType
+	NodeDrainUpdateRequestType
+	NodeEligibilityUpdateRequestType
+	AllocClientUpdateRequestType
+	AllocDesiredTransitionRequestType
+	DeploymentStatusUpdateRequestType
+	DeploymentPromoteRequestType
+	JobStabilityRequestType
+	NodeDeregisterRequestType
+)
+
+// The log entries. Every value that must be the same on all replicas
+// (IDs, times) is stamped by the leader before replication, so applying
+// an entry is deterministic.
+
+// JobRegisterRequest registers a job and the evaluation that schedules it.
+type JobRegisterRequest struct {
+	Job  *structs.Job
+	Eval *structs.Evaluation
+}
+
+// JobDeregisterRequest stops (re-registers with Stop set) or purges a job.
+type JobDeregisterRequest struct {
+	Namespace string
+	JobID     string
+	Purge     bool
+	// Job is the stopped version to store when not purging.
+	Job  *structs.Job
+	Eval *structs.Evaluation
+}
+
+// EvalUpdateRequest upserts evaluations.
+type EvalUpdateRequest struct {
+	Evals []*structs.Evaluation
+}
+
+// NodeRegisterRequest registers or re-registers a node.
+type NodeRegisterRequest struct {
+	Node  *structs.Node
+	Evals []*structs.Evaluation
+}
+
+// NodeStatusUpdateRequest changes a node's status (ready, down).
+type NodeStatusUpdateRequest struct {
+	NodeID    string
+	Status    string
+	UpdatedAt int64
+	Event     *structs.NodeEvent
+	Evals     []*structs.Evaluation
+}
+
+// NodeDrainUpdateRequest starts, changes or ends a drain.
+type NodeDrainUpdateRequest struct {
+	NodeID       string
+	Drain        *structs.DrainStrategy
+	MarkEligible bool
+	UpdatedAt    int64
+	Event        *structs.NodeEvent
+	Evals        []*structs.Evaluation
+}
+
+// NodeEligibilityUpdateRequest toggles scheduling eligibility.
+type NodeEligibilityUpdateRequest struct {
+	NodeID      string
+	Eligibility string
+	UpdatedAt   int64
+	Event       *structs.NodeEvent
+	Evals       []*structs.Evaluation
+}
+
+// NodeDeregisterRequest removes nodes.
+type NodeDeregisterRequest struct {
+	NodeIDs []string
+}
+
+// AllocClientUpdateRequest carries client-side allocation updates.
+type AllocClientUpdateRequest struct {
+	Allocs []*structs.Allocation
+	Evals  []*structs.Evaluation
+}
+
+// AllocDesiredTransitionRequest marks allocations, e.g. to migrate.
+type AllocDesiredTransitionRequest struct {
+	Transitions map[string]*structs.DesiredTransition
+	Evals       []*structs.Evaluation
+}
+
+// DeploymentStatusUpdateRequest ends or changes a deployment; Job is set
+// when it rolls the job back, Stable when it marks a version stable.
+type DeploymentStatusUpdateRequest struct {
+	Update *structs.DeploymentStatusUpdate
+	Job    *structs.Job
+	Eval   *structs.Evaluation
+	Stable *JobStabilityRequest
+}
+
+// DeploymentPromoteRequest promotes canaries.
+type DeploymentPromoteRequest struct {
+	DeploymentID string
+	Groups       []string
+	Eval         *structs.Evaluation
+}
+
+// JobStabilityRequest marks a job version stable (or not).
+type JobStabilityRequest struct {
+	Namespace string
+	JobID     string
+	Version   uint64
+	Stable    bool
+}
+
+// encode builds a log entry: the type byte, then JSON.
+func encode(t MessageType, req interface{}) ([]byte, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("encode %d: %w", t, err)
+	}
+	return append([]byte{byte(t)}, body...), nil
+}
+
+// fsmHooks let the leader react to what was applied: new evaluations go to
+// the broker, freed capacity unblocks blocked evaluations. They run on
+// every replica; only the leader's broker is enabled, so elsewhere they do
+// nothing.
+type fsmHooks struct {
+	evals    func(evals []*structs.Evaluation)
+	capacity func(index uint64)
+}
+
+// fsm applies the raft log to the state store. It is the only writer of
+// cluster state.
+type fsm struct {
+	mu    sync.RWMutex // guards state, which Restore replaces
+	state *state.StateStore
+	hooks fsmHooks
+}
+
+func newFSM() (*fsm, error) {
+	st, err := state.NewStateStore()
+	if err != nil {
+		return nil, err
+	}
+	return &fsm{state: st}, nil
+}
+
+// State returns the current store.
+func (f *fsm) State() *state.StateStore {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.state
+}
+
+// Apply applies one committed entry. An entry that cannot be decoded means
+// this replica would diverge from the others, so it panics rather than
+// carry on.
+func (f *fsm) Apply(l *raft.Log) interface{} {
+	if len(l.Data) == 0 {
+		return nil
+	}
+	t, body := MessageType(l.Data[0]), l.Data[1:]
+	st := f.State()
+	decode := func(v interface{}) {
+		if err := json.Unmarshal(body, v); err != nil {
+			panic(fmt.Sprintf("fsm: undecodable log entry of type %d at index %d: %v", t, l.Index, err))
+		}
+	}
+	var err error
+	var evals []*structs.Evaluation
+	capacity := false
+	switch t {
+	case JobRegisterRequestType:
+		var req JobRegisterRequest
+		decode(&req)
+		if err = st.UpsertJob(l.Index, req.Job); err == nil && req.Eval != nil {
+			evals = []*structs.Evaluation{req.Eval}
+			err = st.UpsertEvals(l.Index, evals)
+		}
+	case JobDeregisterRequestType:
+		var req JobDeregisterRequest
+		decode(&req)
+		if req.Purge {
+			err = st.DeleteJob(l.Index, req.Namespace, req.JobID)
+		} else if req.Job != nil {
+			err = st.UpsertJob(l.Index, req.Job)
+		}
+		if err == nil && req.Eval != nil {
+			evals = []*structs.Evaluation{req.Eval}
+			err = st.UpsertEvals(l.Index, evals)
+		}
+	case EvalUpdateRequestType:
+		var req EvalUpdateRequest
+		decode(&req)
+		evals = req.Evals
+		err = st.UpsertEvals(l.Index, evals)
+	case ApplyPlanResultsRequestType:
+		var req state.ApplyPlanResultsRequest
+		decode(&req)
+		f.denormalizeStops(st, req.AllocsStopped)
+		err = st.UpsertPlanResults(l.Index, &req)
+		evals = req.EvalUpdates
+		capacity = len(req.AllocsStopped) > 0
+	case NodeRegisterRequestType:
+		var req NodeRegisterRequest
+		decode(&req)
+		if err = st.UpsertNode(l.Index, req.Node); err == nil && len(req.Evals) > 0 {
+			err = st.UpsertEvals(l.Index, req.Evals)
+		}
+		evals, capacity = req.Evals, req.Node.Status == structs.NodeStatusReady
+	case NodeStatusUpdateRequestType:
+		var req NodeStatusUpdateRequest
+		decode(&req)
+		if err = st.UpdateNodeStatus(l.Index, req.NodeID, req.Status, req.UpdatedAt, req.Event); err == nil && len(req.Evals) > 0 {
+			err = st.UpsertEvals(l.Index, req.Evals)
+		}
+		evals, capacity = req.Evals, req.Status == structs.NodeStatusReady
+	case NodeDrainUpdateRequestType:
+		var req NodeDrainUpdateRequest
+		decode(&req)
+		if err = st.UpdateNodeDrain(l.Index, req.NodeID, req.Drain, req.MarkEligible, req.UpdatedAt, req.Event); err == nil && len(req.Evals) > 0 {
+			err = st.UpsertEvals(l.Index, req.Evals)
+		}
+		evals, capacity = req.Evals, req.MarkEligible
+	case NodeEligibilityUpdateRequestType:
+		var req NodeEligibilityUpdateRequest
+		decode(&req)
+		if err = st.UpdateNodeEligibility(l.Index, req.NodeID, req.Eligibility, req.UpdatedAt, req.Event); err == nil && len(req.Evals) > 0 {
+			err = st.UpsertEvals(l.Index, req.Evals)
+		}
+		evals, capacity = req.Evals, req.Eligibility == structs.NodeSchedulingEligible
+	case NodeDeregisterRequestType:
+		var req NodeDeregisterRequest
+		decode(&req)
+		err = st.DeleteNode(l.Index, req.NodeIDs)
+	case AllocClientUpdateRequestType:
+		var req AllocClientUpdateRequest
+		decode(&req)
+		if err = st.UpdateAllocsFromClient(l.Index, req.Allocs); err == nil && len(req.Evals) > 0 {
+			err = st.UpsertEvals(l.Index, req.Evals)
+		}
+		evals = req.Evals
+		for _, a := range req.Allocs {
+			if a.ClientTerminalStatus() {
+				capacity = true
+			}
+		}
+	case AllocDesiredTransitionRequestType:
+		var req AllocDesiredTransitionRequest
+		decode(&req)
+		err = st.UpdateAllocsDesiredTransitions(l.Index, req.Transitions, req.Evals)
+		evals = req.Evals
+	case DeploymentStatusUpdateRequestType:
+		var req DeploymentStatusUpdateRequest
+		decode(&req)
+		err = st.UpdateDeploymentStatus(l.Index, req.Update, req.Job, req.Eval)
+		if err == nil && req.Stable != nil {
+			err = st.UpdateJobStability(l.Index, req.Stable.Namespace, req.Stable.JobID, req.Stable.Version, req.Stable.Stable)
+		}
+		if req.Eval != nil {
+			evals = []*structs.Evaluation{req.Eval}
+		}
+	case DeploymentPromoteRequestType:
+		var req DeploymentPromoteRequest
+		decode(&req)
+		err = st.UpdateDeploymentPromotion(l.Index, req.DeploymentID, req.Groups, req.Eval)
+		if req.Eval != nil {
+			evals = []*structs.Evaluation{req.Eval}
+		}
+	case JobStabilityRequestType:
+		var req JobStabilityRequest
+		decode(&req)
+		err = st.UpdateJobStability(l.Index, req.Namespace, req.JobID, req.Version, req.Stable)
+	default:
+		panic(fmt.Sprintf("fsm: unknown log entry type %d at index %d", t, l.Index))
+	}
+	if err != nil {
+		// A request that the state refuses (e.g. purging a missing job)
+		// changes nothing; the error goes back to the caller.
+		return err
+	}
+	if f.hooks.evals != nil && len(evals) > 0 {
+		f.hooks.evals(evals)
+	}
+	if f.hooks.capacity != nil && capacity {
+		f.hooks.capacity(l.Index)
+	}
+	return nil
+}
+
+// denormalizeStops gives stopped allocations the job version they ran,
+// which the plan leaves out to keep log entries small.
+func (f *fsm) denormalizeStops(st *state.StateStore, stops []*structs.Allocation) {
+	for _, a := range stops {
+		if a.Job != nil {
+			continue
+		}
+		if existing, err := st.AllocByID(nil, a.ID); err == nil && existing != nil {
+			a.Job = existing.Job
+		}
+	}
+}
+
+// Snapshot captures the state as of the last applied entry.
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	return &fsmSnapshot{snap: f.State().Snapshot()}, nil
+}
+
+// Restore replaces the state with a snapshot's. Blocking queries on the
+// old store are woken by abandoning it.
+func (f *fsm) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	st, err := state.Restore(rc)
+	if err != nil {
+		return fmt.Errorf("restore state: %w", err)
+	}
+	f.mu.Lock()
+	old := f.state
+	f.state = st
+	f.mu.Unlock()
+	old.Abandon()
+	return nil
+}
+
+type fsmSnapshot struct {
+	snap *state.StateSnapshot
+}
+
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if err := s.snap.Persist(sink); err != nil {
+		sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+func (s *fsmSnapshot) Release() {}
+
+// now is the leader's clock, used to stamp requests before replication.
+func now() time.Time { return time.Now() }

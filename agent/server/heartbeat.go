@@ -1,0 +1,94 @@
+package server
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"drover/agent/structs"
+)
+
+// heartbeats holds one timer per live node on the leader. A node that does
+// not heartbeat within its TTL plus the grace period is marked down, its
+// allocations become lost and are replaced elsewhere.
+type heartbeats struct {
+	srv    *Server
+	mu     sync.Mutex
+	timers map[string]*time.Timer
+	active bool
+}
+
+func newHeartbeats(s *Server) *heartbeats {
+	return &heartbeats{srv: s, timers: map[string]*time.Timer{}}
+}
+
+// run arms a timer for every live node when leadership starts (giving each
+// a full TTL to find the new leader) and clears them all when it ends.
+func (h *heartbeats) run(ctx context.Context) {
+	h.mu.Lock()
+	h.active = true
+	h.mu.Unlock()
+	if nodes, err := h.srv.State().Nodes(nil); err == nil {
+		for _, n := range nodes {
+			if n.Status != structs.NodeStatusDown {
+				h.reset(n.ID, h.srv.config.MinHeartbeatTTL)
+			}
+		}
+	}
+	<-ctx.Done()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.active = false
+	for id, t := range h.timers {
+		t.Stop()
+		delete(h.timers, id)
+	}
+}
+
+// reset (re)arms a node's timer for ttl plus the grace period.
+func (h *heartbeats) reset(nodeID string, ttl time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.active {
+		return
+	}
+	d := ttl + h.srv.config.HeartbeatGrace
+	if t, ok := h.timers[nodeID]; ok {
+		t.Reset(d)
+		return
+	}
+	h.timers[nodeID] = time.AfterFunc(d, func() { h.expired(nodeID) })
+}
+
+// expired marks a silent node down and creates evaluations for the jobs
+// that ran on it.
+func (h *heartbeats) expired(nodeID string) {
+	h.mu.Lock()
+	delete(h.timers, nodeID)
+	active := h.active
+	h.mu.Unlock()
+	if !active {
+		return
+	}
+	s := h.srv
+	snap := s.State().Snapshot()
+	node, err := snap.NodeByID(nil, nodeID)
+	if err != nil || node == nil || node.Status == structs.NodeStatusDown {
+		return
+	}
+	ts := now()
+	evals, err := s.evalsForNode(snap, nodeID, structs.EvalTriggerNodeUpdate, ts)
+	if err != nil {
+		s.logger.Printf("[ERROR] heartbeat: evaluations for node %s: %v", nodeID, err)
+		return
+	}
+	_, err = s.apply(NodeStatusUpdateRequestType, &NodeStatusUpdateRequest{
+		NodeID: nodeID, Status: structs.NodeStatusDown, UpdatedAt: ts.Unix(), Evals: evals,
+		Event: &structs.NodeEvent{Message: structs.NodeEventHeartbeatMissed, Subsystem: "Cluster", Timestamp: ts},
+	})
+	if err != nil {
+		s.logger.Printf("[ERROR] heartbeat: mark node %s down: %v", nodeID, err)
+		return
+	}
+	s.logger.Printf("[WARN] heartbeat: node %s missed its heartbeat and is down", nodeID)
+}

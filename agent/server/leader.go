@@ -1,0 +1,130 @@
+package server
+
+import (
+	"context"
+
+	"drover/agent/structs"
+)
+
+// establishLeadership starts the leader's duties: the broker and blocked
+// evaluations are rebuilt from state (they are not replicated), then the
+// plan applier, heartbeat timers, deployment watcher and drainer run until
+// leadership is lost.
+func (s *Server) establishLeadership() {
+	s.leaderMu.Lock()
+	defer s.leaderMu.Unlock()
+	if s.leaderCancel != nil {
+		return
+	}
+	// Everything applied before we became leader must be in our state.
+	if err := s.raft.Barrier(0).Error(); err != nil {
+		s.logger.Printf("[ERROR] server: barrier on leadership: %v", err)
+		return
+	}
+	ctx, cancel := context.WithCancel(s.shutdownCtx)
+	s.leaderCancel = cancel
+
+	s.broker.SetEnabled(true)
+	s.blocked.SetEnabled(true)
+	s.restoreEvals()
+
+	s.planQ.SetEnabled(true)
+	s.goLeader(ctx, s.planApply)
+	s.goLeader(ctx, s.reapFailedEvals)
+	s.goLeader(ctx, s.heartbeats.run)
+	s.goLeader(ctx, s.watchDeployments)
+	s.goLeader(ctx, s.runDrainer)
+	s.logger.Printf("[INFO] server: cluster leadership acquired")
+}
+
+func (s *Server) goLeader(ctx context.Context, fn func(ctx context.Context)) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		fn(ctx)
+	}()
+}
+
+// revokeLeadership stops the leader's duties.
+func (s *Server) revokeLeadership() {
+	s.leaderMu.Lock()
+	defer s.leaderMu.Unlock()
+	if s.leaderCancel == nil {
+		return
+	}
+	s.leaderCancel()
+	s.leaderCancel = nil
+	s.planQ.SetEnabled(false)
+	s.broker.SetEnabled(false)
+	s.blocked.SetEnabled(false)
+	s.logger.Printf("[INFO] server: cluster leadership lost")
+}
+
+// restoreEvals puts every unfinished evaluation back in the broker or the
+// blocked set.
+func (s *Server) restoreEvals() {
+	evals, err := s.State().Evals(nil)
+	if err != nil {
+		s.logger.Printf("[ERROR] server: restore evaluations: %v", err)
+		return
+	}
+	s.evalsApplied(evals)
+}
+
+// evalsApplied is the FSM hook for evaluations written to state: pending
+// ones are queued, blocked ones wait for capacity. On a follower the
+// broker is disabled and this does nothing.
+func (s *Server) evalsApplied(evals []*structs.Evaluation) {
+	if !s.broker.Enabled() {
+		return
+	}
+	for _, e := range evals {
+		switch e.Status {
+		case structs.EvalStatusPending:
+			s.broker.Enqueue(e)
+		case structs.EvalStatusBlocked:
+			if replaced := s.blocked.Block(e); replaced != nil {
+				s.cancelEvalAsync(replaced, "replaced by a newer blocked evaluation")
+			}
+		}
+	}
+}
+
+// capacityFreed is the FSM hook for changes that may make room: blocked
+// evaluations get another try.
+func (s *Server) capacityFreed(index uint64) {
+	if s.blocked.Stats() > 0 {
+		s.blocked.Unblock(index)
+	}
+}
+
+// cancelEvalAsync marks an evaluation canceled. It runs in its own
+// goroutine because it is called from the FSM, which must not wait on raft.
+func (s *Server) cancelEvalAsync(e *structs.Evaluation, why string) {
+	c := e.Copy()
+	c.Status = structs.EvalStatusCancelled
+	c.StatusDescription = why
+	go func() {
+		if _, err := s.apply(EvalUpdateRequestType, &EvalUpdateRequest{Evals: []*structs.Evaluation{c}}); err != nil {
+			s.logger.Printf("[WARN] server: cancel evaluation %s: %v", e.ID, err)
+		}
+	}()
+}
+
+// reapFailedEvals marks evaluations that exhausted their deliveries as
+// failed.
+func (s *Server) reapFailedEvals(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e := <-s.broker.FailedCh():
+			c := e.Copy()
+			c.Status = structs.EvalStatusFailed
+			c.StatusDescription = "evaluation reached delivery limit"
+			if _, err := s.apply(EvalUpdateRequestType, &EvalUpdateRequest{Evals: []*structs.Evaluation{c}}); err != nil {
+				s.logger.Printf("[ERROR] server: mark evaluation %s failed: %v", e.ID, err)
+			}
+		}
+	}
+}

@@ -1,0 +1,384 @@
+package server
+
+import (
+	"context"
+	"math/rand"
+	"time"
+
+	"github.com/hashicorp/go-memdb"
+
+	"drover/agent/state"
+	"drover/agent/structs"
+)
+
+// Arguments and replies of the node-facing RPC endpoints.
+
+// NodeRegisterArgs registers a node.
+type NodeRegisterArgs struct {
+	Node *structs.Node
+}
+
+// NodeUpdateResponse tells a node how soon to heartbeat again.
+type NodeUpdateResponse struct {
+	HeartbeatTTL time.Duration
+	Index        uint64
+	Leader       string
+}
+
+// NodeHeartbeatArgs keeps a node alive.
+type NodeHeartbeatArgs struct {
+	NodeID string
+}
+
+// NodeStatusArgs changes a node's status (the client reports "ready").
+type NodeStatusArgs struct {
+	NodeID string
+	Status string
+}
+
+// NodeAllocsUpdateArgs carries the client's view of its allocations.
+type NodeAllocsUpdateArgs struct {
+	Allocs []*structs.Allocation
+}
+
+// GenericResponse carries the index a write was applied at.
+type GenericResponse struct {
+	Index uint64
+}
+
+// NodeGetAllocsArgs asks for a node's allocations once the state index
+// passes MinIndex (a blocking query).
+type NodeGetAllocsArgs struct {
+	NodeID   string
+	MinIndex uint64
+	MaxWait  time.Duration
+}
+
+// NodeGetAllocsResponse lists a node's allocations.
+type NodeGetAllocsResponse struct {
+	Allocs []*structs.Allocation
+	Index  uint64
+}
+
+// NodeDrainArgs starts (DrainSpec set) or stops a drain.
+type NodeDrainArgs struct {
+	NodeID       string
+	DrainSpec    *structs.DrainSpec
+	MarkEligible bool
+}
+
+// NodeEligibilityArgs sets scheduling eligibility.
+type NodeEligibilityArgs struct {
+	NodeID      string
+	Eligibility string
+}
+
+// NodeDrainResponse answers drain and eligibility changes.
+type NodeDrainResponse struct {
+	EvalIDs         []string
+	EvalCreateIndex uint64
+	NodeModifyIndex uint64
+	Index           uint64
+}
+
+// heartbeatTTL spreads heartbeats: at least the minimum TTL, longer on big
+// clusters so the leader sees at most MaxHeartbeatsPerSecond, plus a
+// random stagger so nodes registered together do not beat together.
+func (s *Server) heartbeatTTL() time.Duration {
+	nodes, _ := s.State().Nodes(nil)
+	ttl := s.config.MinHeartbeatTTL
+	if s.config.MaxHeartbeatsPerSecond > 0 {
+		scaled := time.Duration(float64(len(nodes)) / s.config.MaxHeartbeatsPerSecond * float64(time.Second))
+		if scaled > ttl {
+			ttl = scaled
+		}
+	}
+	return ttl + time.Duration(rand.Int63n(int64(ttl)+1))
+}
+
+// RegisterNode registers or re-registers a client node.
+func (s *Server) RegisterNode(node *structs.Node) (*NodeUpdateResponse, error) {
+	if node == nil || node.ID == "" {
+		return nil, errorf(ErrInvalidRequest, "missing node ID")
+	}
+	if node.Datacenter == "" {
+		return nil, errorf(ErrInvalidRequest, "missing datacenter")
+	}
+	node = node.Copy()
+	ts := now()
+	snap := s.State().Snapshot()
+	existing, err := snap.NodeByID(nil, node.ID)
+	if err != nil {
+		return nil, err
+	}
+	if node.Status == "" {
+		node.Status = structs.NodeStatusInit
+	}
+	if node.SchedulingEligibility == "" {
+		node.SchedulingEligibility = structs.NodeSchedulingEligible
+	}
+	if node.NodePool == "" {
+		node.NodePool = structs.DefaultNodePool
+	}
+	node.StatusUpdatedAt = ts.Unix()
+	node.Events = nil
+	switch {
+	case existing == nil:
+		node.Events = []*structs.NodeEvent{{Message: structs.NodeEventRegistered, Subsystem: "Cluster", Timestamp: ts}}
+	case existing.Status == structs.NodeStatusDown:
+		node.Events = []*structs.NodeEvent{{Message: structs.NodeEventReregistered, Subsystem: "Cluster", Timestamp: ts}}
+	}
+	var evals []*structs.Evaluation
+	if node.Status == structs.NodeStatusReady && (existing == nil || existing.Status != structs.NodeStatusReady) {
+		if evals, err = s.evalsForNode(snap, node.ID, structs.EvalTriggerNodeUpdate, ts); err != nil {
+			return nil, err
+		}
+	}
+	index, err := s.apply(NodeRegisterRequestType, &NodeRegisterRequest{Node: node, Evals: evals})
+	if err != nil {
+		return nil, err
+	}
+	ttl := s.heartbeatTTL()
+	s.heartbeats.reset(node.ID, ttl)
+	return &NodeUpdateResponse{HeartbeatTTL: ttl, Index: index, Leader: s.Leader()}, nil
+}
+
+// UpdateNodeStatus records a status the client reports (normally
+// "ready" after fingerprinting) and acts as a heartbeat.
+func (s *Server) UpdateNodeStatus(nodeID, status string) (*NodeUpdateResponse, error) {
+	switch status {
+	case structs.NodeStatusInit, structs.NodeStatusReady, structs.NodeStatusDown:
+	default:
+		return nil, errorf(ErrInvalidRequest, "invalid node status %q", status)
+	}
+	snap := s.State().Snapshot()
+	node, err := snap.NodeByID(nil, nodeID)
+	if err != nil {
+		return nil, err
+	}
+	if node == nil {
+		return nil, errorf(ErrNotFound, "node not found")
+	}
+	index := uint64(0)
+	if node.Status != status {
+		ts := now()
+		var event *structs.NodeEvent
+		var evals []*structs.Evaluation
+		if status == structs.NodeStatusReady {
+			if node.Status == structs.NodeStatusDown {
+				event = &structs.NodeEvent{Message: "Node reregistered by heartbeat", Subsystem: "Cluster", Timestamp: ts}
+			}
+			if evals, err = s.evalsForNode(snap, nodeID, structs.EvalTriggerNodeUpdate, ts); err != nil {
+				return nil, err
+			}
+		}
+		index, err = s.apply(NodeStatusUpdateRequestType, &NodeStatusUpdateRequest{
+			NodeID: nodeID, Status: status, UpdatedAt: ts.Unix(), Event: event, Evals: evals})
+		if err != nil {
+			return nil, err
+		}
+	}
+	ttl := s.heartbeatTTL()
+	if status != structs.NodeStatusDown {
+		s.heartbeats.reset(nodeID, ttl)
+	}
+	return &NodeUpdateResponse{HeartbeatTTL: ttl, Index: index, Leader: s.Leader()}, nil
+}
+
+// Heartbeat keeps a node alive; a node that was marked down comes back.
+func (s *Server) Heartbeat(nodeID string) (*NodeUpdateResponse, error) {
+	node, err := s.State().NodeByID(nil, nodeID)
+	if err != nil {
+		return nil, err
+	}
+	if node == nil {
+		return nil, errorf(ErrNotFound, "node not found")
+	}
+	status := node.Status
+	if status == structs.NodeStatusDown {
+		status = structs.NodeStatusReady
+	}
+	return s.UpdateNodeStatus(nodeID, status)
+}
+
+// UpdateAllocsFromClient records what a client reports about its
+// allocations. A failed allocation gets an evaluation, so the scheduler
+// can reschedule it.
+func (s *Server) UpdateAllocsFromClient(allocs []*structs.Allocation) (uint64, error) {
+	if len(allocs) == 0 {
+		return 0, nil
+	}
+	ts := now()
+	snap := s.State().Snapshot()
+	seen := map[string]bool{}
+	var evals []*structs.Evaluation
+	for _, a := range allocs {
+		if a.ModifyTime == 0 {
+			a.ModifyTime = ts.UnixNano()
+		}
+		if a.ClientStatus != structs.AllocClientStatusFailed {
+			continue
+		}
+		existing, err := snap.AllocByID(nil, a.ID)
+		if err != nil || existing == nil || existing.Job == nil || seen[existing.JobID] {
+			continue
+		}
+		seen[existing.JobID] = true
+		evals = append(evals, &structs.Evaluation{
+			ID: structs.GenerateUUID(), Namespace: existing.Namespace, Priority: existing.Job.Priority,
+			Type: existing.Job.Type, TriggeredBy: structs.EvalTriggerRetryFailedAlloc, JobID: existing.JobID,
+			Status: structs.EvalStatusPending, CreateTime: ts.UnixNano(), ModifyTime: ts.UnixNano(),
+		})
+	}
+	return s.apply(AllocClientUpdateRequestType, &AllocClientUpdateRequest{Allocs: allocs, Evals: evals})
+}
+
+// GetNodeAllocs returns the allocations of a node once the allocation
+// table's index passes minIndex, or when maxWait expires.
+func (s *Server) GetNodeAllocs(ctx context.Context, nodeID string, minIndex uint64, maxWait time.Duration) (*NodeGetAllocsResponse, error) {
+	resp := &NodeGetAllocsResponse{}
+	index, err := s.BlockingQuery(ctx, minIndex, maxWait, func(ws memdb.WatchSet, snap *state.StateSnapshot) (uint64, error) {
+		allocs, err := snap.AllocsByNode(ws, nodeID)
+		if err != nil {
+			return 0, err
+		}
+		resp.Allocs = allocs
+		return snap.Index("allocs")
+	})
+	resp.Index = index
+	return resp, err
+}
+
+// UpdateDrain starts, changes or ends the drain of a node.
+func (s *Server) UpdateDrain(nodeID string, spec *structs.DrainSpec, markEligible bool) (*NodeDrainResponse, error) {
+	node, err := s.State().NodeByID(nil, nodeID)
+	if err != nil {
+		return nil, err
+	}
+	if node == nil {
+		return nil, errorf(ErrNotFound, "node not found")
+	}
+	ts := now()
+	req := &NodeDrainUpdateRequest{NodeID: nodeID, MarkEligible: markEligible, UpdatedAt: ts.Unix()}
+	if spec != nil {
+		d := &structs.DrainStrategy{DrainSpec: *spec, StartedAt: ts}
+		if spec.Deadline > 0 {
+			d.ForceDeadline = ts.Add(spec.Deadline)
+		} else if spec.Deadline < 0 {
+			d.ForceDeadline = ts // a negative deadline forces the drain at once
+		}
+		if node.DrainStrategy != nil {
+			d.StartedAt = node.DrainStrategy.StartedAt
+		}
+		req.Drain = d
+		msg := structs.NodeEventDrainSet
+		if node.DrainStrategy != nil {
+			msg = structs.NodeEventDrainUpdated
+		}
+		req.Event = &structs.NodeEvent{Message: msg, Subsystem: "Drain", Timestamp: ts}
+	} else {
+		req.Event = &structs.NodeEvent{Message: structs.NodeEventDrainDisabled, Subsystem: "Drain", Timestamp: ts}
+	}
+	index, err := s.apply(NodeDrainUpdateRequestType, req)
+	if err != nil {
+		return nil, err
+	}
+	return &NodeDrainResponse{NodeModifyIndex: index, Index: index}, nil
+}
+
+// UpdateEligibility marks a node eligible or ineligible for new work.
+func (s *Server) UpdateEligibility(nodeID, eligibility string) (*NodeDrainResponse, error) {
+	switch eligibility {
+	case structs.NodeSchedulingEligible, structs.NodeSchedulingIneligible:
+	default:
+		return nil, errorf(ErrInvalidRequest, "invalid scheduling eligibility %q", eligibility)
+	}
+	node, err := s.State().NodeByID(nil, nodeID)
+	if err != nil {
+		return nil, err
+	}
+	if node == nil {
+		return nil, errorf(ErrNotFound, "node not found")
+	}
+	if node.DrainStrategy != nil && eligibility == structs.NodeSchedulingEligible {
+		return nil, errorf(ErrInvalidRequest, "can not set node's scheduling eligibility to eligible while it is draining")
+	}
+	ts := now()
+	msg := structs.NodeEventIneligible
+	if eligibility == structs.NodeSchedulingEligible {
+		msg = structs.NodeEventEligible
+	}
+	index, err := s.apply(NodeEligibilityUpdateRequestType, &NodeEligibilityUpdateRequest{
+		NodeID: nodeID, Eligibility: eligibility, UpdatedAt: ts.Unix(),
+		Event: &structs.NodeEvent{Message: msg, Subsystem: "Cluster", Timestamp: ts}})
+	if err != nil {
+		return nil, err
+	}
+	return &NodeDrainResponse{NodeModifyIndex: index, Index: index}, nil
+}
+
+// nodeEndpoint exposes the node-facing methods over RPC ("Node.Register",
+// ...). Its methods follow net/rpc's shape.
+type nodeEndpoint struct {
+	srv *Server
+}
+
+func (e *nodeEndpoint) Register(args *NodeRegisterArgs, reply *NodeUpdateResponse) error {
+	r, err := e.srv.RegisterNode(args.Node)
+	if err != nil {
+		return err
+	}
+	*reply = *r
+	return nil
+}
+
+func (e *nodeEndpoint) UpdateStatus(args *NodeStatusArgs, reply *NodeUpdateResponse) error {
+	r, err := e.srv.UpdateNodeStatus(args.NodeID, args.Status)
+	if err != nil {
+		return err
+	}
+	*reply = *r
+	return nil
+}
+
+func (e *nodeEndpoint) Heartbeat(args *NodeHeartbeatArgs, reply *NodeUpdateResponse) error {
+	r, err := e.srv.Heartbeat(args.NodeID)
+	if err != nil {
+		return err
+	}
+	*reply = *r
+	return nil
+}
+
+func (e *nodeEndpoint) UpdateAllocs(args *NodeAllocsUpdateArgs, reply *GenericResponse) error {
+	index, err := e.srv.UpdateAllocsFromClient(args.Allocs)
+	reply.Index = index
+	return err
+}
+
+func (e *nodeEndpoint) GetAllocs(args *NodeGetAllocsArgs, reply *NodeGetAllocsResponse) error {
+	r, err := e.srv.GetNodeAllocs(e.srv.shutdownCtx, args.NodeID, args.MinIndex, args.MaxWait)
+	if err != nil {
+		return err
+	}
+	*reply = *r
+	return nil
+}
+
+func (e *nodeEndpoint) UpdateDrain(args *NodeDrainArgs, reply *NodeDrainResponse) error {
+	r, err := e.srv.UpdateDrain(args.NodeID, args.DrainSpec, args.MarkEligible)
+	if err != nil {
+		return err
+	}
+	*reply = *r
+	return nil
+}
+
+func (e *nodeEndpoint) UpdateEligibility(args *NodeEligibilityArgs, reply *NodeDrainResponse) error {
+	r, err := e.srv.UpdateEligibility(args.NodeID, args.Eligibility)
+	if err != nil {
+		return err
+	}
+	*reply = *r
+	return nil
+}

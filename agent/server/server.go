@@ -1,0 +1,374 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/rpc"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+
+	droverrpc "drover/agent/rpc"
+	"drover/agent/state"
+)
+
+// Sentinel errors the HTTP and RPC layers map to status codes.
+var (
+	ErrNotLeader      = errors.New("not the leader")
+	ErrNotFound       = errors.New("not found")
+	ErrShuttingDown   = errors.New("server is shutting down")
+	ErrIndexMismatch  = errors.New("index mismatch")
+	ErrInvalidRequest = errors.New("invalid request")
+	// ErrValidation marks a job that fails validation; like the API it is
+	// compatible with, the HTTP layer answers it with 500 and the text.
+	ErrValidation = errors.New("validation failed")
+)
+
+// Config is a server's configuration. DefaultConfig documents each default.
+type Config struct {
+	// NodeName names this server in raft and in /v1/agent/members.
+	NodeName string
+	// Region and Datacenter are reported by the agent endpoints.
+	Region     string
+	Datacenter string
+	// DataDir holds raft's log, stable store and snapshots under
+	// DataDir/server; empty keeps everything in memory (dev mode).
+	DataDir string
+	// RPCAddr is where the multiplexed RPC and raft listener binds;
+	// ":0" picks a free port (tests).
+	RPCAddr string
+	// RPCAdvertise is the address other agents use to reach RPCAddr;
+	// empty means the bound address.
+	RPCAdvertise string
+	// NumSchedulers is the number of scheduling workers: one per core by
+	// default, since scheduling is CPU-bound.
+	NumSchedulers int
+	// MinHeartbeatTTL is the shortest heartbeat interval given to nodes.
+	MinHeartbeatTTL time.Duration
+	// MaxHeartbeatsPerSecond stretches TTLs on large clusters so that
+	// heartbeats do not swamp the leader.
+	MaxHeartbeatsPerSecond float64
+	// HeartbeatGrace is added to a node's TTL before it is marked down,
+	// to absorb network delays and a leader change.
+	HeartbeatGrace time.Duration
+	// EvalNackTimeout is how long a worker may hold an evaluation before
+	// it is redelivered.
+	EvalNackTimeout time.Duration
+	// EvalDeliveryLimit is how often an evaluation is tried before it is
+	// marked failed.
+	EvalDeliveryLimit int
+	// Logger receives the server's log lines.
+	Logger *log.Logger
+	// RaftConfig overrides raft's configuration (tests shorten timeouts).
+	RaftConfig *raft.Config
+}
+
+// DefaultConfig returns the configuration of a single bootstrapped server.
+func DefaultConfig() *Config {
+	host, _ := os.Hostname()
+	return &Config{
+		NodeName:               host,
+		Region:                 "global",
+		Datacenter:             "dc1",
+		RPCAddr:                "127.0.0.1:4647",
+		NumSchedulers:          runtime.NumCPU(),
+		MinHeartbeatTTL:        10 * time.Second,
+		MaxHeartbeatsPerSecond: 50,
+		HeartbeatGrace:         10 * time.Second,
+		EvalNackTimeout:        60 * time.Second,
+		EvalDeliveryLimit:      3,
+		Logger:                 log.New(os.Stderr, "", log.LstdFlags),
+	}
+}
+
+// Server is a cluster server: raft-replicated state, the scheduler
+// workers, and on the leader the eval broker, plan applier, heartbeat
+// timers, deployment watcher and drainer.
+type Server struct {
+	config *Config
+	logger *log.Logger
+
+	fsm       *fsm
+	raft      *raft.Raft
+	raftStore io.Closer
+	transport raft.Transport
+	listener  net.Listener
+	mux       *droverrpc.Mux
+	rpcServer *rpc.Server
+
+	broker  *EvalBroker
+	blocked *BlockedEvals
+	planQ   *planQueue
+
+	heartbeats *heartbeats
+
+	shutdownCtx    context.Context
+	shutdownCancel context.CancelFunc
+	wg             sync.WaitGroup
+
+	leaderMu     sync.Mutex
+	leaderCancel context.CancelFunc
+}
+
+// NewServer starts a server: it opens (or restores) raft, bootstraps a
+// single-server cluster when there is no state yet, and starts serving
+// RPC. Leadership work starts when raft elects this server.
+func NewServer(cfg *Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = log.New(io.Discard, "", 0)
+	}
+	if cfg.NumSchedulers <= 0 {
+		cfg.NumSchedulers = 1
+	}
+	f, err := newFSM()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{
+		config:         cfg,
+		logger:         cfg.Logger,
+		fsm:            f,
+		broker:         NewEvalBroker(cfg.EvalNackTimeout, cfg.EvalDeliveryLimit),
+		shutdownCtx:    ctx,
+		shutdownCancel: cancel,
+	}
+	s.blocked = NewBlockedEvals(s.broker)
+	s.planQ = newPlanQueue()
+	s.heartbeats = newHeartbeats(s)
+	f.hooks = fsmHooks{evals: s.evalsApplied, capacity: s.capacityFreed}
+
+	if err := s.setupRPC(); err != nil {
+		cancel()
+		return nil, err
+	}
+	if err := s.setupRaft(); err != nil {
+		s.listener.Close()
+		cancel()
+		return nil, err
+	}
+	s.wg.Add(1)
+	go s.monitorLeadership()
+	for i := 0; i < cfg.NumSchedulers; i++ {
+		s.wg.Add(1)
+		go s.runWorker(i)
+	}
+	return s, nil
+}
+
+func (s *Server) setupRPC() error {
+	l, err := net.Listen("tcp", s.config.RPCAddr)
+	if err != nil {
+		return fmt.Errorf("listen for rpc on %s: %w", s.config.RPCAddr, err)
+	}
+	s.listener = l
+	s.mux = droverrpc.NewMux(l, s.logger)
+	s.rpcServer = rpc.NewServer()
+	if err := s.rpcServer.RegisterName("Node", &nodeEndpoint{srv: s}); err != nil {
+		return err
+	}
+	s.mux.ServeRPC(s.rpcServer)
+	go s.mux.Serve()
+	return nil
+}
+
+// RPCAddr is the address the server's RPC port answers on.
+func (s *Server) RPCAddr() string {
+	if s.config.RPCAdvertise != "" {
+		return s.config.RPCAdvertise
+	}
+	return s.listener.Addr().String()
+}
+
+func (s *Server) setupRaft() error {
+	conf := s.config.RaftConfig
+	if conf == nil {
+		conf = raft.DefaultConfig()
+		// A lab cluster on one machine or a few VMs elects quickly.
+		conf.HeartbeatTimeout = 500 * time.Millisecond
+		conf.ElectionTimeout = 500 * time.Millisecond
+		conf.LeaderLeaseTimeout = 250 * time.Millisecond
+		conf.CommitTimeout = 5 * time.Millisecond
+	}
+	conf.LocalID = raft.ServerID(s.RPCAddr())
+	conf.Logger = nil
+	conf.LogOutput = io.Discard
+	conf.SnapshotThreshold = 8192
+
+	advertise, err := net.ResolveTCPAddr("tcp", s.RPCAddr())
+	if err != nil {
+		return err
+	}
+	layer := droverrpc.NewRaftLayer(s.mux, advertise)
+	s.transport = raft.NewNetworkTransport(layer, 3, 10*time.Second, io.Discard)
+
+	var logs raft.LogStore
+	var stable raft.StableStore
+	var snaps raft.SnapshotStore
+	if s.config.DataDir == "" {
+		mem := raft.NewInmemStore()
+		logs, stable = mem, mem
+		snaps = raft.NewInmemSnapshotStore()
+	} else {
+		dir := filepath.Join(s.config.DataDir, "server")
+		if err := os.MkdirAll(filepath.Join(dir, "raft"), 0o700); err != nil {
+			return err
+		}
+		store, err := raftboltdb.NewBoltStore(filepath.Join(dir, "raft", "raft.db"))
+		if err != nil {
+			return fmt.Errorf("open raft store: %w", err)
+		}
+		s.raftStore = store
+		logs, stable = store, store
+		if snaps, err = raft.NewFileSnapshotStore(dir, 2, io.Discard); err != nil {
+			return fmt.Errorf("open snapshot store: %w", err)
+		}
+	}
+	has, err := raft.HasExistingState(logs, stable, snaps)
+	if err != nil {
+		return err
+	}
+	if !has {
+		// A single server bootstraps itself, as with bootstrap_expect = 1.
+		cfg := raft.Configuration{Servers: []raft.Server{{ID: conf.LocalID, Address: s.transport.LocalAddr()}}}
+		if err := raft.BootstrapCluster(conf, logs, stable, snaps, s.transport, cfg); err != nil {
+			return fmt.Errorf("bootstrap raft: %w", err)
+		}
+	}
+	r, err := raft.NewRaft(conf, s.fsm, logs, stable, snaps, s.transport)
+	if err != nil {
+		return fmt.Errorf("start raft: %w", err)
+	}
+	s.raft = r
+	return nil
+}
+
+// State returns the current state store, for reads.
+func (s *Server) State() *state.StateStore { return s.fsm.State() }
+
+// IsLeader reports whether this server leads the cluster.
+func (s *Server) IsLeader() bool { return s.raft.State() == raft.Leader }
+
+// Leader returns the leader's RPC address, or "" when unknown.
+func (s *Server) Leader() string {
+	addr, _ := s.raft.LeaderWithID()
+	return string(addr)
+}
+
+// Peers lists the raft peers' addresses.
+func (s *Server) Peers() []string {
+	f := s.raft.GetConfiguration()
+	if f.Error() != nil {
+		return nil
+	}
+	var out []string
+	for _, srv := range f.Configuration().Servers {
+		out = append(out, string(srv.Address))
+	}
+	return out
+}
+
+// LastContact is the time since the leader was last heard from; zero on
+// the leader itself.
+func (s *Server) LastContact() time.Duration {
+	if s.IsLeader() {
+		return 0
+	}
+	last := s.raft.LastContact()
+	if last.IsZero() {
+		return 0
+	}
+	return time.Since(last)
+}
+
+// WaitForLeader blocks until a leader is known or ctx ends.
+func (s *Server) WaitForLeader(ctx context.Context) error {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if s.Leader() != "" && (s.IsLeader() == false || s.broker.Enabled()) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// apply replicates one request through raft and returns the index it was
+// applied at. Only the leader can apply.
+func (s *Server) apply(t MessageType, req interface{}) (uint64, error) {
+	if !s.IsLeader() {
+		return 0, ErrNotLeader
+	}
+	buf, err := encode(t, req)
+	if err != nil {
+		return 0, err
+	}
+	f := s.raft.Apply(buf, 30*time.Second)
+	if err := f.Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+			return 0, ErrNotLeader
+		}
+		return 0, err
+	}
+	if resp, ok := f.Response().(error); ok && resp != nil {
+		return f.Index(), resp
+	}
+	return f.Index(), nil
+}
+
+// Shutdown stops the server. State on disk stays for the next start.
+func (s *Server) Shutdown() error {
+	s.shutdownCancel()
+	s.revokeLeadership()
+	var errs []error
+	if s.raft != nil {
+		if err := s.raft.Shutdown().Error(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if s.transport != nil {
+		if c, ok := s.transport.(io.Closer); ok {
+			c.Close()
+		}
+	}
+	s.mux.Close()
+	s.wg.Wait()
+	if s.raftStore != nil {
+		if err := s.raftStore.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// monitorLeadership starts and stops the leader's duties as raft moves
+// leadership.
+func (s *Server) monitorLeadership() {
+	defer s.wg.Done()
+	ch := s.raft.LeaderCh()
+	for {
+		select {
+		case <-s.shutdownCtx.Done():
+			return
+		case isLeader := <-ch:
+			if isLeader {
+				s.establishLeadership()
+			} else {
+				s.revokeLeadership()
+			}
+		}
+	}
+}

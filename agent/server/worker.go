@@ -1,0 +1,145 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"drover/agent/scheduler"
+	"drover/agent/state"
+	"drover/agent/structs"
+)
+
+// maxPlanAttempts bounds how often a worker retries an evaluation whose
+// plan was only partly committed because the cluster changed under it.
+const maxPlanAttempts = 5
+
+var schedulerTypes = []string{structs.JobTypeService, structs.JobTypeBatch, structs.JobTypeSystem}
+
+// runWorker takes evaluations from the broker, runs the scheduler on a
+// state snapshot and submits the plan, until the server shuts down. Only
+// the leader's broker hands out work.
+func (s *Server) runWorker(id int) {
+	defer s.wg.Done()
+	for {
+		eval, token, err := s.broker.Dequeue(s.shutdownCtx, schedulerTypes)
+		if err != nil {
+			if s.shutdownCtx.Err() != nil {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		if err := s.processEval(eval); err != nil {
+			s.logger.Printf("[ERROR] worker %d: evaluation %s: %v", id, eval.ID, err)
+			s.broker.Nack(eval.ID, token)
+			continue
+		}
+		s.broker.Ack(eval.ID, token)
+	}
+}
+
+// processEval schedules one evaluation to completion.
+func (s *Server) processEval(eval *structs.Evaluation) error {
+	if err := s.waitForIndex(eval.ModifyIndex, 5*time.Second); err != nil {
+		return err
+	}
+	var res *scheduler.Result
+	for attempt := 1; ; attempt++ {
+		snap := s.State().Snapshot()
+		var err error
+		res, err = scheduler.Schedule(snap, eval, now())
+		if err != nil {
+			return err
+		}
+		if res.Plan.IsNoOp() {
+			break
+		}
+		result, err := s.planQ.Submit(s.shutdownCtx, res.Plan)
+		if err != nil {
+			return fmt.Errorf("submit plan: %w", err)
+		}
+		if full, _, _ := result.FullCommit(res.Plan); full {
+			break
+		}
+		if attempt == maxPlanAttempts {
+			// Give up for now; a follow-up evaluation retries later.
+			res.Eval.Status = structs.EvalStatusFailed
+			res.Eval.StatusDescription = "maximum attempts reached (5)"
+			break
+		}
+		if err := s.waitForIndex(result.RefreshIndex, 5*time.Second); err != nil {
+			return err
+		}
+	}
+	updates := []*structs.Evaluation{res.Eval}
+	if res.BlockedEval != nil {
+		// A job keeps one blocked evaluation; a newer one replaces it.
+		if prev, ok := s.blocked.Blocked(eval.Namespace, eval.JobID); ok && prev.ID != eval.ID {
+			res.BlockedEval.ID = prev.ID
+			res.Eval.BlockedEval = prev.ID
+			res.BlockedEval.CreateIndex = prev.CreateIndex
+		}
+		updates = append(updates, res.BlockedEval)
+	}
+	updates = append(updates, res.FollowUps...)
+	_, err := s.apply(EvalUpdateRequestType, &EvalUpdateRequest{Evals: updates})
+	return err
+}
+
+// waitForIndex waits until the local state has applied index, so a worker
+// never schedules from state older than the evaluation it handles.
+func (s *Server) waitForIndex(index uint64, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(s.shutdownCtx, timeout)
+	defer cancel()
+	for {
+		latest, err := s.State().LatestIndex()
+		if err != nil {
+			return err
+		}
+		if latest >= index {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("state index %d not reached (at %d): %w", index, latest, ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// planResultsRequest turns a checked plan into the raft entry that commits
+// it. Allocations go without their job (it travels once, in Job) to keep
+// log entries small; the FSM puts it back.
+func planResultsRequest(p *structs.Plan, r *structs.PlanResult, ts time.Time) *state.ApplyPlanResultsRequest {
+	req := &state.ApplyPlanResultsRequest{
+		Job:               p.Job,
+		Deployment:        r.Deployment,
+		DeploymentUpdates: r.DeploymentUpdates,
+		Timestamp:         ts.UnixNano(),
+	}
+	for _, allocs := range r.NodeUpdate {
+		for _, a := range allocs {
+			c := *a
+			c.Job = nil
+			req.AllocsStopped = append(req.AllocsStopped, &c)
+		}
+	}
+	for _, allocs := range r.NodeAllocation {
+		for _, a := range allocs {
+			c := *a
+			if c.Job == p.Job {
+				c.Job = nil
+			}
+			if c.CreateIndex == 0 {
+				req.AllocsPlaced = append(req.AllocsPlaced, &c)
+			} else {
+				req.AllocsUpdated = append(req.AllocsUpdated, &c)
+			}
+		}
+	}
+	return req
+}
+
+var errPlanQueueDisabled = errors.New("plan queue is disabled")

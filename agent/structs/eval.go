@@ -1,0 +1,116 @@
+package structs
+
+import "time"
+
+// Evaluation statuses.
+const (
+	EvalStatusBlocked   = "blocked"
+	EvalStatusPending   = "pending"
+	EvalStatusComplete  = "complete"
+	EvalStatusFailed    = "failed"
+	EvalStatusCancelled = "canceled"
+)
+
+// What triggered an evaluation; shown by "eval status" as TriggeredBy.
+const (
+	EvalTriggerJobRegister       = "job-register"
+	EvalTriggerJobDeregister     = "job-deregister"
+	EvalTriggerNodeDrain         = "node-drain"
+	EvalTriggerNodeUpdate        = "node-update"
+	EvalTriggerAllocStop         = "alloc-stop"
+	EvalTriggerRollingUpdate     = "rolling-update"
+	EvalTriggerDeploymentWatcher = "deployment-watcher"
+	EvalTriggerFailedFollowUp    = "failed-follow-up"
+	EvalTriggerMaxPlans          = "max-plan-attempts"
+	EvalTriggerRetryFailedAlloc  = "alloc-failure"
+	EvalTriggerQueuedAllocs      = "queued-allocs"
+	EvalTriggerScaling           = "job-scaling"
+	EvalTriggerAllocReschedule   = "alloc-reschedule"
+)
+
+// Evaluation is a request to reconcile one job's desired and actual state.
+type Evaluation struct {
+	ID                string
+	Namespace         string
+	Priority          int
+	Type              string
+	TriggeredBy       string
+	JobID             string
+	JobModifyIndex    uint64
+	NodeID            string
+	NodeModifyIndex   uint64
+	DeploymentID      string
+	Status            string
+	StatusDescription string
+	Wait              time.Duration
+	WaitUntil         time.Time
+	NextEval          string
+	PreviousEval      string
+	BlockedEval       string
+	FailedTGAllocs    map[string]*AllocMetric
+	ClassEligibility  map[string]bool
+	QueuedAllocations map[string]int
+	PlanAnnotations   *PlanAnnotations
+	SnapshotIndex     uint64
+	CreateIndex       uint64
+	ModifyIndex       uint64
+	CreateTime        int64
+	ModifyTime        int64
+
+	// Decisions is Drover's addition to the API: why the scheduler did
+	// what it did to each allocation. Clients that do not know the field
+	// ignore it.
+	Decisions []*Decision `json:",omitempty"`
+}
+
+// Decision explains the scheduler's choice for one allocation (or one
+// placement that has no allocation yet).
+type Decision struct {
+	TaskGroup string
+	Name      string
+	AllocID   string `json:",omitempty"`
+	Action    string
+	Reason    string
+}
+
+// Decision actions.
+const (
+	DecisionPlace       = "place"
+	DecisionStop        = "stop"
+	DecisionInPlace     = "in-place update"
+	DecisionDestructive = "create/destroy update"
+	DecisionMigrate     = "migrate"
+	DecisionLost        = "lost"
+	DecisionIgnore      = "ignore"
+	DecisionFailed      = "failed to place"
+)
+
+// TerminalStatus reports whether the evaluation is done with.
+func (e *Evaluation) TerminalStatus() bool {
+	switch e.Status {
+	case EvalStatusComplete, EvalStatusFailed, EvalStatusCancelled:
+		return true
+	}
+	return false
+}
+
+// Copy returns a shallow copy with its own maps.
+func (e *Evaluation) Copy() *Evaluation {
+	if e == nil {
+		return nil
+	}
+	c := *e
+	if e.FailedTGAllocs != nil {
+		c.FailedTGAllocs = make(map[string]*AllocMetric, len(e.FailedTGAllocs))
+		for k, v := range e.FailedTGAllocs {
+			c.FailedTGAllocs[k] = v
+		}
+	}
+	if e.QueuedAllocations != nil {
+		c.QueuedAllocations = make(map[string]int, len(e.QueuedAllocations))
+		for k, v := range e.QueuedAllocations {
+			c.QueuedAllocations[k] = v
+		}
+	}
+	return &c
+}
