@@ -228,12 +228,30 @@ func (s *pass) reconcileGroup(tg *structs.TaskGroup, allocs []*structs.Allocatio
 	u := s.updates(tg.Name)
 	names := newNameIndex(tg.Count)
 
+	// Canaries of an unpromoted deployment share names with the
+	// allocations they may replace, so they stay out of the name count
+	// until promotion.
+	promoted := s.promoted(tg.Name)
+	var canaries []*structs.Allocation
+	candidates := append([]*structs.Allocation{}, g.migrate...)
+	for _, a := range g.untainted {
+		if !promoted && s.isCanary(a) {
+			canaries = append(canaries, a)
+			continue
+		}
+		candidates = append(candidates, a)
+	}
 	// Keep one allocation per name below count; stop the rest, highest
-	// index first (scaling 3 → 1 stops [2] and [1]).
-	keep := append(append([]*structs.Allocation{}, g.untainted...), g.migrate...)
+	// index first (scaling 3 → 1 stops [2] and [1]). When two share a
+	// name, the one running the current version wins (a promoted canary
+	// over the allocation it replaces).
+	keep := candidates
 	sort.Slice(keep, func(i, j int) bool {
 		if ii, jj := keep[i].Index(), keep[j].Index(); ii != jj {
 			return ii < jj
+		}
+		if ci, cj := s.current(keep[i]), s.current(keep[j]); ci != cj {
+			return ci
 		}
 		return keep[i].CreateIndex > keep[j].CreateIndex
 	})
@@ -251,6 +269,9 @@ func (s *pass) reconcileGroup(tg *structs.TaskGroup, allocs []*structs.Allocatio
 			reason := fmt.Sprintf("count is %d, so %s is not needed", tg.Count, a.Name)
 			if names.used(idx) && idx < tg.Count {
 				reason = fmt.Sprintf("another allocation already runs as %s", a.Name)
+				if promoted {
+					reason = fmt.Sprintf("the promoted canary now runs as %s", a.Name)
+				}
 			}
 			s.stop(a, structs.AllocNotNeeded, "", reason)
 			u.Stop++
@@ -327,6 +348,28 @@ func (s *pass) reconcileGroup(tg *structs.TaskGroup, allocs []*structs.Allocatio
 		}
 	}
 
+	// Canaries first: while the deployment is not promoted, a change that
+	// needs new allocations places update.canary of them next to the old
+	// ones, which all keep running.
+	var canaryPlaces []placement
+	if s.wantsCanaries(tg, promoted) && (len(destructive) > 0 || len(canaries) > 0) {
+		for _, a := range canaries {
+			s.decide(tg.Name, a.Name, a.ID, structs.DecisionIgnore, "canary waiting for the deployment to be promoted")
+			u.Ignore++
+		}
+		for i := 0; i < tg.Update.Canary-len(canaries) && i < len(destructive); i++ {
+			canaryPlaces = append(canaryPlaces, placement{name: destructive[i].Name, canary: true, action: structs.DecisionCanary,
+				reason: fmt.Sprintf("canary for %s: %s", shortID(destructive[i].ID), reasons[destructive[i].ID])})
+			u.Canary++
+		}
+		for _, a := range destructive {
+			s.decide(tg.Name, a.Name, a.ID, structs.DecisionIgnore,
+				fmt.Sprintf("needs a new allocation (%s); waiting for the canaries to be promoted", reasons[a.ID]))
+			u.Ignore++
+		}
+		destructive = nil
+	}
+
 	// New allocations for free names below count.
 	existing := len(untainted) + len(g.done) + len(places) // places so far replace lost, failed and migrating allocations
 	var fresh []placement
@@ -344,8 +387,7 @@ func (s *pass) reconcileGroup(tg *structs.TaskGroup, allocs []*structs.Allocatio
 	if len(applied) > limit {
 		applied = destructive[:limit]
 	}
-	changes := len(fresh) + len(inplace) + len(applied) + len(places)
-	s.ensureDeployment(tg, changes > 0 && (len(fresh) > 0 || len(inplace) > 0 || len(applied) > 0))
+	s.ensureDeployment(tg, len(fresh) > 0 || len(inplace) > 0 || len(applied) > 0 || len(canaryPlaces) > 0)
 
 	deploymentID := ""
 	if s.deployment != nil && s.deployment.Active() {
@@ -380,7 +422,33 @@ func (s *pass) reconcileGroup(tg *structs.TaskGroup, allocs []*structs.Allocatio
 		fresh = nil
 	}
 	u.Place += uint64(len(fresh))
-	return s.place(tg, append(places, fresh...))
+	return s.place(tg, append(append(places, canaryPlaces...), fresh...))
+}
+
+// promoted reports whether the group's canaries in the current deployment
+// have been promoted (or the group has none to wait for).
+func (s *pass) promoted(group string) bool {
+	if s.deployment == nil {
+		return false
+	}
+	st := s.deployment.TaskGroups[group]
+	return st != nil && st.Promoted
+}
+
+func (s *pass) wantsCanaries(tg *structs.TaskGroup, promoted bool) bool {
+	return !promoted && s.job.Type == structs.JobTypeService && tg.Update != nil && tg.Update.Canary > 0 &&
+		!s.deploymentBlocked()
+}
+
+// isCanary reports whether a was placed as a canary of the current
+// deployment.
+func (s *pass) isCanary(a *structs.Allocation) bool {
+	return s.deployment != nil && a.DeploymentID == s.deployment.ID && a.DeploymentStatus != nil && a.DeploymentStatus.Canary
+}
+
+// current reports whether a runs the job version being scheduled.
+func (s *pass) current(a *structs.Allocation) bool {
+	return a.Job != nil && a.Job.JobModifyIndex == s.job.JobModifyIndex
 }
 
 // waitReason explains a destructive update held back by the update
@@ -473,6 +541,12 @@ func (s *pass) ensureDeployment(tg *structs.TaskGroup, changing bool) {
 	}
 	if s.plan.Deployment == nil || s.deployment.TaskGroups[tg.Name] != nil {
 		return // an existing deployment keeps the state it was created with
+	}
+	if tg.Update.Canary > 0 {
+		s.deployment.StatusDescription = structs.DeploymentDescRunningNeedsPromotion
+		if tg.Update.AutoPromote {
+			s.deployment.StatusDescription = structs.DeploymentDescRunningAutoPromotion
+		}
 	}
 	s.deployment.TaskGroups[tg.Name] = &structs.DeploymentState{
 		AutoRevert:       tg.Update.AutoRevert,

@@ -138,6 +138,8 @@ type placement struct {
 	penalty string
 	// onNode pins the placement to one node (system jobs).
 	onNode *structs.Node
+	// canary places a canary of the deployment.
+	canary bool
 }
 
 // place finds nodes for placements of tg and adds them to the plan, or
@@ -179,6 +181,9 @@ func (s *pass) place(tg *structs.TaskGroup, ps []placement) error {
 			DesiredStatus:      structs.AllocDesiredStatusRun,
 			ClientStatus:       structs.AllocClientStatusPending,
 			DeploymentID:       deploymentID,
+		}
+		if p.canary {
+			a.DeploymentStatus = &structs.AllocDeploymentStatus{Canary: true}
 		}
 		if p.previous != nil {
 			a.PreviousAllocation = p.previous.ID

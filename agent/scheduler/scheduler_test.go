@@ -320,3 +320,50 @@ func TestUnchangedJobIsIgnored(t *testing.T) {
 		t.Fatalf("plan %+v, deployment %q", res.Plan, res.Eval.DeploymentID)
 	}
 }
+
+// TestCanaryThenPromote: with update.canary = 1, a destructive change
+// first places one canary beside the three old allocations; after
+// promotion the canary takes its name's place and the rolling update
+// continues.
+func TestCanaryThenPromote(t *testing.T) {
+	h := newHarness(t)
+	h.node("a", 8000, 8192)
+	base := []string{"count = 1", "count = 3", "canary = 0", "canary = 1"}
+	job := h.register(h.parse("seed003.nomad", base...))
+	h.apply(h.schedule(h.eval(job, structs.EvalTriggerJobRegister)))
+	h.run(job, all)
+	d, _ := h.st.LatestDeploymentByJobID(nil, job.Namespace, job.ID)
+	h.must(h.st.UpdateDeploymentStatus(h.next(), &structs.DeploymentStatusUpdate{DeploymentID: d.ID,
+		Status: structs.DeploymentStatusSuccessful, StatusDescription: structs.DeploymentDescSuccessful}, nil, nil))
+
+	job = h.register(h.parse("seed003.nomad", append(base, "redis:3.2", "redis:4.0")...))
+	res := h.schedule(h.eval(job, structs.EvalTriggerJobRegister))
+	wantUpdates(t, res, "cache", structs.DesiredUpdates{Canary: 1, Ignore: 3})
+	if res.Plan.Deployment == nil || res.Plan.Deployment.StatusDescription != structs.DeploymentDescRunningNeedsPromotion {
+		t.Fatalf("deployment: %+v", res.Plan.Deployment)
+	}
+	h.apply(res)
+	live := h.live(job)
+	if len(live) != 4 {
+		t.Fatalf("want 3 old allocations and 1 canary, got %v", names(live))
+	}
+	h.run(job, all)
+	// Not promoted: nothing more happens.
+	res = h.schedule(h.eval(job, structs.EvalTriggerDeploymentWatcher))
+	wantUpdates(t, res, "cache", structs.DesiredUpdates{Ignore: 4})
+	h.apply(res)
+
+	d, _ = h.st.LatestDeploymentByJobID(nil, job.Namespace, job.ID)
+	h.must(h.st.UpdateDeploymentPromotion(h.next(), d.ID, nil, nil))
+	res = h.schedule(h.eval(job, structs.EvalTriggerDeploymentWatcher))
+	wantUpdates(t, res, "cache", structs.DesiredUpdates{Stop: 1, DestructiveUpdate: 1, Ignore: 2})
+	h.apply(res)
+	for round := 0; round < 2; round++ {
+		h.run(job, all)
+		h.apply(h.schedule(h.eval(job, structs.EvalTriggerDeploymentWatcher)))
+	}
+	h.run(job, all)
+	if got := versions(h.live(job)); got != "example.cache[0]=1 example.cache[1]=1 example.cache[2]=1" {
+		t.Fatalf("after promotion and rollout: %s", got)
+	}
+}

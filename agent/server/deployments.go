@@ -67,6 +67,14 @@ func (s *Server) checkDeployments(healthySeen map[string]int) {
 }
 
 func (s *Server) checkDeployment(snap *state.StateSnapshot, d *structs.Deployment, job *structs.Job, ts time.Time, healthySeen map[string]int) error {
+	if promote, err := s.autoPromotable(snap, d); err != nil || promote {
+		if err != nil {
+			return err
+		}
+		_, err := s.apply(DeploymentPromoteRequestType, &DeploymentPromoteRequest{
+			DeploymentID: d.ID, Eval: s.deploymentEval(job, d, ts)})
+		return err
+	}
 	healthy, complete := 0, true
 	for _, g := range d.TaskGroups {
 		healthy += g.HealthyAllocs
@@ -97,6 +105,40 @@ func (s *Server) checkDeployment(snap *state.StateSnapshot, d *structs.Deploymen
 		return err
 	}
 	return nil
+}
+
+// autoPromotable reports whether every group awaiting promotion asks for
+// auto_promote and has all its canaries healthy.
+func (s *Server) autoPromotable(snap *state.StateSnapshot, d *structs.Deployment) (bool, error) {
+	waiting := false
+	for _, g := range d.TaskGroups {
+		if g.DesiredCanaries == 0 || g.Promoted {
+			continue
+		}
+		if !g.AutoPromote {
+			return false, nil
+		}
+		waiting = true
+	}
+	if !waiting {
+		return false, nil
+	}
+	allocs, err := snap.AllocsByDeployment(nil, d.ID)
+	if err != nil {
+		return false, err
+	}
+	healthy := map[string]int{}
+	for _, a := range allocs {
+		if a.DeploymentStatus != nil && a.DeploymentStatus.Canary && a.DeploymentStatus.IsHealthy() && !a.TerminalStatus() {
+			healthy[a.TaskGroup]++
+		}
+	}
+	for name, g := range d.TaskGroups {
+		if g.DesiredCanaries > 0 && !g.Promoted && healthy[name] < g.DesiredCanaries {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 func (s *Server) deploymentEval(job *structs.Job, d *structs.Deployment, ts time.Time) *structs.Evaluation {

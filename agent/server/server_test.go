@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"net"
 	"os"
 	"sort"
 	"strings"
@@ -19,10 +20,27 @@ import (
 // short timers and waits for it to lead.
 func testServer(t *testing.T, dataDir string) *Server {
 	t.Helper()
+	return testServerAt(t, dataDir, "127.0.0.1:0")
+}
+
+// freeAddr finds a loopback address to restart a server on: raft knows a
+// server by its address, so a restarted server must keep it.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func testServerAt(t *testing.T, dataDir, addr string) *Server {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.NodeName = "test"
 	cfg.DataDir = dataDir
-	cfg.RPCAddr = "127.0.0.1:0"
+	cfg.RPCAddr = addr
 	cfg.NumSchedulers = 2
 	cfg.MinHeartbeatTTL = 300 * time.Millisecond
 	cfg.HeartbeatGrace = 200 * time.Millisecond
@@ -434,5 +452,80 @@ func TestServer_BlockedEvalPlacesWhenCapacityAppears(t *testing.T) {
 	waitFor(t, 10*time.Second, "placed on the new node", func() (bool, string) {
 		live := liveAllocs(t, s, job)
 		return len(live) == 1, fmt.Sprintf("%d live", len(live))
+	})
+}
+
+// TestServer_AutoRevertOnUnhealthy: an update whose allocation turns
+// unhealthy fails the deployment and rolls back to the stable version.
+func TestServer_AutoRevertOnUnhealthy(t *testing.T) {
+	s := testServer(t, "")
+	defer s.Shutdown()
+	a := testNode("nomad", 4000, 8192)
+	client := startFakeClient(t, s, a)
+	revert := []string{"auto_revert = false", "auto_revert = true", "min_healthy_time = \"10s\"", "min_healthy_time = \"0s\""}
+	job := parseJob(t, "seed003.nomad", revert...)
+	if _, err := s.RegisterJob(job, false, 0); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "version 0 stable", func() (bool, string) {
+		j, _ := s.State().JobByID(nil, job.Namespace, job.ID)
+		return j.Stable, fmt.Sprintf("version %d stable %v", j.Version, j.Stable)
+	})
+	// The client now reports the new version's allocation unhealthy.
+	client.mu.Lock()
+	client.manual[a.ID] = true
+	client.mu.Unlock()
+	bad := parseJob(t, "seed003.nomad", append(revert, "redis:3.2", "redis:4.0")...)
+	if _, err := s.RegisterJob(bad, false, 0); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the new allocation", func() (bool, string) {
+		for _, alloc := range liveAllocs(t, s, job) {
+			if alloc.Job.Version == 1 {
+				no := false
+				s.UpdateAllocsFromClient([]*structs.Allocation{{ID: alloc.ID, ClientStatus: structs.AllocClientStatusRunning,
+					DeploymentStatus: &structs.AllocDeploymentStatus{Healthy: &no, Timestamp: time.Now()}}})
+				return true, ""
+			}
+		}
+		return false, "no version 1 allocation yet"
+	})
+	waitFor(t, 10*time.Second, "failed deployment and rollback", func() (bool, string) {
+		ds, _ := s.State().DeploymentsByJobID(nil, job.Namespace, job.ID)
+		j, _ := s.State().JobByID(nil, job.Namespace, job.ID)
+		for _, d := range ds {
+			if d.JobVersion == 1 && d.Status == structs.DeploymentStatusFailed &&
+				d.StatusDescription == "Failed due to unhealthy allocations - rolling back to job version 0" && j.Version == 2 {
+				return j.TaskGroups[0].Tasks[0].Config["image"] == "redis:3.2", "rolled back"
+			}
+		}
+		return false, fmt.Sprintf("job version %d", j.Version)
+	})
+}
+
+// TestServer_ProgressDeadlineFailsDeployment: allocations that never turn
+// healthy fail the deployment once its progress deadline passes.
+func TestServer_ProgressDeadlineFailsDeployment(t *testing.T) {
+	s := testServer(t, "")
+	defer s.Shutdown()
+	a := testNode("nomad", 4000, 8192)
+	client := startFakeClient(t, s, a)
+	client.mu.Lock()
+	client.manual[a.ID] = true
+	client.mu.Unlock()
+	job := parseJob(t, "seed003.nomad", "min_healthy_time = \"10s\"", "min_healthy_time = \"100ms\"",
+		"healthy_deadline = \"3m\"", "healthy_deadline = \"200ms\"", "progress_deadline = \"10m\"", "progress_deadline = \"500ms\"")
+	resp, err := s.RegisterJob(job, false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "placement", evalDone(t, s, resp.EvalID))
+	waitFor(t, 10*time.Second, "failed by the progress deadline", func() (bool, string) {
+		d, _ := s.State().LatestDeploymentByJobID(nil, job.Namespace, job.ID)
+		if d == nil {
+			return false, "no deployment"
+		}
+		return d.Status == structs.DeploymentStatusFailed && d.StatusDescription == structs.DeploymentDescProgressDeadline,
+			d.Status + ": " + d.StatusDescription
 	})
 }

@@ -83,6 +83,7 @@ const (
 	DecisionLost        = "lost"
 	DecisionIgnore      = "ignore"
 	DecisionFailed      = "failed to place"
+	DecisionCanary      = "canary"
 )
 
 // TerminalStatus reports whether the evaluation is done with.
