@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	msgpackrpc "github.com/hashicorp/net-rpc-msgpackrpc/v2"
 	"github.com/hashicorp/yamux"
 )
 
@@ -243,7 +242,7 @@ func (m *Mux) handle(conn net.Conn) {
 		m.untrack(conn)
 		ln.deliver(conn)
 	case t == ConnRPC && srv != nil:
-		srv.ServeCodec(msgpackrpc.NewServerCodec(conn))
+		srv.ServeCodec(newServerCodec(conn))
 		m.untrack(conn)
 		conn.Close()
 	case t == ConnMultiplex && srv != nil:
@@ -274,7 +273,7 @@ func (m *Mux) serveMultiplex(conn net.Conn, srv *rpc.Server) {
 		if err != nil {
 			return
 		}
-		go srv.ServeCodec(msgpackrpc.NewServerCodec(stream))
+		go srv.ServeCodec(newServerCodec(stream))
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	msgpackrpc "github.com/hashicorp/net-rpc-msgpackrpc/v2"
 	"github.com/hashicorp/yamux"
 )
 
@@ -118,7 +117,7 @@ func (p *Pool) Call(ctx context.Context, addr string, method string, args interf
 func (p *Pool) callStream(ctx context.Context, addr string, pc *poolConn, stream *yamux.Stream,
 	method string, args, reply interface{}) error {
 	client := rpc.NewClientWithCodec(&streamCodec{
-		ClientCodec: msgpackrpc.NewClientCodec(stream),
+		ClientCodec: newClientCodec(stream),
 		stream:      stream,
 	})
 	// On cancellation mark the client closing (so net/rpc reports a clean

@@ -1,0 +1,28 @@
+// Package httpapi serves Drover's /v1 HTTP API, the Nomad-compatible API
+// that the official Go client (github.com/hashicorp/nomad/api) and the CLI
+// speak.
+//
+// It is a thin shell over the server: reads run against state snapshots,
+// writes call the server's in-process API, and the package declares the
+// small Server interface it needs rather than depending on the concrete
+// server type. Request and response bodies are the JSON form of the
+// agent/structs model, which is the API's wire format.
+//
+// # Conventions
+//
+//   - Responses are JSON (Content-Type application/json); ?pretty indents.
+//   - Errors are text/plain with the message as the body: 404 for missing
+//     objects, 400 for bad input (undecodable JSON, missing or mismatched
+//     IDs, ambiguous ID prefixes), 405 "Invalid method", 413 for a body
+//     over 16 MiB, and 500 for everything else, including job validation
+//     failures and -check-index conflicts, as the compatible API does.
+//   - Reads set X-Nomad-Index, X-Nomad-KnownLeader and
+//     X-Nomad-LastContact. With ?index=N a read blocks until the data's
+//     index passes N or ?wait (default and maximum 5m) expires, and then
+//     answers with the current data either way.
+//   - Writes set X-Nomad-Index to the raft index they were applied at.
+//   - GET of a single allocation, evaluation, node or deployment accepts a
+//     unique ID prefix (the CLI's short IDs).
+//   - ?namespace= selects the namespace ("default" when absent, "*" for
+//     all in list endpoints).
+package httpapi

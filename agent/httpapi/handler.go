@@ -1,0 +1,444 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/go-memdb"
+
+	"drover/agent/server"
+	"drover/agent/state"
+	"drover/agent/structs"
+)
+
+// Server is what the HTTP API needs of a cluster server. *server.Server
+// implements it; tests may substitute their own.
+type Server interface {
+	// State returns the live state store, for reads that do not block.
+	State() *state.StateStore
+	// BlockingQuery re-runs query until the index it returns passes
+	// minIndex or wait expires.
+	BlockingQuery(ctx context.Context, minIndex uint64, wait time.Duration,
+		query func(ws memdb.WatchSet, snap *state.StateSnapshot) (uint64, error)) (uint64, error)
+
+	// Job writes: register (optionally enforcing the job modify index),
+	// dry-run plan, and stop or purge.
+	RegisterJob(job *structs.Job, enforceIndex bool, jobModifyIndex uint64) (*server.JobRegisterResponse, error)
+	PlanJob(job *structs.Job, diff bool) (*server.JobPlanResponse, error)
+	DeregisterJob(namespace, jobID string, purge bool) (*server.JobDeregisterResponse, error)
+
+	// Node writes: start or end a drain, set scheduling eligibility.
+	UpdateDrain(nodeID string, spec *structs.DrainSpec, markEligible bool) (*server.NodeDrainResponse, error)
+	UpdateEligibility(nodeID, eligibility string) (*server.NodeDrainResponse, error)
+
+	// Deployment writes; both return the evaluation they create and the
+	// index they were applied at. No groups promotes every group.
+	PromoteDeployment(deploymentID string, groups []string) (string, uint64, error)
+	FailDeployment(deploymentID string) (string, uint64, error)
+
+	// Leader is the leader's RPC address, "" when none is known.
+	Leader() string
+	// Peers lists the raft peers' addresses.
+	Peers() []string
+	// IsLeader reports whether this server leads the cluster.
+	IsLeader() bool
+	// LastContact is the time since the leader was last heard from.
+	LastContact() time.Duration
+}
+
+// AgentInfo is what /v1/agent/self and /v1/agent/members report about the
+// agent serving the API.
+type AgentInfo struct {
+	NodeName   string
+	Region     string
+	Datacenter string
+	// Version is the agent's version, e.g. "0.1.0".
+	Version string
+	// Server and Client tell which roles the agent runs.
+	Server bool
+	Client bool
+	// HTTPAddr and RPCAddr are the advertised host:port addresses.
+	HTTPAddr string
+	RPCAddr  string
+	// Config is the agent's configuration as reported in the "config"
+	// section of /v1/agent/self. Its keys override the ones derived from
+	// the fields above ("Region", "Datacenter", "NodeName", "Version", ...).
+	Config map[string]interface{}
+}
+
+// maxBodySize bounds request bodies; the largest legitimate body is a job,
+// and a job of 16 MiB is already absurd.
+const maxBodySize = 16 << 20
+
+// maxBlockingWait is the longest (and the default) wait of a blocking query.
+const maxBlockingWait = 5 * time.Minute
+
+// handler serves the API. Every endpoint is an endpointFunc: it returns the
+// object to encode as JSON, or an error that picks the status code.
+type handler struct {
+	srv    Server
+	info   AgentInfo
+	logger *log.Logger
+	mux    *http.ServeMux
+}
+
+type endpointFunc func(w http.ResponseWriter, r *http.Request) (interface{}, error)
+
+// NewHandler returns the /v1 API handler. A nil logger discards.
+func NewHandler(srv Server, info AgentInfo, logger *log.Logger) http.Handler {
+	if logger == nil {
+		logger = log.New(io.Discard, "", 0)
+	}
+	if info.Region == "" {
+		info.Region = "global"
+	}
+	h := &handler{srv: srv, info: info, logger: logger, mux: http.NewServeMux()}
+	h.routes()
+	return h
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mux.ServeHTTP(w, r)
+}
+
+// routes registers every endpoint. Patterns carry no method: each route
+// dispatches on the method itself so that a wrong one gets the API's 405
+// "Invalid method" rather than ServeMux's own answer. PUT and POST are
+// interchangeable for writes, as in the compatible API.
+func (h *handler) routes() {
+	write := func(fn endpointFunc) map[string]endpointFunc {
+		return map[string]endpointFunc{http.MethodPut: fn, http.MethodPost: fn}
+	}
+	get := func(fn endpointFunc) map[string]endpointFunc {
+		return map[string]endpointFunc{http.MethodGet: fn}
+	}
+
+	h.route("/v1/jobs", map[string]endpointFunc{
+		http.MethodGet: h.jobsList, http.MethodPut: h.jobsRegister, http.MethodPost: h.jobsRegister})
+	h.route("/v1/jobs/parse", write(h.jobsParse))
+	h.route("/v1/job/{id}", map[string]endpointFunc{
+		http.MethodGet: h.jobInfo, http.MethodPut: h.jobRegister, http.MethodPost: h.jobRegister,
+		http.MethodDelete: h.jobDeregister})
+	h.route("/v1/job/{id}/plan", write(h.jobPlan))
+	h.route("/v1/job/{id}/allocations", get(h.jobAllocations))
+	h.route("/v1/job/{id}/evaluations", get(h.jobEvaluations))
+	h.route("/v1/job/{id}/deployments", get(h.jobDeployments))
+	h.route("/v1/job/{id}/deployment", get(h.jobLatestDeployment))
+	h.route("/v1/job/{id}/summary", get(h.jobSummary))
+	h.route("/v1/job/{id}/versions", get(h.jobVersions))
+
+	h.route("/v1/allocations", get(h.allocsList))
+	h.route("/v1/allocation/{id}", get(h.allocInfo))
+
+	h.route("/v1/evaluations", get(h.evalsList))
+	h.route("/v1/evaluation/{id}", get(h.evalInfo))
+	h.route("/v1/evaluation/{id}/allocations", get(h.evalAllocations))
+
+	h.route("/v1/nodes", get(h.nodesList))
+	h.route("/v1/node/{id}", get(h.nodeInfo))
+	h.route("/v1/node/{id}/allocations", get(h.nodeAllocations))
+	h.route("/v1/node/{id}/drain", write(h.nodeDrain))
+	h.route("/v1/node/{id}/eligibility", write(h.nodeEligibility))
+
+	h.route("/v1/deployments", get(h.deploymentsList))
+	h.route("/v1/deployment/{id}", get(h.deploymentInfo))
+	h.route("/v1/deployment/allocations/{id}", get(h.deploymentAllocations))
+	h.route("/v1/deployment/promote/{id}", write(h.deploymentPromote))
+	h.route("/v1/deployment/fail/{id}", write(h.deploymentFail))
+
+	h.route("/v1/agent/self", get(h.agentSelf))
+	h.route("/v1/agent/members", get(h.agentMembers))
+	h.route("/v1/status/leader", get(h.statusLeader))
+	h.route("/v1/status/peers", get(h.statusPeers))
+	h.route("/v1/regions", get(h.regions))
+
+	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		h.writeError(w, r, &codedError{code: http.StatusNotFound, msg: fmt.Sprintf("Invalid URL path: %q", r.URL.Path)})
+	})
+}
+
+func (h *handler) route(pattern string, methods map[string]endpointFunc) {
+	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		fn, ok := methods[r.Method]
+		if !ok {
+			h.writeError(w, r, &codedError{code: http.StatusMethodNotAllowed, msg: "Invalid method"})
+			return
+		}
+		h.serve(w, r, fn)
+	})
+}
+
+// serve runs one endpoint and writes its result or error. A panic in an
+// endpoint becomes a 500 rather than a dropped connection.
+func (h *handler) serve(w http.ResponseWriter, r *http.Request, fn endpointFunc) {
+	defer func() {
+		if p := recover(); p != nil {
+			h.logger.Printf("[ERROR] http: panic serving %s %s: %v\n%s", r.Method, r.URL.Path, p, debug.Stack())
+			h.writeError(w, r, fmt.Errorf("internal error: %v", p))
+		}
+	}()
+	if r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, maxBodySize)
+	}
+	obj, err := fn(w, r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	h.writeJSON(w, r, obj)
+}
+
+// codedError is an error with the HTTP status it is answered with.
+type codedError struct {
+	code int
+	msg  string
+}
+
+func (e *codedError) Error() string { return e.msg }
+
+func badRequest(format string, args ...interface{}) error {
+	return &codedError{code: http.StatusBadRequest, msg: fmt.Sprintf(format, args...)}
+}
+
+func notFound(msg string) error {
+	return &codedError{code: http.StatusNotFound, msg: msg}
+}
+
+// statusOf maps an error to its status code: the handler's own coded
+// errors, then the server's sentinel errors. Validation failures and
+// index conflicts stay 500, as in the compatible API, whose clients print
+// the text whatever the code.
+func statusOf(err error) int {
+	var ce *codedError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &ce):
+		return ce.code
+	case errors.As(err, &mbe):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, server.ErrNotFound), errors.Is(err, state.ErrJobNotFound),
+		errors.Is(err, state.ErrNodeNotFound), errors.Is(err, state.ErrDeploymentNotFound),
+		errors.Is(err, state.ErrEvalNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, server.ErrInvalidRequest):
+		return http.StatusBadRequest
+	}
+	return http.StatusInternalServerError
+}
+
+func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code := statusOf(err)
+	msg := err.Error()
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		msg = fmt.Sprintf("request body too large: the limit is %d bytes", mbe.Limit)
+	}
+	if code >= 500 {
+		h.logger.Printf("[ERROR] http: %s %s: %d %s", r.Method, r.URL.Path, code, msg)
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	io.WriteString(w, msg)
+}
+
+func (h *handler) writeJSON(w http.ResponseWriter, r *http.Request, obj interface{}) {
+	var buf []byte
+	var err error
+	if wantPretty(r) {
+		buf, err = json.MarshalIndent(obj, "", "    ")
+		buf = append(buf, '\n')
+	} else {
+		buf, err = json.Marshal(obj)
+	}
+	if err != nil {
+		h.writeError(w, r, fmt.Errorf("encode response: %w", err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(buf)
+}
+
+// wantPretty: "?pretty" alone or "?pretty=<true>" indents the output.
+func wantPretty(r *http.Request) bool {
+	q := r.URL.Query()
+	v, ok := q["pretty"]
+	if !ok {
+		return false
+	}
+	if len(v) == 0 || v[0] == "" {
+		return true
+	}
+	b, err := strconv.ParseBool(v[0])
+	return err == nil && b
+}
+
+// decodeBody decodes the JSON request body into out. An empty body leaves
+// out unchanged; the endpoint then reports what is missing. Unknown fields
+// are ignored: the client sends the full job of the compatible API, of
+// which Drover models a subset.
+func decodeBody(r *http.Request, out interface{}) error {
+	if r.Body == nil {
+		return nil
+	}
+	err := json.NewDecoder(r.Body).Decode(out)
+	var mbe *http.MaxBytesError
+	switch {
+	case err == nil, errors.Is(err, io.EOF):
+		return nil
+	case errors.As(err, &mbe):
+		return err
+	}
+	return badRequest("failed to decode request body: %v", err)
+}
+
+// namespace is the request's namespace, "default" when none is given.
+func namespace(r *http.Request) string {
+	if ns := r.URL.Query().Get("namespace"); ns != "" {
+		return ns
+	}
+	return structs.DefaultNamespace
+}
+
+// inNamespace tells whether an object of namespace ns is listed for the
+// requested namespace want ("*" lists all).
+func inNamespace(want, ns string) bool {
+	return want == "*" || want == ns
+}
+
+// boolParam parses an optional boolean query parameter.
+func boolParam(r *http.Request, name string) (bool, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, badRequest("Failed to parse value of %q (%v) as a bool: %v", name, v, err)
+	}
+	return b, nil
+}
+
+// blockingParams parses ?index= and ?wait=.
+func blockingParams(r *http.Request) (uint64, time.Duration, error) {
+	q := r.URL.Query()
+	var index uint64
+	if v := q.Get("index"); v != "" {
+		i, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return 0, 0, badRequest("Invalid index: %q", v)
+		}
+		index = i
+	}
+	wait := maxBlockingWait
+	if v := q.Get("wait"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return 0, 0, badRequest("Invalid wait time: %q", v)
+		}
+		if d > 0 && d < maxBlockingWait {
+			wait = d
+		}
+	}
+	return index, wait, nil
+}
+
+// queryFunc reads what an endpoint answers from a snapshot, registering
+// in ws what it depends on, and returns the index of the tables it read.
+// Objects it does not find are not errors: a blocking query on a missing
+// object waits for it to appear.
+type queryFunc func(ws memdb.WatchSet, snap *state.StateSnapshot) (uint64, error)
+
+// read runs a read endpoint's query, blocking when the request asks to,
+// and sets the query headers. Only filter expressions are refused: the
+// pagination parameters are accepted and everything fits on one page.
+func (h *handler) read(w http.ResponseWriter, r *http.Request, query queryFunc) error {
+	if r.URL.Query().Get("filter") != "" {
+		return badRequest("filter expressions are not supported")
+	}
+	minIndex, wait, err := blockingParams(r)
+	if err != nil {
+		return err
+	}
+	var index uint64
+	if minIndex == 0 {
+		index, err = query(nil, h.srv.State().Snapshot())
+	} else {
+		index, err = h.srv.BlockingQuery(r.Context(), minIndex, wait, query)
+	}
+	if err != nil {
+		return err
+	}
+	h.setQueryMeta(w, index)
+	return nil
+}
+
+// setQueryMeta sets the headers of a read. The index is never 0, so that
+// a client using it as the next ?index= really blocks.
+func (h *handler) setQueryMeta(w http.ResponseWriter, index uint64) {
+	if index == 0 {
+		index = 1
+	}
+	w.Header().Set("X-Nomad-Index", strconv.FormatUint(index, 10))
+	w.Header().Set("X-Nomad-KnownLeader", strconv.FormatBool(h.srv.Leader() != ""))
+	w.Header().Set("X-Nomad-LastContact", strconv.FormatInt(h.srv.LastContact().Milliseconds(), 10))
+}
+
+// setWriteIndex sets the index header of a write.
+func setWriteIndex(w http.ResponseWriter, index uint64) {
+	w.Header().Set("X-Nomad-Index", strconv.FormatUint(index, 10))
+}
+
+// maxIndex returns the highest index of the given tables.
+func maxIndex(snap *state.StateSnapshot, tables ...string) (uint64, error) {
+	var max uint64
+	for _, t := range tables {
+		i, err := snap.Index(t)
+		if err != nil {
+			return 0, err
+		}
+		if i > max {
+			max = i
+		}
+	}
+	return max, nil
+}
+
+// lookup finds one object by full ID or by a unique ID prefix. It returns
+// nil when nothing matches, and a 400 when the prefix matches several.
+func lookup[T any](ws memdb.WatchSet, id, kind string,
+	byID func(memdb.WatchSet, string) (*T, error),
+	byPrefix func(memdb.WatchSet, string) ([]*T, error)) (*T, error) {
+	obj, err := byID(ws, id)
+	if err != nil || obj != nil {
+		return obj, err
+	}
+	matches, err := byPrefix(ws, id)
+	if err != nil {
+		return nil, err
+	}
+	switch len(matches) {
+	case 0:
+		return nil, nil
+	case 1:
+		return matches[0], nil
+	}
+	return nil, badRequest("%s ID prefix %q is ambiguous", kind, id)
+}
+
+// nonNil turns a nil slice into an empty one, so lists encode as [] and
+// not null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

@@ -1,0 +1,101 @@
+package server
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	droverrpc "drover/agent/rpc"
+	"drover/agent/structs"
+)
+
+// TestNodeRPC drives the node-facing endpoints over real msgpack RPC, as
+// a client does: register, report ready, receive allocations with a
+// blocking query, report them running, heartbeat, drain.
+func TestNodeRPC(t *testing.T) {
+	s := testServer(t, "")
+	defer s.Shutdown()
+	pool := droverrpc.NewPool(time.Second)
+	defer pool.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	addr := s.RPCAddr()
+
+	node := testNode("client-one", 4000, 8192)
+	node.Status = structs.NodeStatusInit
+	var reg NodeUpdateResponse
+	if err := pool.Call(ctx, addr, "Node.Register", &NodeRegisterArgs{Node: node}, &reg); err != nil {
+		t.Fatal(err)
+	}
+	if reg.HeartbeatTTL < s.config.MinHeartbeatTTL || reg.Leader == "" {
+		t.Fatalf("register reply: %+v", reg)
+	}
+	var up NodeUpdateResponse
+	if err := pool.Call(ctx, addr, "Node.UpdateStatus", &NodeStatusArgs{NodeID: node.ID, Status: structs.NodeStatusReady}, &up); err != nil {
+		t.Fatal(err)
+	}
+	stored, _ := s.State().NodeByID(nil, node.ID)
+	if stored.Status != structs.NodeStatusReady || stored.Events[0].Message != structs.NodeEventRegistered {
+		t.Fatalf("node after ready: %s %+v", stored.Status, stored.Events)
+	}
+
+	// A blocking GetAllocs returns once the job is placed.
+	got := make(chan *NodeGetAllocsResponse, 1)
+	go func() {
+		var r NodeGetAllocsResponse
+		idx, _ := s.State().Index("allocs")
+		if err := pool.Call(ctx, addr, "Node.GetAllocs", &NodeGetAllocsArgs{NodeID: node.ID, MinIndex: idx, MaxWait: 10 * time.Second}, &r); err != nil {
+			t.Error(err)
+		}
+		got <- &r
+	}()
+	if _, err := s.RegisterJob(parseJob(t, "seed004.nomad"), false, 0); err != nil {
+		t.Fatal(err)
+	}
+	var allocs *NodeGetAllocsResponse
+	select {
+	case allocs = <-got:
+	case <-ctx.Done():
+		t.Fatal("GetAllocs did not return")
+	}
+	if len(allocs.Allocs) != 1 || allocs.Allocs[0].Job == nil || allocs.Allocs[0].Job.TaskGroups[0].Tasks[0].Config["image"] != "redis:3.2" {
+		t.Fatalf("allocations over RPC: %+v", allocs.Allocs)
+	}
+	alloc := allocs.Allocs[0]
+	if ports := alloc.AllocatedResources.Shared.Ports; len(ports) != 1 || ports[0].To != 6379 {
+		t.Fatalf("ports over RPC: %+v", ports)
+	}
+
+	yes := true
+	var gen GenericResponse
+	update := &structs.Allocation{ID: alloc.ID, ClientStatus: structs.AllocClientStatusRunning,
+		DeploymentStatus: &structs.AllocDeploymentStatus{Healthy: &yes, Timestamp: time.Now()},
+		TaskStates: map[string]*structs.TaskState{"redis": {State: structs.TaskStateRunning, StartedAt: time.Now().UTC(),
+			Events: []*structs.TaskEvent{{Type: "Started", Time: time.Now().UnixNano(), DisplayMessage: "Task started by client"}}}}}
+	if err := pool.Call(ctx, addr, "Node.UpdateAllocs", &NodeAllocsUpdateArgs{Allocs: []*structs.Allocation{update}}, &gen); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := s.State().AllocByID(nil, alloc.ID)
+	if after.ClientStatus != structs.AllocClientStatusRunning || !after.DeploymentStatus.IsHealthy() ||
+		after.TaskStates["redis"].Events[0].DisplayMessage != "Task started by client" {
+		t.Fatalf("alloc after client update: %+v", after)
+	}
+
+	var hb NodeUpdateResponse
+	if err := pool.Call(ctx, addr, "Node.Heartbeat", &NodeHeartbeatArgs{NodeID: node.ID}, &hb); err != nil {
+		t.Fatal(err)
+	}
+	var drain NodeDrainResponse
+	if err := pool.Call(ctx, addr, "Node.UpdateDrain", &NodeDrainArgs{NodeID: node.ID, DrainSpec: &structs.DrainSpec{Deadline: time.Hour}}, &drain); err != nil {
+		t.Fatal(err)
+	}
+	stored, _ = s.State().NodeByID(nil, node.ID)
+	if !stored.Drain || stored.SchedulingEligibility != structs.NodeSchedulingIneligible {
+		t.Fatalf("node after drain: drain=%v eligibility=%s", stored.Drain, stored.SchedulingEligibility)
+	}
+	// A remote error keeps its text.
+	err := pool.Call(ctx, addr, "Node.Heartbeat", &NodeHeartbeatArgs{NodeID: "nope"}, &hb)
+	if err == nil || !droverrpc.IsServerError(err) || err.Error() != "node not found" {
+		t.Fatalf("error for an unknown node: %v", err)
+	}
+}
