@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/hashicorp/go-memdb"
@@ -92,8 +91,8 @@ func checkIndex(existing *structs.Job, want uint64) error {
 	case want != 0 && existing == nil:
 		return errorf(ErrIndexMismatch, "Enforcing job modify index %d: job does not exist", want)
 	case existing != nil && existing.JobModifyIndex != want:
-		return fmt.Errorf("%w: Enforcing job modify index %d: job exists with conflicting job modify index: %d",
-			ErrIndexMismatch, want, existing.JobModifyIndex)
+		return errorf(ErrIndexMismatch, "Enforcing job modify index %d: job exists with conflicting job modify index: %d",
+			want, existing.JobModifyIndex)
 	}
 	return nil
 }

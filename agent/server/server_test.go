@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"net"
@@ -528,4 +529,28 @@ func TestServer_ProgressDeadlineFailsDeployment(t *testing.T) {
 		return d.Status == structs.DeploymentStatusFailed && d.StatusDescription == structs.DeploymentDescProgressDeadline,
 			d.Status + ": " + d.StatusDescription
 	})
+}
+
+// TestCheckIndexMessages: -check-index refusals read exactly as users
+// know them, with no prefix.
+func TestCheckIndexMessages(t *testing.T) {
+	existing := &structs.Job{JobModifyIndex: 24}
+	cases := []struct {
+		job  *structs.Job
+		want uint64
+		msg  string
+	}{
+		{existing, 0, "Enforcing job modify index 0: job already exists"},
+		{nil, 7, "Enforcing job modify index 7: job does not exist"},
+		{existing, 23, "Enforcing job modify index 23: job exists with conflicting job modify index: 24"},
+	}
+	for _, tc := range cases {
+		err := checkIndex(tc.job, tc.want)
+		if err == nil || err.Error() != tc.msg || !errors.Is(err, ErrIndexMismatch) {
+			t.Errorf("checkIndex(%d) = %v, want %q", tc.want, err, tc.msg)
+		}
+	}
+	if err := checkIndex(existing, 24); err != nil {
+		t.Errorf("matching index refused: %v", err)
+	}
 }

@@ -317,8 +317,8 @@ func (w *writer) settleJobStatus(k nsKey) error {
 
 // jobStatus derives a job's status from its allocations, deployments and
 // evaluations:
-//   - a periodic job is running until stopped, then dead (its work is
-//     done by child launches, not by its own allocations);
+//   - a periodic or system job is running until stopped, then dead (its
+//     work is done by child launches, or on whichever nodes exist);
 //   - running while any allocation is not terminal or any deployment is
 //     active;
 //   - pending while an evaluation is pending or blocked;
@@ -330,7 +330,9 @@ func (w *writer) settleJobStatus(k nsKey) error {
 // history was collected, so a job that was dead and has nothing left
 // stays dead.
 func (w *writer) jobStatus(job *structs.Job, prev string) (string, error) {
-	if job.Periodic != nil {
+	// System jobs (one allocation per node, however many nodes there are)
+	// and periodic jobs are running until stopped, as in Nomad.
+	if job.Periodic != nil || job.Type == structs.JobTypeSystem {
 		if job.Stop {
 			return structs.JobStatusDead, nil
 		}

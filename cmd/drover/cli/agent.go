@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"log"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"drover/agent"
 	"drover/agent/config"
 )
 
@@ -56,18 +59,18 @@ func newAgentCommand(s *streams) *cobra.Command {
 	var flags agentFlags
 	c := &cobra.Command{
 		Use:   "agent",
-		Short: "Check and show an agent's configuration",
+		Short: "Run a Drover agent",
 		Long: "Loads the agent configuration from -config files and directories (merged in\n" +
 			"order) or builds the in-memory server+client configuration with -dev, validates\n" +
-			"it and prints the effective configuration banner.\n\n" +
-			"This build checks the configuration only: the server and client services are\n" +
-			"not started yet.",
+			"it, prints the effective configuration banner and runs the agent until\n" +
+			"interrupted: the server (raft state under data_dir/server, the scheduler) and\n" +
+			"the /v1 HTTP API. This build has no client role yet.",
 		Example: "  drover agent -config configs/server.hcl\n" +
 			"  drover agent -config configs/client1.hcl\n" +
 			"  drover agent -dev",
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			return runAgent(s, flags)
+			return runAgent(c.Context(), s, flags)
 		},
 	}
 	c.Flags().StringArrayVar(&flags.configs, "config", nil, "a configuration file or directory (repeatable; merged in order)")
@@ -81,7 +84,7 @@ func agentOut(s *streams, format string, args ...interface{}) {
 	fmt.Fprintf(s.Out, "==> "+format+"\n", args...)
 }
 
-func runAgent(s *streams, flags agentFlags) error {
+func runAgent(ctx context.Context, s *streams, flags agentFlags) error {
 	cfg, files, err := config.Load(flags.configs, flags.dev)
 	if err != nil {
 		return fail(1, "==> Error loading configuration: %v", err)
@@ -107,6 +110,23 @@ func runAgent(s *streams, flags agentFlags) error {
 		fmt.Fprintln(s.Out, line)
 	}
 	fmt.Fprintln(s.Out)
-	agentOut(s, "Configuration is valid; this build does not start the server or client services yet.")
+	if !cfg.Server.Enabled {
+		return fail(1, "==> Error starting agent: %v", agent.ErrNoClient)
+	}
+	logger := log.New(s.Out, "    ", log.LstdFlags)
+	a, err := agent.New(cfg, logger)
+	if err != nil {
+		return fail(1, "==> Error starting agent: %v", err)
+	}
+	agentOut(s, "Drover agent started! Log data will stream in below:\n")
+	if cfg.Client.Enabled {
+		agentOut(s, "Note: this build has no client yet; jobs are scheduled but not run.")
+	}
+	logger.Printf("[INFO] agent: HTTP API listening on %s", a.HTTPAddr())
+	<-ctx.Done()
+	agentOut(s, "Caught signal, shutting down...")
+	if err := a.Shutdown(); err != nil {
+		return fail(1, "==> Error shutting down: %v", err)
+	}
 	return nil
 }

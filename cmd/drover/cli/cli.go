@@ -4,13 +4,19 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"drover/agent"
 )
 
 // Version is the Drover release, set at build time with -ldflags.
@@ -49,10 +55,19 @@ func (e *usageError) Error() string { return e.msg }
 // Main runs the CLI with args (without the program name) and returns the
 // process exit code.
 func Main(args []string, stdout, stderr io.Writer, env []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return MainContext(ctx, args, stdout, stderr, env)
+}
+
+// MainContext is Main with a context whose end stops long-running
+// commands (the agent), as a signal does.
+func MainContext(ctx context.Context, args []string, stdout, stderr io.Writer, env []string) int {
+	agent.Version = Version
 	s := &streams{Out: stdout, Err: stderr, Env: env}
 	root := newRootCommand(s)
 	root.SetArgs(normalizeArgs(root, args))
-	err := root.Execute()
+	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0
 	}
