@@ -37,21 +37,9 @@ func (h *handler) allocsList(w http.ResponseWriter, r *http.Request) (interface{
 
 func (h *handler) allocInfo(w http.ResponseWriter, r *http.Request) (interface{}, error) {
 	id := r.PathValue("id")
-	var alloc *structs.Allocation
-	err := h.read(w, r, func(ws memdb.WatchSet, snap *state.StateSnapshot) (uint64, error) {
-		var err error
-		if alloc, err = lookup(ws, id, "alloc", snap.AllocByID, snap.AllocsByIDPrefix); err != nil {
-			return 0, err
-		}
-		return snap.Index(state.TableAllocs)
+	return readObject(h, w, r, state.TableAllocs, "alloc not found", func(ws memdb.WatchSet, snap *state.StateSnapshot) (*structs.Allocation, error) {
+		return lookup(ws, id, "alloc", snap.AllocByID, snap.AllocsByIDPrefix)
 	})
-	if err != nil {
-		return nil, err
-	}
-	if alloc == nil {
-		return nil, notFound("alloc not found")
-	}
-	return alloc, nil
 }
 
 func (h *handler) evalsList(w http.ResponseWriter, r *http.Request) (interface{}, error) {
@@ -85,21 +73,9 @@ func (h *handler) evalsList(w http.ResponseWriter, r *http.Request) (interface{}
 
 func (h *handler) evalInfo(w http.ResponseWriter, r *http.Request) (interface{}, error) {
 	id := r.PathValue("id")
-	var eval *structs.Evaluation
-	err := h.read(w, r, func(ws memdb.WatchSet, snap *state.StateSnapshot) (uint64, error) {
-		var err error
-		if eval, err = lookup(ws, id, "eval", snap.EvalByID, snap.EvalsByIDPrefix); err != nil {
-			return 0, err
-		}
-		return snap.Index(state.TableEvals)
+	return readObject(h, w, r, state.TableEvals, "eval not found", func(ws memdb.WatchSet, snap *state.StateSnapshot) (*structs.Evaluation, error) {
+		return lookup(ws, id, "eval", snap.EvalByID, snap.EvalsByIDPrefix)
 	})
-	if err != nil {
-		return nil, err
-	}
-	if eval == nil {
-		return nil, notFound("eval not found")
-	}
-	return eval, nil
 }
 
 func (h *handler) evalAllocations(w http.ResponseWriter, r *http.Request) (interface{}, error) {

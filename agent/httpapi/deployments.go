@@ -52,21 +52,9 @@ func (h *handler) deploymentsList(w http.ResponseWriter, r *http.Request) (inter
 
 func (h *handler) deploymentInfo(w http.ResponseWriter, r *http.Request) (interface{}, error) {
 	id := r.PathValue("id")
-	var d *structs.Deployment
-	err := h.read(w, r, func(ws memdb.WatchSet, snap *state.StateSnapshot) (uint64, error) {
-		var err error
-		if d, err = lookup(ws, id, "deployment", snap.DeploymentByID, snap.DeploymentsByIDPrefix); err != nil {
-			return 0, err
-		}
-		return snap.Index(state.TableDeployments)
+	return readObject(h, w, r, state.TableDeployments, "deployment not found", func(ws memdb.WatchSet, snap *state.StateSnapshot) (*structs.Deployment, error) {
+		return lookup(ws, id, "deployment", snap.DeploymentByID, snap.DeploymentsByIDPrefix)
 	})
-	if err != nil {
-		return nil, err
-	}
-	if d == nil {
-		return nil, notFound("deployment not found")
-	}
-	return d, nil
 }
 
 func (h *handler) deploymentAllocations(w http.ResponseWriter, r *http.Request) (interface{}, error) {

@@ -442,3 +442,25 @@ func nonNil[T any](s []T) []T {
 	}
 	return s
 }
+
+// readObject is a (possibly blocking) read of one object, indexed by
+// table. A missing object is not an error inside the query, so a blocking
+// read waits for it to appear; only the final answer maps it to 404.
+func readObject[T any](h *handler, w http.ResponseWriter, r *http.Request, table, missing string,
+	get func(ws memdb.WatchSet, snap *state.StateSnapshot) (*T, error)) (interface{}, error) {
+	var obj *T
+	err := h.read(w, r, func(ws memdb.WatchSet, snap *state.StateSnapshot) (uint64, error) {
+		var err error
+		if obj, err = get(ws, snap); err != nil {
+			return 0, err
+		}
+		return snap.Index(table)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if obj == nil {
+		return nil, notFound(missing)
+	}
+	return obj, nil
+}

@@ -210,21 +210,9 @@ func (h *handler) jobsParse(w http.ResponseWriter, r *http.Request) (interface{}
 
 func (h *handler) jobInfo(w http.ResponseWriter, r *http.Request) (interface{}, error) {
 	ns, id := namespace(r), r.PathValue("id")
-	var job *structs.Job
-	err := h.read(w, r, func(ws memdb.WatchSet, snap *state.StateSnapshot) (uint64, error) {
-		var err error
-		if job, err = snap.JobByID(ws, ns, id); err != nil {
-			return 0, err
-		}
-		return snap.Index(state.TableJobs)
+	return readObject(h, w, r, state.TableJobs, "job not found", func(ws memdb.WatchSet, snap *state.StateSnapshot) (*structs.Job, error) {
+		return snap.JobByID(ws, ns, id)
 	})
-	if err != nil {
-		return nil, err
-	}
-	if job == nil {
-		return nil, notFound("job not found")
-	}
-	return job, nil
 }
 
 func (h *handler) jobDeregister(w http.ResponseWriter, r *http.Request) (interface{}, error) {
@@ -345,21 +333,9 @@ func (h *handler) jobLatestDeployment(w http.ResponseWriter, r *http.Request) (i
 
 func (h *handler) jobSummary(w http.ResponseWriter, r *http.Request) (interface{}, error) {
 	ns, id := namespace(r), r.PathValue("id")
-	var summary *structs.JobSummary
-	err := h.read(w, r, func(ws memdb.WatchSet, snap *state.StateSnapshot) (uint64, error) {
-		var err error
-		if summary, err = snap.JobSummaryByID(ws, ns, id); err != nil {
-			return 0, err
-		}
-		return snap.Index(state.TableJobSummary)
+	return readObject(h, w, r, state.TableJobSummary, "job not found", func(ws memdb.WatchSet, snap *state.StateSnapshot) (*structs.JobSummary, error) {
+		return snap.JobSummaryByID(ws, ns, id)
 	})
-	if err != nil {
-		return nil, err
-	}
-	if summary == nil {
-		return nil, notFound("job not found")
-	}
-	return summary, nil
 }
 
 func (h *handler) jobVersions(w http.ResponseWriter, r *http.Request) (interface{}, error) {
