@@ -554,3 +554,58 @@ func TestCheckIndexMessages(t *testing.T) {
 		t.Errorf("matching index refused: %v", err)
 	}
 }
+
+// TestServer_DrainBatchAndSystem: on a draining node, service work leaves
+// first; batch work may run until the deadline; system allocations leave
+// last, once nothing else is left.
+func TestServer_DrainBatchAndSystem(t *testing.T) {
+	s := testServer(t, "")
+	defer s.Shutdown()
+	a := testNode("client-one", 8000, 8192)
+	client := startFakeClient(t, s, a)
+	b := testNode("client-two", 8000, 8192)
+	if _, err := s.RegisterNode(b); err != nil {
+		t.Fatal(err)
+	}
+	client.mu.Lock()
+	client.nodes[b.ID] = true
+	client.mu.Unlock()
+	// Pin the batch and service work to client-one at first.
+	pin := fmt.Sprintf("group \"run\" {\n    constraint {\n      attribute = \"${node.unique.id}\"\n      value = %q\n    }", a.ID)
+	batch := parseJob(t, "batch.nomad", "group \"run\" {", pin, "run_for   = \"2s\"", "run_for   = \"1h\"")
+	batch.Periodic = nil
+	sys := parseJob(t, "system.nomad", "raw_exec", "mock")
+	svc := parseJob(t, "seed004.nomad", "driver = \"docker\"", "driver = \"mock\"",
+		"group \"cache\" {", strings.Replace(pin, "group \"run\"", "group \"cache\"", 1))
+	for _, job := range []*structs.Job{batch, sys, svc} {
+		resp, err := s.RegisterJob(job, false, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 10*time.Second, "placement of "+job.ID, evalDone(t, s, resp.EvalID))
+	}
+	onA := func(job *structs.Job) int {
+		n := 0
+		for _, alloc := range liveAllocs(t, s, job) {
+			if alloc.NodeID == a.ID {
+				n++
+			}
+		}
+		return n
+	}
+	waitFor(t, 10*time.Second, "everything running on client-one", func() (bool, string) {
+		return onA(batch) == 1 && onA(sys) == 1 && onA(svc) == 1, fmt.Sprintf("batch %d system %d service %d", onA(batch), onA(sys), onA(svc))
+	})
+	if _, err := s.UpdateDrain(a.ID, &structs.DrainSpec{Deadline: 2 * time.Second}, false); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "service moved, batch and system still there", func() (bool, string) {
+		return onA(svc) == 0 && onA(batch) == 1 && onA(sys) == 1,
+			fmt.Sprintf("batch %d system %d service %d", onA(batch), onA(sys), onA(svc))
+	})
+	waitFor(t, 10*time.Second, "deadline: batch and then system gone, drain complete", func() (bool, string) {
+		n, _ := s.State().NodeByID(nil, a.ID)
+		return onA(batch) == 0 && onA(sys) == 0 && !n.Drain,
+			fmt.Sprintf("batch %d system %d drain %v", onA(batch), onA(sys), n.Drain)
+	})
+}
