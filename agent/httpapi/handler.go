@@ -88,12 +88,16 @@ type handler struct {
 	info   AgentInfo
 	logger *log.Logger
 	mux    *http.ServeMux
+	// local is the agent's client role, if any; serverHTTP finds a
+	// server for a client-only agent.
+	local      LocalClient
+	serverHTTP func() (string, error)
 }
 
 type endpointFunc func(w http.ResponseWriter, r *http.Request) (interface{}, error)
 
 // NewHandler returns the /v1 API handler. A nil logger discards.
-func NewHandler(srv Server, info AgentInfo, logger *log.Logger) http.Handler {
+func NewHandler(srv Server, info AgentInfo, logger *log.Logger, opts ...Option) http.Handler {
 	if logger == nil {
 		logger = log.New(io.Discard, "", 0)
 	}
@@ -101,6 +105,9 @@ func NewHandler(srv Server, info AgentInfo, logger *log.Logger) http.Handler {
 		info.Region = "global"
 	}
 	h := &handler{srv: srv, info: info, logger: logger, mux: http.NewServeMux()}
+	for _, o := range opts {
+		o(h)
+	}
 	h.routes()
 	return h
 }
@@ -159,6 +166,7 @@ func (h *handler) routes() {
 	h.route("/v1/status/leader", get(h.statusLeader))
 	h.route("/v1/status/peers", get(h.statusPeers))
 	h.route("/v1/regions", get(h.regions))
+	h.clientRoutes()
 
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, &codedError{code: http.StatusNotFound, msg: fmt.Sprintf("Invalid URL path: %q", r.URL.Path)})

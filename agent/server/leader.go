@@ -93,9 +93,10 @@ func (s *Server) evalsApplied(evals []*structs.Evaluation) {
 // capacityFreed is the FSM hook for changes that may make room: blocked
 // evaluations get another try.
 func (s *Server) capacityFreed(index uint64) {
-	if s.blocked.Stats() > 0 {
-		s.blocked.Unblock(index)
-	}
+	// Always tell the blocked set, even when it is empty: it remembers
+	// the index, so an evaluation computed before this change but blocked
+	// after it is retried at once instead of missing the wake-up.
+	s.blocked.Unblock(index)
 }
 
 // cancelEvalAsync marks an evaluation canceled. It runs in its own

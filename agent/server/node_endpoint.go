@@ -382,3 +382,15 @@ func (e *nodeEndpoint) UpdateEligibility(args *NodeEligibilityArgs, reply *NodeD
 	*reply = *r
 	return nil
 }
+
+// statusEndpoint answers agents' questions about the server ("Status.*").
+type statusEndpoint struct {
+	srv *Server
+}
+
+// HTTPAddr returns the server's HTTP API address, so a client-only agent
+// can forward API requests to it.
+func (e *statusEndpoint) HTTPAddr(_ *struct{}, reply *string) error {
+	*reply = e.srv.config.HTTPAddr
+	return nil
+}

@@ -49,6 +49,9 @@ type Config struct {
 	// RPCAdvertise is the address other agents use to reach RPCAddr;
 	// empty means the bound address.
 	RPCAdvertise string
+	// HTTPAddr is this server's advertised HTTP API address, which
+	// client-only agents forward API requests to.
+	HTTPAddr string
 	// NumSchedulers is the number of scheduling workers: one per core by
 	// default, since scheduling is CPU-bound.
 	NumSchedulers int
@@ -174,6 +177,9 @@ func (s *Server) setupRPC() error {
 	s.mux = droverrpc.NewMux(l, s.logger)
 	s.rpcServer = rpc.NewServer()
 	if err := s.rpcServer.RegisterName("Node", &nodeEndpoint{srv: s}); err != nil {
+		return err
+	}
+	if err := s.rpcServer.RegisterName("Status", &statusEndpoint{srv: s}); err != nil {
 		return err
 	}
 	s.mux.ServeRPC(s.rpcServer)

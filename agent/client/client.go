@@ -1,0 +1,421 @@
+// Package client is the node agent: it fingerprints the machine,
+// registers it with the servers, heartbeats, watches the allocations the
+// scheduler gives it, runs their tasks through drivers, and reports their
+// status and health back. Its state survives a restart: allocations and
+// task handles are persisted, and a restarted client re-attaches to the
+// containers and processes that still run instead of starting them again.
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	droverrpc "drover/agent/rpc"
+	"drover/agent/drivers"
+	"drover/agent/server"
+	"drover/agent/structs"
+)
+
+// Config is a client's configuration.
+type Config struct {
+	NodeName   string
+	Datacenter string
+	NodeClass  string
+	Meta       map[string]string
+	// Servers are the RPC addresses of the servers, tried in order.
+	Servers []string
+	// StateDir holds the client's state database and node identity;
+	// AllocDir holds allocation directories.
+	StateDir string
+	AllocDir string
+	// NetworkInterface is fingerprinted for the node's address.
+	NetworkInterface string
+	// HTTPAddr is where this agent's HTTP API answers, so other agents
+	// can forward log and stats requests for allocations running here.
+	HTTPAddr string
+	// Resource overrides; zero means fingerprint.
+	CPUTotalCompute  int
+	MemoryTotalMB    int
+	DiskTotalMB      int
+	ReservedCPU      int
+	ReservedMemoryMB int
+	MinDynamicPort   int
+	MaxDynamicPort   int
+	// MaxKillTimeout caps a task's kill_timeout.
+	MaxKillTimeout time.Duration
+	Version        string
+	Logger         *log.Logger
+}
+
+// Client is a running client.
+type Client struct {
+	config   *Config
+	logger   *log.Logger
+	drivers  *drivers.Registry
+	state    *stateDB
+	pool     *droverrpc.Pool
+	nodeID   string
+	secretID string
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	current *structs.Node
+	allocs  map[string]*allocRunner
+	dirty   map[string]*allocRunner
+	dirtyCh chan struct{}
+	ttl     time.Duration
+}
+
+// New starts a client: it restores persisted allocations (re-attaching to
+// their tasks), fingerprints the node and starts registering with the
+// servers in the background.
+func New(cfg *Config, registry *drivers.Registry) (*Client, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = log.New(os.Stderr, "", log.LstdFlags)
+	}
+	if len(cfg.Servers) == 0 {
+		return nil, errors.New("client needs at least one server address (client { servers = [...] })")
+	}
+	for _, dir := range []string{cfg.StateDir, cfg.AllocDir} {
+		if err := os.MkdirAll(dir, 0o711); err != nil {
+			return nil, err
+		}
+	}
+	st, err := openStateDB(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Client{
+		config: cfg, logger: cfg.Logger, drivers: registry, state: st,
+		pool: droverrpc.NewPool(5 * time.Second), ctx: ctx, cancel: cancel,
+		allocs: map[string]*allocRunner{}, dirty: map[string]*allocRunner{}, dirtyCh: make(chan struct{}, 1),
+	}
+	if c.nodeID, c.secretID, err = nodeIdentity(cfg.StateDir); err != nil {
+		st.Close()
+		cancel()
+		return nil, err
+	}
+	if err := c.restore(); err != nil {
+		c.logger.Printf("[ERROR] client: restore state: %v", err)
+	}
+	node, err := c.fingerprint(ctx)
+	if err != nil {
+		st.Close()
+		cancel()
+		return nil, fmt.Errorf("fingerprint: %w", err)
+	}
+	c.current = node
+	c.wg.Add(3)
+	go c.registerAndHeartbeat()
+	go c.watchAllocs()
+	go c.syncAllocs()
+	return c, nil
+}
+
+// NodeID is this client's node ID, stable across restarts.
+func (c *Client) NodeID() string { return c.nodeID }
+
+func (c *Client) node() *structs.Node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.current
+}
+
+// nodeIdentity reads (or creates) the node's ID and secret, so a
+// restarted client is the same node to the servers.
+func nodeIdentity(dir string) (string, string, error) {
+	read := func(name string) (string, error) {
+		path := filepath.Join(dir, name)
+		b, err := os.ReadFile(path)
+		if err == nil && len(strings.TrimSpace(string(b))) > 0 {
+			return strings.TrimSpace(string(b)), nil
+		}
+		id := structs.GenerateUUID()
+		return id, os.WriteFile(path, []byte(id+"\n"), 0o600)
+	}
+	id, err := read("node-id")
+	if err != nil {
+		return "", "", err
+	}
+	secret, err := read("secret-id")
+	return id, secret, err
+}
+
+// restore takes back the allocations of an earlier client process.
+func (c *Client) restore() error {
+	allocs, tasks, err := c.state.load()
+	if err != nil {
+		return err
+	}
+	for id, alloc := range allocs {
+		if alloc.Job == nil {
+			continue
+		}
+		ar := newAllocRunner(c, alloc)
+		if alloc.DesiredStatus != structs.AllocDesiredStatusRun {
+			ar.stopped = true
+		}
+		c.mu.Lock()
+		c.allocs[id] = ar
+		c.mu.Unlock()
+		if err := ar.start(tasks[id]); err != nil {
+			c.logger.Printf("[ERROR] client: restore allocation %s: %v", id, err)
+		}
+		c.logger.Printf("[INFO] client: restored allocation %s", id)
+	}
+	return nil
+}
+
+// call makes an RPC to the first server that answers.
+func (c *Client) call(method string, args, reply interface{}) error {
+	ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
+	defer cancel()
+	return c.pool.CallAny(ctx, c.config.Servers, method, args, reply)
+}
+
+// registerAndHeartbeat registers the node, reports it ready, then
+// heartbeats at half the TTL the server gives. When the server does not
+// know the node (a server that lost its state), it registers again.
+func (c *Client) registerAndHeartbeat() {
+	defer c.wg.Done()
+	registered := false
+	backoff := time.Second
+	for c.ctx.Err() == nil {
+		var reply server.NodeUpdateResponse
+		var err error
+		if !registered {
+			node := c.node()
+			err = c.call("Node.Register", &server.NodeRegisterArgs{Node: node}, &reply)
+			if err == nil {
+				err = c.call("Node.UpdateStatus", &server.NodeStatusArgs{NodeID: c.nodeID, Status: structs.NodeStatusReady}, &reply)
+			}
+			if err == nil {
+				registered = true
+				c.logger.Printf("[INFO] client: node %s registered", c.nodeID)
+			}
+		} else {
+			err = c.call("Node.Heartbeat", &server.NodeHeartbeatArgs{NodeID: c.nodeID}, &reply)
+			if err != nil && droverrpc.IsServerError(err) && strings.Contains(err.Error(), "node not found") {
+				registered = false
+				continue
+			}
+		}
+		wait := backoff
+		if err != nil {
+			c.logger.Printf("[WARN] client: contact servers: %v", err)
+			if backoff < 30*time.Second {
+				backoff *= 2
+			}
+		} else {
+			backoff = time.Second
+			c.mu.Lock()
+			c.ttl = reply.HeartbeatTTL
+			c.mu.Unlock()
+			wait = reply.HeartbeatTTL / 2
+		}
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// watchAllocs follows this node's allocations with blocking queries and
+// starts, updates or removes alloc runners to match.
+func (c *Client) watchAllocs() {
+	defer c.wg.Done()
+	var index uint64
+	for c.ctx.Err() == nil {
+		var reply server.NodeGetAllocsResponse
+		ctx, cancel := context.WithTimeout(c.ctx, 6*time.Minute)
+		err := c.pool.CallAny(ctx, c.config.Servers, "Node.GetAllocs",
+			&server.NodeGetAllocsArgs{NodeID: c.nodeID, MinIndex: index, MaxWait: 5 * time.Minute}, &reply)
+		cancel()
+		if err != nil {
+			select {
+			case <-c.ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		if reply.Index < index {
+			index = 0 // the server's state was reset
+		} else {
+			index = reply.Index
+		}
+		c.reconcileAllocs(reply.Allocs)
+	}
+}
+
+func (c *Client) reconcileAllocs(allocs []*structs.Allocation) {
+	seen := map[string]bool{}
+	for _, a := range allocs {
+		seen[a.ID] = true
+		c.mu.Lock()
+		ar := c.allocs[a.ID]
+		c.mu.Unlock()
+		switch {
+		case ar == nil && a.TerminalStatus():
+			// Never ran here, or long done: nothing to do.
+		case ar == nil:
+			ar = newAllocRunner(c, a)
+			c.mu.Lock()
+			c.allocs[a.ID] = ar
+			c.mu.Unlock()
+			if err := ar.start(nil); err != nil {
+				c.logger.Printf("[ERROR] client: start allocation %s: %v", a.ID, err)
+			}
+		case a.AllocModifyIndex > ar.modifyIndex() || a.DesiredStatus != structs.AllocDesiredStatusRun:
+			ar.update(a)
+		}
+	}
+	// Allocations the server forgot (garbage-collected) are destroyed.
+	c.mu.Lock()
+	var gone []*allocRunner
+	for id, ar := range c.allocs {
+		if !seen[id] {
+			gone = append(gone, ar)
+			delete(c.allocs, id)
+		}
+	}
+	c.mu.Unlock()
+	for _, ar := range gone {
+		go ar.destroy()
+	}
+}
+
+func (ar *allocRunner) modifyIndex() uint64 {
+	ar.mu.Lock()
+	defer ar.mu.Unlock()
+	return ar.alloc.AllocModifyIndex
+}
+
+// markDirty queues an allocation's status for the next report.
+func (c *Client) markDirty(ar *allocRunner) {
+	c.mu.Lock()
+	c.dirty[ar.alloc.ID] = ar
+	c.mu.Unlock()
+	select {
+	case c.dirtyCh <- struct{}{}:
+	default:
+	}
+}
+
+// syncAllocs sends changed allocation statuses to the servers, batched
+// every 200ms, retrying what failed.
+func (c *Client) syncAllocs() {
+	defer c.wg.Done()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-c.dirtyCh:
+		}
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+		c.mu.Lock()
+		batch := c.dirty
+		c.dirty = map[string]*allocRunner{}
+		c.mu.Unlock()
+		var updates []*structs.Allocation
+		for _, ar := range batch {
+			updates = append(updates, ar.report())
+		}
+		if len(updates) == 0 {
+			continue
+		}
+		var reply server.GenericResponse
+		if err := c.call("Node.UpdateAllocs", &server.NodeAllocsUpdateArgs{Allocs: updates}, &reply); err != nil {
+			c.logger.Printf("[WARN] client: report %d allocation(s): %v", len(updates), err)
+			c.mu.Lock()
+			for id, ar := range batch {
+				if _, newer := c.dirty[id]; !newer {
+					c.dirty[id] = ar
+				}
+			}
+			c.mu.Unlock()
+			select {
+			case c.dirtyCh <- struct{}{}:
+			default:
+			}
+			select {
+			case <-c.ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+		}
+	}
+}
+
+// AllocRunning reports whether the allocation runs on this client.
+func (c *Client) AllocRunning(allocID string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.allocs[allocID]
+	return ok
+}
+
+// AllocDir is the directory of an allocation of this client.
+func (c *Client) AllocDir(allocID string) string {
+	return filepath.Join(c.config.AllocDir, allocID)
+}
+
+// Shutdown stops the client's loops and leaves its tasks running: a
+// client that restarts re-attaches to them.
+func (c *Client) Shutdown() error {
+	c.cancel()
+	c.wg.Wait()
+	c.pool.Close()
+	return c.state.Close()
+}
+
+// Stop is like Shutdown but also stops every task first: for an agent in
+// dev mode, whose state does not outlive it.
+func (c *Client) Stop() error {
+	c.mu.Lock()
+	var runners []*allocRunner
+	for _, ar := range c.allocs {
+		runners = append(runners, ar)
+	}
+	c.mu.Unlock()
+	for _, ar := range runners {
+		ar.destroy()
+	}
+	return c.Shutdown()
+}
+
+// LocalAllocByPrefix finds an allocation of this client by ID or unique
+// ID prefix.
+func (c *Client) LocalAllocByPrefix(prefix string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.allocs[prefix]; ok {
+		return prefix, true
+	}
+	match := ""
+	for id := range c.allocs {
+		if strings.HasPrefix(id, prefix) {
+			if match != "" {
+				return "", false
+			}
+			match = id
+		}
+	}
+	return match, match != "" && len(prefix) >= 2
+}

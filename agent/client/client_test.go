@@ -1,0 +1,289 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"drover/agent/drivers"
+	"drover/agent/drivers/mock"
+	"drover/agent/jobspec"
+	"drover/agent/server"
+	"drover/agent/structs"
+)
+
+type testLog struct{ t *testing.T }
+
+func (w testLog) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+func testServer(t *testing.T) *server.Server {
+	t.Helper()
+	cfg := server.DefaultConfig()
+	cfg.RPCAddr = "127.0.0.1:0"
+	cfg.NumSchedulers = 2
+	cfg.MinHeartbeatTTL = 300 * time.Millisecond
+	cfg.HeartbeatGrace = 300 * time.Millisecond
+	cfg.Logger = log.New(testLog{t}, "server ", 0)
+	s, err := server.NewServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.WaitForLeader(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Shutdown() })
+	return s
+}
+
+func testClient(t *testing.T, srv *server.Server, name string) *Client {
+	t.Helper()
+	dir := t.TempDir()
+	c, err := New(&Config{
+		NodeName: name, Datacenter: "dc1", Servers: []string{srv.RPCAddr()},
+		StateDir: dir + "/client", AllocDir: dir + "/alloc", CPUTotalCompute: 4000, MemoryTotalMB: 4096,
+		Version: "test", Logger: log.New(testLog{t}, name+" ", 0),
+	}, drivers.NewRegistry(mock.New()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Stop() })
+	return c
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	last := ""
+	for time.Now().Before(deadline) {
+		ok, why := cond()
+		if ok {
+			return
+		}
+		last = why
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s: %s", what, last)
+}
+
+func mockJob(t *testing.T, typ, group, config string) *structs.Job {
+	t.Helper()
+	src := fmt.Sprintf(`job "work" {
+  type = %q
+  group "g" {
+%s
+    task "t" {
+      driver = "mock"
+      config {
+%s
+      }
+      resources {
+        cpu    = 100
+        memory = 64
+      }
+    }
+  }
+}`, typ, group, config)
+	job, err := jobspec.Parse("work.nomad", []byte(src), jobspec.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return job
+}
+
+func allocsOf(t *testing.T, srv *server.Server, jobID string) []*structs.Allocation {
+	t.Helper()
+	allocs, err := srv.State().AllocsByJob(nil, "default", jobID, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return allocs
+}
+
+// eventTypes lists a task's event types, leaving out the driver's own
+// progress events, which depend on the driver.
+func eventTypes(ts *structs.TaskState) []string {
+	var out []string
+	for _, e := range ts.Events {
+		if e.Type != EventDriver {
+			out = append(out, e.Type)
+		}
+	}
+	return out
+}
+
+// TestClient_RunsServiceAndBecomesHealthy: a service allocation runs, its
+// task events read as users know them, and it reports healthy after
+// min_healthy_time, which completes the deployment.
+func TestClient_RunsServiceAndBecomesHealthy(t *testing.T) {
+	srv := testServer(t)
+	c := testClient(t, srv, "client-one")
+	job := mockJob(t, "service", `    update {
+      min_healthy_time = "200ms"
+      healthy_deadline = "10s"
+    }`, `run_for = "0s"`)
+	if _, err := srv.RegisterJob(job, false, 0); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 15*time.Second, "a healthy running allocation and a successful deployment", func() (bool, string) {
+		allocs := allocsOf(t, srv, "work")
+		d, _ := srv.State().LatestDeploymentByJobID(nil, "default", "work")
+		if len(allocs) != 1 || d == nil {
+			return false, fmt.Sprintf("%d allocs", len(allocs))
+		}
+		a := allocs[0]
+		return a.ClientStatus == structs.AllocClientStatusRunning && a.DeploymentStatus.IsHealthy() &&
+				d.Status == structs.DeploymentStatusSuccessful,
+			fmt.Sprintf("client %s, deployment %s", a.ClientStatus, d.Status)
+	})
+	a := allocsOf(t, srv, "work")[0]
+	if a.NodeID != c.NodeID() {
+		t.Fatalf("placed on %s, want %s", a.NodeID, c.NodeID())
+	}
+	ts := a.TaskStates["t"]
+	if got := strings.Join(eventTypes(ts), ","); got != "Received,Task Setup,Started" {
+		t.Fatalf("events %s", got)
+	}
+	if ts.Events[0].DisplayMessage != "Task received by client" || ts.Events[1].DisplayMessage != "Building Task Directory" ||
+		ts.Events[2].DisplayMessage != "Task started by client" {
+		t.Fatalf("event texts: %+v", ts.Events)
+	}
+	node, _ := srv.State().NodeByID(nil, c.NodeID())
+	if node.Status != structs.NodeStatusReady || !node.Drivers["mock"].Healthy {
+		t.Fatalf("node %s drivers %+v", node.Status, node.Drivers)
+	}
+
+	// Stop: Killing, then Killed; the allocation completes.
+	if _, err := srv.DeregisterJob("default", "work", false); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 15*time.Second, "complete after stop", func() (bool, string) {
+		a := allocsOf(t, srv, "work")[0]
+		return a.ClientStatus == structs.AllocClientStatusComplete, a.ClientStatus
+	})
+	ts = allocsOf(t, srv, "work")[0].TaskStates["t"]
+	n := len(ts.Events)
+	if ts.Events[n-2].Type != EventKilling || ts.Events[n-2].DisplayMessage != "Sent interrupt. Waiting 5s before force killing" ||
+		ts.Events[n-1].Type != EventKilled || ts.Events[n-1].DisplayMessage != "Task successfully killed" {
+		t.Fatalf("stop events: %v", eventTypes(ts))
+	}
+}
+
+// TestClient_RestartPolicyThenFail: a task that keeps failing is
+// restarted per its policy and then given up: "Not Restarting", failed.
+func TestClient_RestartPolicyThenFail(t *testing.T) {
+	srv := testServer(t)
+	testClient(t, srv, "client-one")
+	job := mockJob(t, "service", `    restart {
+      attempts = 2
+      interval = "10m"
+      delay    = "50ms"
+      mode     = "fail"
+    }
+    reschedule {
+      attempts  = 0
+      unlimited = false
+    }`, `run_for = "50ms"
+        exit_code = 3`)
+	if _, err := srv.RegisterJob(job, false, 0); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 15*time.Second, "a failed allocation", func() (bool, string) {
+		allocs := allocsOf(t, srv, "work")
+		if len(allocs) == 0 {
+			return false, "no alloc"
+		}
+		return allocs[0].ClientStatus == structs.AllocClientStatusFailed, allocs[0].ClientStatus
+	})
+	ts := allocsOf(t, srv, "work")[0].TaskStates["t"]
+	got := strings.Join(eventTypes(ts), ",")
+	want := "Received,Task Setup,Started,Terminated,Restarting,Started,Terminated,Restarting,Started,Terminated,Not Restarting"
+	if !strings.HasSuffix(want, got) || ts.Restarts != 2 || !ts.Failed {
+		t.Fatalf("events %s (restarts %d, failed %v)", got, ts.Restarts, ts.Failed)
+	}
+	last := ts.Events[len(ts.Events)-1]
+	if last.DisplayMessage != `Exceeded allowed attempts 2 in interval 10m0s and mode is "fail"` {
+		t.Fatalf("last event %q", last.DisplayMessage)
+	}
+	for _, e := range ts.Events {
+		if e.Type == EventTerminated && e.DisplayMessage != "Exit Code: 3" {
+			t.Fatalf("terminated event %q", e.DisplayMessage)
+		}
+	}
+}
+
+// TestClient_BatchCompletes: a batch task that exits 0 completes.
+func TestClient_BatchCompletes(t *testing.T) {
+	srv := testServer(t)
+	testClient(t, srv, "client-one")
+	if _, err := srv.RegisterJob(mockJob(t, "batch", "", `run_for = "50ms"`), false, 0); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 15*time.Second, "complete", func() (bool, string) {
+		allocs := allocsOf(t, srv, "work")
+		if len(allocs) == 0 {
+			evals, _ := srv.State().Evals(nil)
+			nodes, _ := srv.State().Nodes(nil)
+			desc := fmt.Sprintf("no alloc; %d nodes", len(nodes))
+			for _, n := range nodes {
+				desc += fmt.Sprintf(" node %s %s drivers %v;", n.Status, n.SchedulingEligibility, n.Drivers["mock"])
+			}
+			for _, e := range evals {
+				desc += fmt.Sprintf(" eval %s %s %+v;", e.TriggeredBy, e.Status, e.FailedTGAllocs["g"])
+			}
+			return false, desc
+		}
+		return allocs[0].ClientStatus == structs.AllocClientStatusComplete, allocs[0].ClientStatus
+	})
+	j, _ := srv.State().JobByID(nil, "default", "work")
+	if j.Status != structs.JobStatusDead {
+		t.Errorf("batch job status %q, want dead", j.Status)
+	}
+}
+
+// TestClient_LostNodeIsReplaced: a client that stops heartbeating is
+// marked down; its allocations are lost and run on the other client.
+func TestClient_LostNodeIsReplaced(t *testing.T) {
+	srv := testServer(t)
+	a := testClient(t, srv, "client-one")
+	job := mockJob(t, "service", "    count = 2", `run_for = "0s"`)
+	if _, err := srv.RegisterJob(job, false, 0); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 15*time.Second, "2 running on client-one", func() (bool, string) {
+		n := 0
+		for _, al := range allocsOf(t, srv, "work") {
+			if al.ClientStatus == structs.AllocClientStatusRunning {
+				n++
+			}
+		}
+		return n == 2, fmt.Sprint(n)
+	})
+	b := testClient(t, srv, "client-two")
+	a.Shutdown() // the client dies: no more heartbeats
+	waitFor(t, 20*time.Second, "replacements running on client-two", func() (bool, string) {
+		n := 0
+		for _, al := range allocsOf(t, srv, "work") {
+			if al.NodeID == b.NodeID() && al.ClientStatus == structs.AllocClientStatusRunning {
+				n++
+			}
+		}
+		node, _ := srv.State().NodeByID(nil, a.NodeID())
+		return n == 2 && node.Status == structs.NodeStatusDown, fmt.Sprintf("%d on b, a is %s", n, node.Status)
+	})
+	for _, al := range allocsOf(t, srv, "work") {
+		if al.NodeID == a.NodeID() && al.ClientStatus != structs.AllocClientStatusLost {
+			t.Errorf("%s on the dead node is %s, want lost", al.Name, al.ClientStatus)
+		}
+	}
+}
+
+func TestMain(m *testing.M) { os.Exit(m.Run()) }

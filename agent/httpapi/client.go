@@ -1,0 +1,228 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"time"
+
+	"drover/agent/client"
+)
+
+// LocalClient is the client role of the agent serving the API, when it
+// has one: it answers logs and stats of the allocations it runs.
+type LocalClient interface {
+	AllocRunning(allocID string) bool
+	LocalAllocByPrefix(prefix string) (string, bool)
+	StreamLogs(ctx context.Context, allocID, task, stream string, follow bool, origin string, offset int64,
+		emit func(client.LogChunk) error) error
+	AllocStats(ctx context.Context, allocID string) (*client.AllocResourceUsage, error)
+}
+
+// Option configures the handler.
+type Option func(*handler)
+
+// WithClient lets the handler answer client endpoints for local
+// allocations.
+func WithClient(c LocalClient) Option { return func(h *handler) { h.local = c } }
+
+// forwardedHeader marks a request already forwarded once, so that two
+// agents that each think the other runs an allocation cannot loop.
+const forwardedHeader = "X-Drover-Forwarded"
+
+// clientRoutes registers the endpoints answered by the node that runs an
+// allocation: any other agent forwards them there.
+func (h *handler) clientRoutes() {
+	h.mux.HandleFunc("/v1/client/fs/logs/{alloc}", h.clientLogs)
+	h.mux.HandleFunc("/v1/client/allocation/{alloc}/stats", h.clientStats)
+}
+
+// resolveClientAlloc finds the full allocation ID and, when it does not
+// run here, the HTTP address of the node that runs it.
+func (h *handler) resolveClientAlloc(r *http.Request) (id, forwardTo string, toNode bool, err error) {
+	id = r.PathValue("alloc")
+	if h.local != nil {
+		if full, ok := h.local.LocalAllocByPrefix(id); ok {
+			return full, "", false, nil
+		}
+	}
+	if h.srv == nil {
+		// A client-only agent asks a server, which knows every node.
+		addr, err := h.serverHTTP()
+		return id, addr, false, err
+	}
+	snap := h.srv.State().Snapshot()
+	alloc, err := lookup(nil, id, "alloc", snap.AllocByID, snap.AllocsByIDPrefix)
+	if err != nil {
+		return "", "", false, err
+	}
+	if alloc == nil {
+		return "", "", false, notFound("alloc not found")
+	}
+	if h.local != nil && h.local.AllocRunning(alloc.ID) {
+		return alloc.ID, "", false, nil
+	}
+	node, err := snap.NodeByID(nil, alloc.NodeID)
+	if err != nil {
+		return "", "", false, err
+	}
+	if node == nil || node.HTTPAddr == "" {
+		return "", "", false, &codedError{code: http.StatusBadGateway, msg: fmt.Sprintf("node %s of allocation %s cannot be reached", alloc.NodeID, alloc.ID)}
+	}
+	return alloc.ID, node.HTTPAddr, true, nil
+}
+
+// forward proxies the request to another agent's HTTP API. A request
+// forwarded to the node that runs an allocation is marked, and a marked
+// request is never forwarded again.
+func (h *handler) forward(w http.ResponseWriter, r *http.Request, addr string, toNode bool) {
+	if toNode && r.Header.Get(forwardedHeader) != "" {
+		h.writeError(w, r, &codedError{code: http.StatusNotFound, msg: "alloc not found on this node"})
+		return
+	}
+	target, err := url.Parse("http://" + addr)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.FlushInterval = -1 // stream logs as they come
+	proxy.ErrorLog = h.logger
+	proxy.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+		h.writeError(w, r, &codedError{code: http.StatusBadGateway, msg: fmt.Sprintf("forward to %s: %v", addr, err)})
+	}
+	if toNode {
+		r.Header.Set(forwardedHeader, "1")
+	}
+	proxy.ServeHTTP(w, r)
+}
+
+// streamFrame is one frame of the logs API's stream.
+type streamFrame struct {
+	Offset    int64  `json:",omitempty"`
+	Data      []byte `json:",omitempty"`
+	File      string `json:",omitempty"`
+	FileEvent string `json:",omitempty"`
+}
+
+// clientLogs serves /v1/client/fs/logs/{alloc}: task, type (stdout or
+// stderr), follow, origin (start or end), offset and plain.
+func (h *handler) clientLogs(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		h.writeError(w, r, &codedError{code: http.StatusMethodNotAllowed, msg: "Invalid method"})
+		return
+	}
+	id, forwardTo, toNode, err := h.resolveClientAlloc(r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if forwardTo != "" {
+		h.forward(w, r, forwardTo, toNode)
+		return
+	}
+	q := r.URL.Query()
+	task, typ := q.Get("task"), q.Get("type")
+	if task == "" {
+		h.writeError(w, r, badRequest("must include task name"))
+		return
+	}
+	if typ == "" {
+		typ = "stdout"
+	}
+	origin := q.Get("origin")
+	if origin == "" {
+		origin = "start"
+	}
+	if origin != "start" && origin != "end" {
+		h.writeError(w, r, badRequest("origin must be start or end, got %q", origin))
+		return
+	}
+	offset, _ := strconv.ParseInt(q.Get("offset"), 10, 64)
+	follow := q.Get("follow") == "true"
+	plain := q.Get("plain") == "true"
+	flusher, _ := w.(http.Flusher)
+	if plain {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	} else {
+		w.Header().Set("Content-Type", "application/json")
+	}
+	enc := json.NewEncoder(w)
+	started := false
+	err = h.local.StreamLogs(r.Context(), id, task, typ, follow, origin, offset, func(c client.LogChunk) error {
+		started = true
+		var werr error
+		if plain {
+			_, werr = w.Write(c.Data)
+		} else {
+			werr = enc.Encode(streamFrame{Offset: c.Offset + int64(len(c.Data)), Data: c.Data, File: c.File})
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+		return werr
+	})
+	if err != nil && !started {
+		if errors.Is(err, client.ErrUnknownAlloc) {
+			err = notFound("alloc not found")
+		}
+		h.writeError(w, r, err)
+	}
+}
+
+// clientStats serves /v1/client/allocation/{alloc}/stats.
+func (h *handler) clientStats(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		h.writeError(w, r, &codedError{code: http.StatusMethodNotAllowed, msg: "Invalid method"})
+		return
+	}
+	id, forwardTo, toNode, err := h.resolveClientAlloc(r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if forwardTo != "" {
+		h.forward(w, r, forwardTo, toNode)
+		return
+	}
+	h.serve(w, r, func(w http.ResponseWriter, r *http.Request) (interface{}, error) {
+		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+		defer cancel()
+		stats, err := h.local.AllocStats(ctx, id)
+		if errors.Is(err, client.ErrUnknownAlloc) {
+			return nil, notFound("alloc not found")
+		}
+		return stats, err
+	})
+}
+
+// NewClientHandler is the API of a client-only agent: it answers client
+// endpoints for its own allocations and forwards everything else to a
+// server, whose HTTP address serverHTTP returns.
+func NewClientHandler(local LocalClient, serverHTTP func() (string, error), info AgentInfo, logger *log.Logger) http.Handler {
+	h := &handler{local: local, info: info, logger: logger, mux: http.NewServeMux(), serverHTTP: serverHTTP}
+	if h.logger == nil {
+		h.logger = log.New(nopWriter{}, "", 0)
+	}
+	h.clientRoutes()
+	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		addr, err := serverHTTP()
+		if err != nil {
+			h.writeError(w, r, &codedError{code: http.StatusBadGateway, msg: "no server reachable: " + err.Error()})
+			return
+		}
+		h.forward(w, r, addr, false)
+	})
+	return h
+}
+
+type nopWriter struct{}
+
+func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }
+
