@@ -151,19 +151,19 @@ func (ar *allocRunner) taskConfig(tg *structs.TaskGroup, task *structs.Task, tas
 func (ar *allocRunner) taskEnv(tg *structs.TaskGroup, task *structs.Task, cfg *drivers.TaskConfig) map[string]string {
 	alloc := ar.alloc
 	env := map[string]string{
-		"NOMAD_ALLOC_ID":      alloc.ID,
+		"NOMAD_ALLOC_ID":       alloc.ID,
 		"NOMAD_SHORT_ALLOC_ID": alloc.ID[:8],
-		"NOMAD_ALLOC_NAME":    alloc.Name,
-		"NOMAD_ALLOC_INDEX":   strconv.Itoa(alloc.Index()),
-		"NOMAD_JOB_ID":        alloc.JobID,
-		"NOMAD_JOB_NAME":      alloc.Job.Name,
-		"NOMAD_GROUP_NAME":    tg.Name,
-		"NOMAD_TASK_NAME":     task.Name,
-		"NOMAD_NAMESPACE":     alloc.Namespace,
-		"NOMAD_REGION":        alloc.Job.Region,
-		"NOMAD_DC":            ar.c.config.Datacenter,
-		"NOMAD_CPU_LIMIT":     strconv.FormatInt(cfg.CPU, 10),
-		"NOMAD_MEMORY_LIMIT":  strconv.FormatInt(cfg.MemoryMB, 10),
+		"NOMAD_ALLOC_NAME":     alloc.Name,
+		"NOMAD_ALLOC_INDEX":    strconv.Itoa(alloc.Index()),
+		"NOMAD_JOB_ID":         alloc.JobID,
+		"NOMAD_JOB_NAME":       alloc.Job.Name,
+		"NOMAD_GROUP_NAME":     tg.Name,
+		"NOMAD_TASK_NAME":      task.Name,
+		"NOMAD_NAMESPACE":      alloc.Namespace,
+		"NOMAD_REGION":         alloc.Job.Region,
+		"NOMAD_DC":             ar.c.config.Datacenter,
+		"NOMAD_CPU_LIMIT":      strconv.FormatInt(cfg.CPU, 10),
+		"NOMAD_MEMORY_LIMIT":   strconv.FormatInt(cfg.MemoryMB, 10),
 	}
 	if task.Driver == "docker" {
 		env["NOMAD_ALLOC_DIR"], env["NOMAD_TASK_DIR"], env["NOMAD_SECRETS_DIR"] = "/alloc", "/local", "/secrets"

@@ -17,8 +17,8 @@ import (
 	"sync"
 	"time"
 
-	droverrpc "drover/agent/rpc"
 	"drover/agent/drivers"
+	droverrpc "drover/agent/rpc"
 	"drover/agent/server"
 	"drover/agent/structs"
 )

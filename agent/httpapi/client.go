@@ -225,4 +225,3 @@ func NewClientHandler(local LocalClient, serverHTTP func() (string, error), info
 type nopWriter struct{}
 
 func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }
-
