@@ -6,11 +6,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
 
+	"drover/agent/drivers/logrotate"
 	"drover/agent/structs"
 )
 
@@ -23,37 +21,6 @@ type LogChunk struct {
 	File   string
 	Offset int64
 	Data   []byte
-}
-
-// logFiles lists a task stream's rotated files, oldest first:
-// <task>.<stdout|stderr>.N sorted by N.
-func logFiles(dir, base string) ([]string, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	type indexed struct {
-		n    int
-		name string
-	}
-	var files []indexed
-	for _, e := range entries {
-		rest, ok := strings.CutPrefix(e.Name(), base+".")
-		if !ok {
-			continue
-		}
-		n, err := strconv.Atoi(rest)
-		if err != nil {
-			continue
-		}
-		files = append(files, indexed{n, e.Name()})
-	}
-	sort.Slice(files, func(i, j int) bool { return files[i].n < files[j].n })
-	out := make([]string, len(files))
-	for i, f := range files {
-		out[i] = filepath.Join(dir, f.name)
-	}
-	return out, nil
 }
 
 // StreamLogs sends a task's stdout or stderr to emit, as the logs API does:
@@ -70,7 +37,7 @@ func (c *Client) StreamLogs(ctx context.Context, allocID, task, stream string, f
 	}
 	dir := filepath.Join(c.AllocDir(allocID), "alloc", "logs")
 	base := task + "." + stream
-	files, err := logFiles(dir, base)
+	files, err := logrotate.Files(dir, base)
 	if err != nil {
 		return err
 	}
@@ -115,7 +82,7 @@ func (c *Client) StreamLogs(ctx context.Context, allocID, task, stream string, f
 			pos += n
 		}
 		// A newer file means the current one was rotated away.
-		files, _ = logFiles(dir, base)
+		files, _ = logrotate.Files(dir, base)
 		if next := nextFile(files, current); next != "" {
 			if st, err := os.Stat(current); err == nil {
 				skipped += st.Size()

@@ -121,7 +121,7 @@ func (tr *taskRunner) run(ctx context.Context, recovered bool) {
 			return
 		}
 		if !recovered {
-			h, err := tr.driver.StartTask(ctx, tr.cfg, func(kind, msg string) { tr.event(kind, msg, nil) })
+			h, err := tr.start(ctx)
 			if err != nil {
 				tr.event(EventDriverFailure, err.Error(), nil)
 				if !tr.restart(ctx, tracker, &drivers.ExitResult{ExitCode: -1, Err: err}) {
@@ -150,6 +150,21 @@ func (tr *taskRunner) run(ctx context.Context, recovered bool) {
 			return
 		}
 	}
+}
+
+// start starts the task, giving up if it is killed meanwhile (an image
+// pull can take long).
+func (tr *taskRunner) start(ctx context.Context) (*drivers.TaskHandle, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-tr.killCh:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return tr.driver.StartTask(ctx, tr.cfg, func(kind, msg string) { tr.event(kind, msg, nil) })
 }
 
 // wait waits for the task to exit, or for a kill, which it carries out.

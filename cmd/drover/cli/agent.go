@@ -63,8 +63,8 @@ func newAgentCommand(s *streams) *cobra.Command {
 		Long: "Loads the agent configuration from -config files and directories (merged in\n" +
 			"order) or builds the in-memory server+client configuration with -dev, validates\n" +
 			"it, prints the effective configuration banner and runs the agent until\n" +
-			"interrupted: the server (raft state under data_dir/server, the scheduler) and\n" +
-			"the /v1 HTTP API. This build has no client role yet.",
+			"interrupted: the server (raft state under data_dir/server, the scheduler), the\n" +
+			"client (runs tasks with the docker and raw_exec drivers) and the /v1 HTTP API.",
 		Example: "  drover agent -config configs/server.hcl\n" +
 			"  drover agent -config configs/client1.hcl\n" +
 			"  drover agent -dev",
@@ -110,18 +110,12 @@ func runAgent(ctx context.Context, s *streams, flags agentFlags) error {
 		fmt.Fprintln(s.Out, line)
 	}
 	fmt.Fprintln(s.Out)
-	if !cfg.Server.Enabled {
-		return fail(1, "==> Error starting agent: %v", agent.ErrNoClient)
-	}
 	logger := log.New(s.Out, "    ", log.LstdFlags)
 	a, err := agent.New(cfg, logger)
 	if err != nil {
 		return fail(1, "==> Error starting agent: %v", err)
 	}
 	agentOut(s, "Drover agent started! Log data will stream in below:\n")
-	if cfg.Client.Enabled {
-		agentOut(s, "Note: this build has no client yet; jobs are scheduled but not run.")
-	}
 	logger.Printf("[INFO] agent: HTTP API listening on %s", a.HTTPAddr())
 	<-ctx.Done()
 	agentOut(s, "Caught signal, shutting down...")

@@ -1,0 +1,62 @@
+package dockerimg
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/image"
+)
+
+func TestBuild(t *testing.T) {
+	Require(t)
+	ref := Build(t, "drover-test/tinyredis:dockerimg-test")
+	if ref != Image {
+		t.Fatalf("Build returned %q, want %q", ref, Image)
+	}
+
+	cli, err := Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	img, err := cli.ImageInspect(ctx, Image)
+	if err != nil {
+		t.Fatalf("inspect %s: %v", Image, err)
+	}
+	if img.Config == nil || img.Config.Labels[ContentLabel] == "" {
+		t.Errorf("image lacks the %s label", ContentLabel)
+	}
+	if !slices.Contains(img.RepoTags, "drover-test/tinyredis:dockerimg-test") {
+		t.Errorf("extra tag missing: %v", img.RepoTags)
+	}
+	if len(img.Config.Entrypoint) != 1 || img.Config.Entrypoint[0] != "/tinyredis" {
+		t.Errorf("entrypoint %v, want [/tinyredis]", img.Config.Entrypoint)
+	}
+
+	// A second call in the same binary must not build again.
+	start := time.Now()
+	Build(t, "drover-test/tinyredis:dockerimg-test")
+	if d := time.Since(start); d > 100*time.Millisecond {
+		t.Errorf("second Build took %s; want it cached", d)
+	}
+	t.Cleanup(func() {
+		cli.ImageRemove(context.Background(), "drover-test/tinyredis:dockerimg-test", image.RemoveOptions{})
+	})
+}
+
+func TestModuleRoot(t *testing.T) {
+	root, err := ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wd, _ := os.Getwd()
+	if want := filepath.Join(root, "testutil", "dockerimg"); wd != want {
+		t.Errorf("module root %s: working directory %s, want %s", root, wd, want)
+	}
+}
