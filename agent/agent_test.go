@@ -69,7 +69,14 @@ advertise {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { a.Shutdown() })
+	t.Cleanup(func() {
+		// Tests leave nothing running: stop the tasks too, which a real
+		// client deliberately does not do when it shuts down.
+		if a.Client() != nil {
+			a.Client().Stop()
+		}
+		a.Shutdown()
+	})
 	return a
 }
 

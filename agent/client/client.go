@@ -64,9 +64,11 @@ type Client struct {
 	nodeID   string
 	secretID string
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	ctx          context.Context
+	cancel       context.CancelFunc
+	wg           sync.WaitGroup
+	shutdownOnce sync.Once
+	shutdownErr  error
 
 	mu      sync.Mutex
 	current *structs.Node
@@ -379,10 +381,13 @@ func (c *Client) AllocDir(allocID string) string {
 // Shutdown stops the client's loops and leaves its tasks running: a
 // client that restarts re-attaches to them.
 func (c *Client) Shutdown() error {
-	c.cancel()
-	c.wg.Wait()
-	c.pool.Close()
-	return c.state.Close()
+	c.shutdownOnce.Do(func() {
+		c.cancel()
+		c.wg.Wait()
+		c.pool.Close()
+		c.shutdownErr = c.state.Close()
+	})
+	return c.shutdownErr
 }
 
 // Stop is like Shutdown but also stops every task first: for an agent in

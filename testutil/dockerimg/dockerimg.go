@@ -99,8 +99,13 @@ func Available() bool { return ping() == nil }
 // variable because a skipped test there would hide a broken setup.
 func Require(t testing.TB) {
 	t.Helper()
-	if err := ping(); err != nil && os.Getenv(RequireEnv) == "1" {
-		t.Fatalf("%s=1 but Docker is unreachable: %v", RequireEnv, err)
+	require(t, ping())
+}
+
+func require(t testing.TB, pingErr error) {
+	t.Helper()
+	if pingErr != nil && os.Getenv(RequireEnv) == "1" {
+		t.Fatalf("%s=1 but Docker is unreachable: %v", RequireEnv, pingErr)
 	}
 }
 

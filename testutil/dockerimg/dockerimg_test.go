@@ -2,13 +2,12 @@ package dockerimg
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/docker/docker/api/types/image"
 )
 
 func TestBuild(t *testing.T) {
@@ -39,15 +38,13 @@ func TestBuild(t *testing.T) {
 		t.Errorf("entrypoint %v, want [/tinyredis]", img.Config.Entrypoint)
 	}
 
-	// A second call in the same binary must not build again.
+	// A second call in the same binary must not build again. (The extra
+	// tag is left in place: with -count=N the next run's Build is cached.)
 	start := time.Now()
 	Build(t, "drover-test/tinyredis:dockerimg-test")
 	if d := time.Since(start); d > 100*time.Millisecond {
 		t.Errorf("second Build took %s; want it cached", d)
 	}
-	t.Cleanup(func() {
-		cli.ImageRemove(context.Background(), "drover-test/tinyredis:dockerimg-test", image.RemoveOptions{})
-	})
 }
 
 func TestModuleRoot(t *testing.T) {
@@ -58,5 +55,36 @@ func TestModuleRoot(t *testing.T) {
 	wd, _ := os.Getwd()
 	if want := filepath.Join(root, "testutil", "dockerimg"); wd != want {
 		t.Errorf("module root %s: working directory %s, want %s", root, wd, want)
+	}
+}
+
+// fakeTB records a failure instead of ending the test.
+type fakeTB struct {
+	testing.TB
+	failed bool
+}
+
+func (f *fakeTB) Fatalf(string, ...any) { f.failed = true }
+
+func TestRequire(t *testing.T) {
+	unreachable := errors.New("connection refused")
+	for _, tc := range []struct {
+		name    string
+		env     string
+		pingErr error
+		fail    bool
+	}{
+		{"required and unreachable", "1", unreachable, true},
+		{"not required", "", unreachable, false},
+		{"required and reachable", "1", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(RequireEnv, tc.env)
+			f := &fakeTB{TB: t}
+			require(f, tc.pingErr)
+			if f.failed != tc.fail {
+				t.Errorf("failed = %v, want %v", f.failed, tc.fail)
+			}
+		})
 	}
 }
