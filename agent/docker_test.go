@@ -25,7 +25,9 @@ import (
 	"drover/testutil/dockerimg"
 )
 
-// dockerJob is the second tutorial's job, with knobs for the tests.
+// dockerJob is the second tutorial's job, with knobs for the tests. It
+// runs the locally built stand-in image under its own name: tests must
+// not retag images such as redis:3.2 on a developer's machine.
 func dockerJob(t *testing.T, c *api.Client, count int, env, group string) *api.Job {
 	t.Helper()
 	job, err := c.Jobs().ParseHCL(fmt.Sprintf(`job "example" {
@@ -42,7 +44,7 @@ func dockerJob(t *testing.T, c *api.Client, count int, env, group string) *api.J
       driver = "docker"
       kill_timeout = "2s"
       config {
-        image = "redis:3.2"
+        image = %q
         ports = ["db"]
       }
       env {
@@ -58,7 +60,7 @@ func dockerJob(t *testing.T, c *api.Client, count int, env, group string) *api.J
       }
     }
   }
-}`, count, group, env), true)
+}`, count, group, dockerimg.Image, env), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +100,7 @@ func runningAllocs(t *testing.T, c *api.Client, job string) []*api.AllocationLis
 // memory; stopping kills it within the kill timeout.
 func TestDocker_RunPortEventsStatsStop(t *testing.T) {
 	dockerimg.Require(t)
-	dockerimg.Build(t, "redis:3.2")
+	dockerimg.Build(t)
 	a := serverClientAgent(t)
 	c := apiClient(t, a)
 	if _, _, err := c.Jobs().Register(dockerJob(t, c, 1, "", ""), nil); err != nil {
@@ -173,7 +175,7 @@ func TestDocker_RunPortEventsStatsStop(t *testing.T) {
 // container printed, across rotated files.
 func TestDocker_LogsAcrossRotation(t *testing.T) {
 	dockerimg.Require(t)
-	dockerimg.Build(t, "redis:3.2")
+	dockerimg.Build(t)
 	a := serverClientAgent(t)
 	c := apiClient(t, a)
 	// 3 × 1 MiB files: 2000 lines of 1000 bytes make about two of them.
@@ -230,7 +232,7 @@ func TestDocker_LogsAcrossRotation(t *testing.T) {
 // allocation; a batch task that exits 0 completes.
 func TestDocker_RestartPolicyThenFailAndBatchComplete(t *testing.T) {
 	dockerimg.Require(t)
-	dockerimg.Build(t, "redis:3.2")
+	dockerimg.Build(t)
 	a := serverClientAgent(t)
 	c := apiClient(t, a)
 	job := dockerJob(t, c, 1, `        EXIT_AFTER = "100ms"
@@ -316,7 +318,7 @@ func TestHelperClientAgent(t *testing.T) {
 // still running, the allocation still running, no second container.
 func TestDocker_ClientSIGKILLReattaches(t *testing.T) {
 	dockerimg.Require(t)
-	dockerimg.Build(t, "redis:3.2")
+	dockerimg.Build(t)
 	srv := startAgent(t, "server", `server {
   enabled = true
   bootstrap_expect = 1
