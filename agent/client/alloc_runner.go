@@ -243,25 +243,7 @@ func (ar *allocRunner) lookupVar(name string, env map[string]string) (string, bo
 	if node == nil {
 		return "", false
 	}
-	switch name {
-	case "node.unique.id":
-		return node.ID, true
-	case "node.unique.name":
-		return node.Name, true
-	case "node.datacenter":
-		return node.Datacenter, true
-	case "node.class":
-		return node.NodeClass, true
-	}
-	if attr, ok := strings.CutPrefix(name, "attr."); ok {
-		v, ok := node.Attributes[attr]
-		return v, ok
-	}
-	if key, ok := strings.CutPrefix(name, "meta."); ok {
-		v, ok := node.Meta[key]
-		return v, ok
-	}
-	return "", false
+	return node.Property(name)
 }
 
 // update takes a newer version of the allocation from the server: a stop,

@@ -78,28 +78,7 @@ func resolveTarget(target string, node *structs.Node) (string, bool) {
 	if !strings.HasPrefix(target, "${") || !strings.HasSuffix(target, "}") {
 		return target, true
 	}
-	name := target[2 : len(target)-1]
-	switch name {
-	case "node.unique.id":
-		return node.ID, true
-	case "node.unique.name":
-		return node.Name, true
-	case "node.datacenter":
-		return node.Datacenter, true
-	case "node.class":
-		return node.NodeClass, true
-	case "node.pool":
-		return node.NodePool, true
-	}
-	if attr, ok := strings.CutPrefix(name, "attr."); ok {
-		v, ok := node.Attributes[attr]
-		return v, ok
-	}
-	if key, ok := strings.CutPrefix(name, "meta."); ok {
-		v, ok := node.Meta[key]
-		return v, ok
-	}
-	return "", false
+	return node.Property(target[2 : len(target)-1])
 }
 
 // regexpCache is shared by concurrent scheduler workers.

@@ -1,6 +1,9 @@
 package structs
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Node statuses.
 const (
@@ -220,4 +223,31 @@ func (n *Node) Stub() *NodeListStub {
 		StatusDescription: n.StatusDescription, Drivers: n.Drivers, LastDrain: n.LastDrain,
 		CreateIndex: n.CreateIndex, ModifyIndex: n.ModifyIndex,
 	}
+}
+
+// Property resolves a node property as job files name it in constraints
+// and interpolations: node.unique.id, node.unique.name, node.datacenter,
+// node.class, node.pool, attr.<name> and meta.<name>.
+func (n *Node) Property(name string) (string, bool) {
+	switch name {
+	case "node.unique.id":
+		return n.ID, true
+	case "node.unique.name":
+		return n.Name, true
+	case "node.datacenter":
+		return n.Datacenter, true
+	case "node.class":
+		return n.NodeClass, true
+	case "node.pool":
+		return n.NodePool, true
+	}
+	if attr, ok := strings.CutPrefix(name, "attr."); ok {
+		v, ok := n.Attributes[attr]
+		return v, ok
+	}
+	if key, ok := strings.CutPrefix(name, "meta."); ok {
+		v, ok := n.Meta[key]
+		return v, ok
+	}
+	return "", false
 }
