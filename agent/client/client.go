@@ -399,9 +399,15 @@ func (c *Client) Stop() error {
 		runners = append(runners, ar)
 	}
 	c.mu.Unlock()
+	var wg sync.WaitGroup
 	for _, ar := range runners {
-		ar.destroy()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ar.destroy()
+		}()
 	}
+	wg.Wait()
 	return c.Shutdown()
 }
 
