@@ -127,13 +127,17 @@ type Driver interface {
 	// RecoverTask re-attaches to a task started by an earlier client
 	// process, from its persisted handle. It fails when the task is gone.
 	RecoverTask(ctx context.Context, h *TaskHandle) error
-	// WaitTask returns a channel that receives the task's exit once.
+	// WaitTask returns a channel that receives the task's exit once; it
+	// is closed without a value if ctx ends first. A task killed by the
+	// engine may report its exit code (137) rather than a signal.
 	WaitTask(ctx context.Context, taskID string) (<-chan *ExitResult, error)
 	// StopTask asks the task to stop with signal ("" means the driver's
-	// default) and kills it once timeout has passed.
+	// default) and kills it once timeout has passed. It returns once the
+	// task has exited.
 	StopTask(taskID string, timeout time.Duration, signal string) error
 	// DestroyTask frees everything the task holds (the container, ...),
-	// killing it first if force is set and it still runs.
+	// killing it first if force is set; without force, a task that still
+	// runs is an error.
 	DestroyTask(taskID string, force bool) error
 	// TaskStats samples the task's resource usage.
 	TaskStats(ctx context.Context, taskID string) (*TaskStats, error)
