@@ -364,7 +364,7 @@ client {
 		return cmd
 	}
 	helper := start()
-	t.Cleanup(func() { helper.Process.Kill(); helper.Wait() })
+	t.Cleanup(func() { helper.Process.Kill(); helper.Wait() }) // if the test stops early
 
 	c := apiClient(t, srv)
 	if _, _, err := c.Jobs().Register(dockerJob(t, c, 1, "", ""), nil); err != nil {
@@ -395,6 +395,9 @@ client {
 		t.Fatalf("containers before: %+v", before)
 	}
 	t.Cleanup(func() {
+		// The client first, or it would restart the task it sees die.
+		helper.Process.Kill()
+		helper.Wait()
 		for _, ctr := range containers() {
 			docker.ContainerRemove(context.Background(), ctr.ID, container.RemoveOptions{Force: true})
 		}
