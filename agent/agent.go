@@ -111,6 +111,9 @@ func New(cfg *config.Config, logger *log.Logger) (*Agent, error) {
 		NodeName: name, Region: cfg.Region, Datacenter: cfg.Datacenter, Version: Version,
 		Server: a.server != nil, Client: a.client != nil, HTTPAddr: httpAdv,
 	}
+	if a.client != nil {
+		info.NodeID = a.client.NodeID()
+	}
 	var handler http.Handler
 	if a.server != nil {
 		info.RPCAddr = a.server.RPCAddr()

@@ -87,7 +87,7 @@ func (h *handler) agentSelf(w http.ResponseWriter, r *http.Request) (interface{}
 		},
 	}
 	if info.Client {
-		stats["client"] = map[string]string{"node_name": info.NodeName}
+		stats["client"] = map[string]string{"node_name": info.NodeName, "node_id": info.NodeID}
 	}
 	return &agentSelf{Config: config, Member: h.selfMember(), Stats: stats}, nil
 }

@@ -65,6 +65,9 @@ type AgentInfo struct {
 	// Server and Client tell which roles the agent runs.
 	Server bool
 	Client bool
+	// NodeID is the client's node ID, when the agent is a client: the
+	// CLI's -self flags find the local node through it.
+	NodeID string
 	// HTTPAddr and RPCAddr are the advertised host:port addresses.
 	HTTPAddr string
 	RPCAddr  string

@@ -199,3 +199,27 @@ func TestAgent_Dev(t *testing.T) {
 		t.Fatalf("agent exited with %d", code)
 	}
 }
+
+// devAgent starts an in-process dev agent (server and client, with the
+// mock, raw_exec and docker drivers) on free ports for CLI tests, and
+// returns its address and an API client.
+func devAgent(t *testing.T) (string, *api.Client) {
+	t.Helper()
+	dir := t.TempDir()
+	ports := filepath.Join(dir, "ports.hcl")
+	os.WriteFile(ports, []byte(fmt.Sprintf("ports {\n  http = %d\n  rpc = %d\n  serf = %d\n}\n",
+		freePort(t), freePort(t), freePort(t))), 0o644)
+	_, client, stop := startAgent(t, "agent", "-dev", "-config", ports)
+	t.Cleanup(func() { stop() })
+	return client.Address(), client
+}
+
+// runCLI runs a drover command against addr in-process, with dir as the
+// working directory when not empty.
+func runCLI(t *testing.T, addr string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	env := []string{"DROVER_ADDR=" + addr}
+	code := MainContext(context.Background(), args, &out, &errOut, env)
+	return code, out.String(), errOut.String()
+}
