@@ -1,27 +1,28 @@
 #!/usr/bin/env bash
-# The first tutorial, end to end, on an embedded dev agent (server and
-# client in one process) with real Docker containers, through the /v1
-# HTTP API: job init; job run; job plan with count = 3 and run
+# The first tutorial, end to end, with the drover CLI against an embedded
+# dev agent (server and client in one process) running real Docker
+# containers: job init; job run; job plan with count = 3 and job run
 # -check-index; a rolling image update redis:3.2 -> redis:4.0 with
-# max_parallel 1; alloc logs; job stop. Each step checks the allocation
-# outcome it expects and prints the scheduler's reasons.
+# max_parallel 1; status; alloc status; alloc logs; job stop. Each step
+# checks the outcome it expects, and the scheduler explains its decisions
+# (-explain).
 #
 # No registry is reachable here, so the script builds a tiny stand-in for
 # Redis (testutil/tinyredis, FROM scratch) and tags it redis:3.2 and
 # redis:4.0 when those images are not already present. To keep the demo
-# short, min_healthy_time is lowered from 10s to 2s. Needs go, docker,
-# curl and jq.
+# short, min_healthy_time is lowered from 10s to 2s. Needs go and docker.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-repo=$(pwd)
 
 work=$(mktemp -d)
 port=${DROVER_DEMO_PORT:-24646}
-addr="http://127.0.0.1:$port"
+export DROVER_ADDR="http://127.0.0.1:$port"
 fail() { echo "FAILED: $*" >&2; echo "--- agent log ---" >&2; tail -40 "$work/agent.log" >&2 || true; exit 1; }
+step() { echo; echo "\$ drover $*"; }
 
 echo "== building drover and the stand-in redis image"
 go build -o "$work/drover" ./cmd/drover
+drover() { "$work/drover" "$@"; }
 mkdir -p "$work/image"
 CGO_ENABLED=0 go build -o "$work/image/tinyredis" ./testutil/tinyredis
 printf 'FROM scratch\nCOPY tinyredis /tinyredis\nENTRYPOINT ["/tinyredis"]\n' > "$work/image/Dockerfile"
@@ -38,6 +39,8 @@ ports {
   serf = $((port + 2))
 }
 HCL
+# The binary itself, not the drover function: $! must be the agent's pid
+# for the interrupt below to reach it.
 "$work/drover" agent -dev -config "$work/ports.hcl" > "$work/agent.log" 2>&1 &
 agent=$!
 cleanup() {
@@ -47,83 +50,63 @@ cleanup() {
 }
 trap cleanup EXIT
 for _ in $(seq 150); do
-  curl -sf "$addr/v1/status/leader" >/dev/null && break
+  drover status >/dev/null 2>&1 && break
   sleep 0.2
 done
-curl -sf "$addr/v1/status/leader" >/dev/null || fail "the agent did not start"
-echo "== dev agent up at $addr"
+drover status >/dev/null 2>&1 || fail "the agent did not start"
+echo "== dev agent up at $DROVER_ADDR"
 
 cd "$work"
-./drover job init
+# wait_until <description> <command...>: retry until the command succeeds.
+wait_until() {
+  local what=$1; shift
+  for _ in $(seq 300); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
+  fail "$what"
+}
+running() { [ "$(drover job status example | grep -c " run      running ")" = "$1" ]; }
+
+step job init
+drover job init
 sed -i 's/min_healthy_time  = "10s"/min_healthy_time  = "2s"/' example.nomad
 
-parse() { jq -Rs '{JobHCL: ., Canonicalize: true}' example.nomad | curl -sf -XPOST "$addr/v1/jobs/parse" -d @-; }
-register() { parse | jq --argjson i "$1" '{Job: ., EnforceIndex: true, JobModifyIndex: $i}' | curl -sf -XPOST "$addr/v1/jobs" -d @-; }
-show_eval() {
-  for _ in $(seq 100); do
-    [ "$(curl -s "$addr/v1/evaluation/$1" | jq -r .Status)" = complete ] && break
-    sleep 0.1
-  done
-  curl -s "$addr/v1/evaluation/$1" | jq -r '"==> Evaluation \"\(.ID[0:8])\" (\(.TriggeredBy)) finished with status \"\(.Status)\"",
-      (.Decisions[]? | "    \(.Name) \(.Action): \(.Reason)")'
-}
-# wait_for <description> <jq filter over the job's allocations that must be true>
-wait_for() {
-  for _ in $(seq 300); do
-    curl -s "$addr/v1/job/example/allocations" | jq -e "$2" >/dev/null && return 0
-    sleep 0.2
-  done
-  fail "$1"
-}
-allocs() {
-  curl -s "$addr/v1/job/example/allocations" |
-    jq -r 'sort_by(.Name, -.CreateIndex)[] | "    \(.ID[0:8])  \(.Name)  version \(.JobVersion)  \(.DesiredStatus)/\(.ClientStatus)"'
-}
-running='[.[] | select(.DesiredStatus == "run" and .ClientStatus == "running")]'
+step job run example.nomad
+drover job run example.nomad
+wait_until "one running allocation" running 1
 
-echo "== job run example.nomad"
-show_eval "$(register 0 | jq -r .EvalID)"
-wait_for "one running allocation" "$running | length == 1"
-allocs
-
-echo "== job plan (count = 3)"
 sed -i 's/count = 1/count = 3/' example.nomad
-plan=$(parse | jq '{Job: ., Diff: true}' | curl -sf -XPOST "$addr/v1/job/example/plan" -d @-)
-echo "$plan" | jq -r '.Annotations.DesiredTGUpdates.cache | "    cache: \(.Place) create, \(.InPlaceUpdate) in-place update"'
-[ "$(echo "$plan" | jq '.Annotations.DesiredTGUpdates.cache | [.Place, .InPlaceUpdate]')" = "$(jq -n '[2,1]')" ] ||
-  fail "plan: want 2 create, 1 in-place update"
-index=$(echo "$plan" | jq .JobModifyIndex)
-echo "== job run -check-index $index example.nomad"
-show_eval "$(register "$index" | jq -r .EvalID)"
-wait_for "three running allocations of version 1" "$running | length == 3 and all(.JobVersion == 1)"
-allocs
+step job plan example.nomad "   (count = 3)"
+plan=$(drover job plan example.nomad || true)
+echo "$plan"
+echo "$plan" | grep -q '(2 create, 1 in-place update)' || fail "plan: want 2 create, 1 in-place update"
+index=$(echo "$plan" | sed -n 's/^Job Modify Index: //p')
+step job run -check-index "$index" example.nomad
+drover job run -check-index "$index" example.nomad
+wait_until "three running allocations" running 3
 
-echo "== job plan (image redis:3.2 -> redis:4.0)"
 sed -i 's/redis:3.2/redis:4.0/' example.nomad
-plan=$(parse | jq '{Job: ., Diff: true}' | curl -sf -XPOST "$addr/v1/job/example/plan" -d @-)
-echo "$plan" | jq -r '.Annotations.DesiredTGUpdates.cache | "    cache: \(.DestructiveUpdate) create/destroy update, \(.Ignore) ignore"'
-[ "$(echo "$plan" | jq '.Annotations.DesiredTGUpdates.cache | [.DestructiveUpdate, .Ignore]')" = "$(jq -n '[1,2]')" ] ||
-  fail "plan: want 1 create/destroy update, 2 ignore"
-index=$(echo "$plan" | jq .JobModifyIndex)
-echo "== job run -check-index $index example.nomad (a rolling update, one at a time)"
-show_eval "$(register "$index" | jq -r .EvalID)"
-wait_for "three running allocations of version 2" "$running | length == 3 and all(.JobVersion == 2)"
-allocs
-for _ in $(seq 100); do
-  [ "$(curl -s "$addr/v1/job/example/deployment" | jq -r .Status)" = successful ] && break
-  sleep 0.2
-done
-curl -s "$addr/v1/job/example/deployment" |
-  jq -e -r '"    deployment \(.ID[0:8]): \(.Status) - \(.StatusDescription)", if .Status != "successful" then error("deployment not successful") else empty end' ||
-  fail "the rolling update's deployment did not succeed"
+step job plan -explain example.nomad "   (image redis:4.0)"
+plan=$(drover job plan -explain example.nomad || true)
+echo "$plan"
+echo "$plan" | grep -q '(1 create/destroy update, 2 ignore)' || fail "plan: want 1 create/destroy update, 2 ignore"
+index=$(echo "$plan" | sed -n 's/^Job Modify Index: //p')
+step job run -check-index "$index" example.nomad
+drover job run -check-index "$index" example.nomad
+deployed() { drover job status example | grep -q 'Description = Deployment completed successfully' &&
+  [ "$(drover job status example | grep -c '  2        run      running ')" = 3 ]; }
+wait_until "the rolling update to finish" deployed
 
-first=$(curl -s "$addr/v1/job/example/allocations" | jq -r "$running | .[0].ID")
-echo "== alloc logs ${first:0:8} redis"
-curl -s "$addr/v1/client/fs/logs/$first?task=redis&type=stdout&plain=true" | sed 's/^/    /'
+step status example
+drover status example
+first=$(drover job status example | awk '/  2        run      running /{print $1; exit}')
+step alloc status "$first"
+drover alloc status "$first"
+step alloc logs "$first" redis
+drover alloc logs "$first" redis
 
-echo "== job stop example"
-show_eval "$(curl -sf -XDELETE "$addr/v1/job/example" | jq -r .EvalID)"
-wait_for "every allocation complete" '[.[] | select(.ClientStatus != "complete")] | length == 0'
-curl -s "$addr/v1/job/example" | jq -r '"    Status = \(.Status)\(if .Stop then " (stopped)" else "" end)"'
-allocs
+step job stop example
+drover job stop example
+wait_until "dead (stopped)" sh -c "'$work/drover' status | grep -q 'dead (stopped)'"
+step status
+drover status
+echo
 echo "== done"

@@ -118,7 +118,27 @@ func newRootCommand(s *streams) *cobra.Command {
 		newJobCommand(s),
 		newConfigCommand(s),
 		newAgentCommand(s),
+		newStatusCommand(s),
+		newAllocCommand(s),
+		newEvalCommand(s),
+		newNodeCommand(s),
+		newDeploymentCommand(s),
+		newServerCommand(s),
+		newLogsCommand(s),
 	)
+	// Hyphenated names from older releases, still used by the operations
+	// guides: hidden, same behaviour.
+	for _, legacy := range []*cobra.Command{newAllocStatusLegacyCommand(s), newEvalStatusLegacyCommand(s),
+		newNodeStatusLegacyCommand(s), newNodeDrainLegacyCommand(s), newServerMembersLegacyCommand(s)} {
+		legacy.Hidden = true
+		root.AddCommand(legacy)
+	}
+	// The tutorials' short forms: "drover run" is "drover job run", ...
+	for _, alias := range []*cobra.Command{newJobInitCommand(s), newJobValidateCommand(s), newJobPlanCommand(s),
+		newJobRunCommand(s), newJobStopCommand(s)} {
+		alias.Hidden = true
+		root.AddCommand(alias)
+	}
 	return root
 }
 

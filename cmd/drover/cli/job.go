@@ -39,10 +39,14 @@ func newVersionCommand(s *streams) *cobra.Command {
 }
 
 func newJobCommand(s *streams) *cobra.Command {
-	return group("job", "Create, check and run jobs",
-		"  drover job init -short\n  drover job validate example.nomad",
+	return group("job", "Create, check, run and stop jobs",
+		"  drover job init -short\n  drover job plan example.nomad\n  drover job run example.nomad\n  drover job status example",
 		newJobInitCommand(s),
 		newJobValidateCommand(s),
+		newJobPlanCommand(s),
+		newJobRunCommand(s),
+		newJobStatusCommand(s),
+		newJobStopCommand(s),
 	)
 }
 

@@ -1,0 +1,654 @@
+package cli
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/nomad/api"
+	"github.com/spf13/cobra"
+
+	"drover/agent/structs"
+)
+
+// toAPIJob converts the parsed job to the official client's type through
+// the API's JSON, which both share.
+func toAPIJob(job *structs.Job) (*api.Job, error) {
+	b, err := json.Marshal(job)
+	if err != nil {
+		return nil, err
+	}
+	var out api.Job
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// loadAPIJob reads a job file for a command that submits it.
+func (f *jobFlags) loadAPIJob(s *streams, path string) (*api.Job, error) {
+	job, err := f.load(s, path)
+	if err != nil {
+		return nil, fmt.Errorf("Error getting job struct: Error parsing job file from %s:\n%v", path, err)
+	}
+	return toAPIJob(job)
+}
+
+// checkIndexError matches the server's -check-index refusals.
+var checkIndexError = regexp.MustCompile(`\((Enforcing job modify index.*)\)`)
+
+func newJobRunCommand(s *streams) *cobra.Command {
+	var flags jobFlags
+	var addr string
+	var checkIndex uint64
+	var detach, verbose, explain bool
+	c := &cobra.Command{
+		Use:   "run <file>",
+		Short: "Run a job, or update a running one",
+		Long: "Submits the job file to the cluster and follows the evaluation the scheduler runs\n" +
+			"for it. With -check-index, the job is only submitted if its modify index on the\n" +
+			"server still is the one \"job plan\" reported (0: the job must not exist yet).\n" +
+			"With -explain, prints why the scheduler did what it did to each allocation.\n" +
+			"Exit codes: 0 ok, 1 error, 2 allocations could not all be placed.",
+		Example: "  drover job run example.nomad\n  drover job run -check-index 24 example.nomad\n  drover run -explain example.nomad",
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return &usageError{cmd: c, msg: "This command takes one argument: <path>"}
+			}
+			job, err := flags.loadAPIJob(s, args[0])
+			if err != nil {
+				return fail(1, "%v", err)
+			}
+			client, err := s.apiClient(addr)
+			if err != nil {
+				return fail(1, "Error initializing client: %v", err)
+			}
+			var resp *api.JobRegisterResponse
+			if c.Flags().Changed("check-index") {
+				resp, _, err = client.Jobs().EnforceRegister(job, checkIndex, nil)
+			} else {
+				resp, _, err = client.Jobs().Register(job, nil)
+			}
+			if err != nil {
+				if m := checkIndexError.FindStringSubmatch(err.Error()); m != nil {
+					return fail(1, "%s\nJob not updated", m[1])
+				}
+				return fail(1, "Error submitting job: %v", err)
+			}
+			if resp.Warnings != "" {
+				fmt.Fprintf(s.Out, "Job Warnings:\n%s\n\n", resp.Warnings)
+			}
+			if detach || resp.EvalID == "" {
+				fmt.Fprintln(s.Out, "Job registration successful")
+				if resp.EvalID != "" {
+					fmt.Fprintf(s.Out, "Evaluation ID: %s\n", resp.EvalID)
+				}
+				return nil
+			}
+			code, err := newMonitor(s.Out, client, verbose).run(c.Context(), resp.EvalID)
+			if err != nil {
+				return fail(1, "%v", err)
+			}
+			if explain {
+				ds, err := evalDecisions(client, resp.EvalID)
+				if err != nil {
+					return fail(1, "Error reading decisions: %v", err)
+				}
+				fmt.Fprintln(s.Out)
+				printDecisions(s.Out, ds)
+			}
+			if code != 0 {
+				return fail(code, "")
+			}
+			return nil
+		},
+	}
+	flags.register(c)
+	addressFlag(c, &addr)
+	c.Flags().Uint64Var(&checkIndex, "check-index", 0, "only run if the job's modify index on the server is this one (0: must not exist)")
+	c.Flags().BoolVar(&detach, "detach", false, "return at once with the evaluation ID instead of following it")
+	c.Flags().BoolVar(&verbose, "verbose", false, "show full IDs")
+	c.Flags().BoolVar(&explain, "explain", false, "print why the scheduler decided what it did for each allocation")
+	return c
+}
+
+func newJobPlanCommand(s *streams) *cobra.Command {
+	var flags jobFlags
+	var addr string
+	var noDiff, verbose, explain bool
+	c := &cobra.Command{
+		Use:   "plan <file>",
+		Short: "Dry-run a job: show what would change, and the index to run it with",
+		Long: "Asks the scheduler what running the job file would do, changing nothing: the\n" +
+			"differences from the running version, how many allocations would be created,\n" +
+			"updated in place, replaced or left alone, and whether they all fit. Prints the\n" +
+			"job modify index to pass to \"job run -check-index\".\n" +
+			"Exit codes: 0 no allocation changes, 1 allocations would change, 255 error.",
+		Example: "  drover job plan example.nomad\n  drover job plan -explain example.nomad",
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return &usageError{cmd: c, msg: "This command takes one argument: <path>"}
+			}
+			job, err := flags.loadAPIJob(s, args[0])
+			if err != nil {
+				return fail(255, "%v", err)
+			}
+			client, err := s.apiClient(addr)
+			if err != nil {
+				return fail(255, "Error initializing client: %v", err)
+			}
+			var resp planResponse
+			req := map[string]interface{}{"Job": job, "Diff": !noDiff}
+			if _, err := client.Raw().Write("/v1/job/"+*job.ID+"/plan", req, &resp, nil); err != nil {
+				return fail(255, "Error during plan: %v", err)
+			}
+			if resp.Diff != nil {
+				d := &structs.JobDiff{}
+				if b, err := json.Marshal(resp.Diff); err == nil && json.Unmarshal(b, d) == nil {
+					fmt.Fprintf(s.Out, "%s\n\n", strings.TrimSpace(structs.FormatJobDiff(d, verbose)))
+				}
+			}
+			fmt.Fprintln(s.Out, "Scheduler dry-run:")
+			fmt.Fprintln(s.Out, formatDryRun(resp.FailedTGAllocs, *job.Type == "system"))
+			fmt.Fprintln(s.Out)
+			if explain {
+				printDecisions(s.Out, resp.Decisions)
+				fmt.Fprintln(s.Out)
+			}
+			fmt.Fprint(s.Out, formatJobModifyIndex(resp.JobModifyIndex, runArgs(flags), args[0]))
+			if planChanges(resp.Annotations) {
+				return fail(1, "")
+			}
+			return nil
+		},
+	}
+	flags.register(c)
+	addressFlag(c, &addr)
+	c.Flags().BoolVar(&noDiff, "no-diff", false, "do not show the job diff")
+	c.Flags().BoolVar(&verbose, "verbose", false, "show every field of the diff, not only changed ones")
+	c.Flags().BoolVar(&explain, "explain", false, "print why the scheduler would decide what it does for each allocation")
+	return c
+}
+
+// planResponse is the plan API's answer, with Drover's decisions.
+type planResponse struct {
+	JobModifyIndex uint64
+	Annotations    *api.PlanAnnotations
+	FailedTGAllocs map[string]*api.AllocationMetric
+	Diff           *api.JobDiff
+	Warnings       string
+	Decisions      []decision
+}
+
+// planChanges reports whether allocations would be created or destroyed;
+// in-place updates and ignores do not count.
+func planChanges(a *api.PlanAnnotations) bool {
+	if a == nil {
+		return false
+	}
+	for _, u := range a.DesiredTGUpdates {
+		if u.Stop+u.Place+u.Migrate+u.DestructiveUpdate+u.Canary > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// formatDryRun is the "Scheduler dry-run:" text.
+func formatDryRun(failed map[string]*api.AllocationMetric, system bool) string {
+	if len(failed) == 0 {
+		return "- All tasks successfully allocated."
+	}
+	var b strings.Builder
+	if system {
+		b.WriteString("- WARNING: Failed to place allocations on all nodes.")
+	} else {
+		b.WriteString("- WARNING: Failed to place all allocations.")
+	}
+	groups := make([]string, 0, len(failed))
+	for g := range failed {
+		groups = append(groups, g)
+	}
+	sort.Strings(groups)
+	for _, g := range groups {
+		m := failed[g]
+		noun := "allocation"
+		if m.CoalescedFailures > 0 {
+			noun += "s"
+		}
+		fmt.Fprintf(&b, "\n  Task Group %q (failed to place %d %s):\n", g, m.CoalescedFailures+1, noun)
+		b.WriteString(strings.TrimRight(formatAllocMetrics(m, false, "    "), "\n"))
+	}
+	return b.String()
+}
+
+// runArgs repeats the variable flags in the suggested run command.
+func runArgs(f jobFlags) string {
+	var b strings.Builder
+	for _, v := range f.vars {
+		fmt.Fprintf(&b, "-var=%q ", v)
+	}
+	for _, v := range f.varFiles {
+		fmt.Fprintf(&b, "-var-file=%q ", v)
+	}
+	if !f.hcl2Strict {
+		b.WriteString("-hcl2-strict=false ")
+	}
+	return b.String()
+}
+
+func formatJobModifyIndex(index uint64, args, path string) string {
+	return fmt.Sprintf(`Job Modify Index: %d
+To submit the job with version verification run:
+
+drover job run -check-index %d %s%s
+
+When running the job with the check-index flag, the job will only be run if the
+job modify index given matches the server-side version. If the index has
+changed, another user has modified the job and the plan's results are
+potentially invalid.
+`, index, index, args, path)
+}
+
+// findJob resolves a job ID or prefix, as "job status" and "job stop" do.
+func findJob(client *api.Client, prefix string) (*api.JobListStub, error) {
+	jobs, _, err := client.Jobs().PrefixList(prefix)
+	if err != nil {
+		return nil, fmt.Errorf("Error querying job: %s", err)
+	}
+	if len(jobs) == 0 {
+		return nil, fmt.Errorf("No job(s) with prefix or ID %q found", prefix)
+	}
+	for _, j := range jobs {
+		if j.ID == prefix {
+			return j, nil
+		}
+	}
+	if len(jobs) > 1 {
+		return nil, fmt.Errorf("Prefix %q matched multiple jobs\n\n%s", prefix, formatJobList(jobs))
+	}
+	return jobs[0], nil
+}
+
+// formatJobList is the table of "status" without arguments.
+func formatJobList(jobs []*api.JobListStub) string {
+	rows := []string{"ID|Type|Priority|Status|Submit Date"}
+	for _, j := range jobs {
+		rows = append(rows, fmt.Sprintf("%s|%s|%d|%s|%s", j.ID, jobType(j.Type, j.Periodic, j.ParameterizedJob),
+			j.Priority, statusString(j.Status, j.Stop), formatUnixNano(j.SubmitTime)))
+	}
+	return formatList(rows)
+}
+
+func jobType(t string, periodic, parameterized bool) string {
+	if periodic {
+		t += "/periodic"
+	}
+	if parameterized {
+		t += "/parameterized"
+	}
+	return t
+}
+
+// statusString shows a stopped job as "dead (stopped)".
+func statusString(status string, stop bool) string {
+	if stop {
+		return status + " (stopped)"
+	}
+	return status
+}
+
+func newJobStopCommand(s *streams) *cobra.Command {
+	var addr string
+	var purge, detach, yes, verbose bool
+	c := &cobra.Command{
+		Use:   "stop <job>",
+		Short: "Stop a running job",
+		Long: "Stops every allocation of the job. The job stays, as a new version marked stopped,\n" +
+			"so \"job status\" shows it as \"dead (stopped)\"; -purge removes it entirely.",
+		Example: "  drover job stop example\n  drover job stop -purge example",
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return &usageError{cmd: c, msg: "This command takes one argument: <job>"}
+			}
+			client, err := s.apiClient(addr)
+			if err != nil {
+				return fail(1, "Error initializing client: %v", err)
+			}
+			job, err := findJob(client, args[0])
+			if err != nil {
+				return fail(1, "%v", err)
+			}
+			if job.ID != args[0] && !yes {
+				fmt.Fprintf(s.Out, "Are you sure you want to stop job %q? [y/N] ", job.ID)
+				answer, _ := bufio.NewReader(confirmInput).ReadString('\n')
+				answer = strings.TrimSpace(answer)
+				switch {
+				case answer == "" || strings.HasPrefix(strings.ToLower(answer), "n"):
+					fmt.Fprintln(s.Out, "Cancelling job stop")
+					return nil
+				case answer != "y":
+					return fail(1, "No confirmation detected. For confirmation, an exact 'y' is required.")
+				}
+			}
+			evalID, _, err := client.Jobs().Deregister(job.ID, purge, nil)
+			if err != nil {
+				return fail(1, "Error deregistering job with id %s err: %v", args[0], err)
+			}
+			if detach {
+				fmt.Fprintln(s.Out, evalID)
+				return nil
+			}
+			if _, err := newMonitor(s.Out, client, verbose).run(c.Context(), evalID); err != nil {
+				return fail(1, "%v", err)
+			}
+			return nil
+		},
+	}
+	addressFlag(c, &addr)
+	c.Flags().BoolVar(&purge, "purge", false, "remove the job entirely instead of keeping it stopped")
+	c.Flags().BoolVar(&detach, "detach", false, "print the evaluation ID and return at once")
+	c.Flags().BoolVar(&yes, "yes", false, "do not ask for confirmation when the job was matched by prefix")
+	c.Flags().BoolVar(&verbose, "verbose", false, "show full IDs")
+	return c
+}
+
+// confirmInput is where "job stop" reads its confirmation; tests replace it.
+var confirmInput io.Reader = os.Stdin
+
+func newJobStatusCommand(s *streams) *cobra.Command {
+	var addr string
+	var short, verbose, evals bool
+	c := &cobra.Command{
+		Use:   "status [job]",
+		Short: "Show the status of jobs, or of one job",
+		Long: "Without an argument, lists the jobs. With a job ID (or a prefix of one), shows the\n" +
+			"job, its allocation summary, its latest deployment and its allocations.",
+		Example: "  drover job status\n  drover job status example",
+		RunE: func(c *cobra.Command, args []string) error {
+			client, err := s.apiClient(addr)
+			if err != nil {
+				return fail(1, "Error initializing client: %v", err)
+			}
+			if len(args) == 0 {
+				return listJobs(s, client)
+			}
+			if len(args) > 1 {
+				return &usageError{cmd: c, msg: "This command takes either no arguments or one: <job>"}
+			}
+			stub, err := findJob(client, args[0])
+			if err != nil {
+				return fail(1, "%v", err)
+			}
+			out, err := formatJobStatus(client, stub.ID, short, verbose, evals)
+			if err != nil {
+				return fail(1, "%v", err)
+			}
+			fmt.Fprint(s.Out, out)
+			return nil
+		},
+	}
+	addressFlag(c, &addr)
+	c.Flags().BoolVar(&short, "short", false, "show only the job's header")
+	c.Flags().BoolVar(&verbose, "verbose", false, "show full IDs and exact times")
+	c.Flags().BoolVar(&evals, "evals", false, "also show the job's evaluations")
+	return c
+}
+
+func listJobs(s *streams, client *api.Client) error {
+	jobs, _, err := client.Jobs().List(nil)
+	if err != nil {
+		return fail(1, "Error querying jobs: %v", err)
+	}
+	if len(jobs) == 0 {
+		fmt.Fprintln(s.Out, "No running jobs")
+		return nil
+	}
+	fmt.Fprintln(s.Out, formatJobList(jobs))
+	return nil
+}
+
+// formatJobStatus renders "job status <id>" as the tutorials show it.
+func formatJobStatus(client *api.Client, id string, short, verbose, showEvals bool) (string, error) {
+	job, _, err := client.Jobs().Info(id, nil)
+	if err != nil {
+		return "", fmt.Errorf("Error querying job: %s", err)
+	}
+	length := shortID
+	if verbose {
+		length = fullID
+	}
+	var b strings.Builder
+	periodic := job.Periodic != nil
+	b.WriteString(formatKV([]string{
+		"ID|" + *job.ID,
+		"Name|" + *job.Name,
+		"Submit Date|" + formatUnixNano(*job.SubmitTime),
+		"Type|" + *job.Type,
+		fmt.Sprintf("Priority|%d", *job.Priority),
+		"Datacenters|" + strings.Join(job.Datacenters, ","),
+		"Namespace|" + *job.Namespace,
+		"Status|" + statusString(*job.Status, job.Stop != nil && *job.Stop),
+		fmt.Sprintf("Periodic|%v", periodic),
+		fmt.Sprintf("Parameterized|%v", job.ParameterizedJob != nil),
+	}))
+	b.WriteString("\n")
+	if short {
+		return b.String(), nil
+	}
+	now := time.Now()
+	if !periodic {
+		summary, _, err := client.Jobs().Summary(id, nil)
+		if err != nil {
+			return "", fmt.Errorf("Error querying job summary: %s", err)
+		}
+		rows := []string{"Task Group|Queued|Starting|Running|Failed|Complete|Lost"}
+		groups := make([]string, 0, len(summary.Summary))
+		for g := range summary.Summary {
+			groups = append(groups, g)
+		}
+		sort.Strings(groups)
+		for _, g := range groups {
+			t := summary.Summary[g]
+			rows = append(rows, fmt.Sprintf("%s|%d|%d|%d|%d|%d|%d", g, t.Queued, t.Starting, t.Running, t.Failed, t.Complete, t.Lost))
+		}
+		b.WriteString("\nSummary\n" + formatList(rows) + "\n")
+	}
+	evals, _, err := client.Jobs().Evaluations(id, nil)
+	if err != nil {
+		return "", fmt.Errorf("Error querying job evaluations: %s", err)
+	}
+	for _, e := range evals {
+		if e.Status == "blocked" {
+			b.WriteString("\nPlacement Failure\n")
+			groups := make([]string, 0, len(e.FailedTGAllocs))
+			for g := range e.FailedTGAllocs {
+				groups = append(groups, g)
+			}
+			sort.Strings(groups)
+			for _, g := range groups {
+				fmt.Fprintf(&b, "Task Group %q:\n%s", g, formatAllocMetrics(e.FailedTGAllocs[g], false, "  "))
+			}
+			// The blocked evaluation carries no metrics: its parent does.
+			for _, parent := range evals {
+				if parent.BlockedEval == e.ID {
+					for _, g := range sortedMetricGroups(parent.FailedTGAllocs) {
+						fmt.Fprintf(&b, "Task Group %q:\n%s", g, formatAllocMetrics(parent.FailedTGAllocs[g], false, "  "))
+					}
+				}
+			}
+		}
+	}
+	if showEvals || verbose {
+		rows := []string{"ID|Priority|Triggered By|Status|Placement Failures"}
+		for _, e := range evals {
+			failures := fmt.Sprint(len(e.FailedTGAllocs) > 0)
+			if e.Status == "blocked" {
+				failures = "N/A - In Progress"
+			}
+			rows = append(rows, fmt.Sprintf("%s|%d|%s|%s|%s", limit(e.ID, length), e.Priority, e.TriggeredBy, e.Status, failures))
+		}
+		b.WriteString("\nEvaluations\n" + formatList(rows) + "\n")
+	}
+	if d, _, err := client.Jobs().LatestDeployment(id, nil); err == nil && d != nil {
+		b.WriteString("\nLatest Deployment\n")
+		b.WriteString(formatKV([]string{"ID|" + limit(d.ID, length), "Status|" + d.Status, "Description|" + d.StatusDescription}))
+		b.WriteString("\n\nDeployed\n" + formatDeployedGroups(d) + "\n")
+	}
+	allocs, _, err := client.Jobs().Allocations(id, false, nil)
+	if err != nil {
+		return "", fmt.Errorf("Error querying job allocations: %s", err)
+	}
+	b.WriteString("\nAllocations\n")
+	if len(allocs) == 0 {
+		b.WriteString("No allocations placed\n")
+		return b.String(), nil
+	}
+	sort.Slice(allocs, func(i, j int) bool { return allocs[i].CreateIndex > allocs[j].CreateIndex })
+	rows := []string{"ID|Node ID|Task Group|Version|Desired|Status|Created|Modified"}
+	for _, a := range allocs {
+		created, modified := prettyTimeDiff(time.Unix(0, a.CreateTime), now), prettyTimeDiff(time.Unix(0, a.ModifyTime), now)
+		if verbose {
+			created, modified = formatUnixNano(a.CreateTime), formatUnixNano(a.ModifyTime)
+		}
+		rows = append(rows, fmt.Sprintf("%s|%s|%s|%d|%s|%s|%s|%s", limit(a.ID, length), limit(a.NodeID, length), a.TaskGroup,
+			a.JobVersion, a.DesiredStatus, a.ClientStatus, created, modified))
+	}
+	b.WriteString(formatList(rows) + "\n")
+	return b.String(), nil
+}
+
+func sortedMetricGroups(m map[string]*api.AllocationMetric) []string {
+	out := make([]string, 0, len(m))
+	for g := range m {
+		out = append(out, g)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// formatDeployedGroups is the "Deployed" table of a deployment.
+func formatDeployedGroups(d *api.Deployment) string {
+	groups := make([]string, 0, len(d.TaskGroups))
+	canaries, deadline := false, false
+	for g, st := range d.TaskGroups {
+		groups = append(groups, g)
+		canaries = canaries || st.DesiredCanaries > 0
+		deadline = deadline || st.ProgressDeadline != 0
+	}
+	sort.Strings(groups)
+	header := "Task Group"
+	if canaries {
+		header += "|Promoted"
+	}
+	header += "|Desired"
+	if canaries {
+		header += "|Canaries"
+	}
+	header += "|Placed|Healthy|Unhealthy"
+	if deadline {
+		header += "|Progress Deadline"
+	}
+	rows := []string{header}
+	for _, g := range groups {
+		st := d.TaskGroups[g]
+		row := g
+		if canaries {
+			promoted := "N/A"
+			if st.DesiredCanaries > 0 {
+				promoted = fmt.Sprint(st.Promoted)
+			}
+			row += "|" + promoted
+		}
+		row += fmt.Sprintf("|%d", st.DesiredTotal)
+		if canaries {
+			row += fmt.Sprintf("|%d", st.DesiredCanaries)
+		}
+		row += fmt.Sprintf("|%d|%d|%d", st.PlacedAllocs, st.HealthyAllocs, st.UnhealthyAllocs)
+		if deadline {
+			when := "N/A"
+			if !st.RequireProgressBy.IsZero() {
+				when = formatTime(st.RequireProgressBy)
+			}
+			row += "|" + when
+		}
+		rows = append(rows, row)
+	}
+	return formatList(rows)
+}
+
+// newStatusCommand is the generic "status": jobs without an argument,
+// else whatever the ID (or prefix) names.
+func newStatusCommand(s *streams) *cobra.Command {
+	var addr string
+	var verbose bool
+	c := &cobra.Command{
+		Use:     "status [id]",
+		Short:   "Show the status of jobs, or of the job, allocation, node or evaluation an ID names",
+		Example: "  drover status\n  drover status example",
+		RunE: func(c *cobra.Command, args []string) error {
+			client, err := s.apiClient(addr)
+			if err != nil {
+				return fail(1, "Error initializing client: %v", err)
+			}
+			if len(args) == 0 {
+				return listJobs(s, client)
+			}
+			if len(args) > 1 {
+				return &usageError{cmd: c, msg: "This command takes either no arguments or one: <id>"}
+			}
+			if _, err := findJob(client, args[0]); err == nil {
+				out, err := formatJobStatus(client, args[0], false, verbose, false)
+				if err != nil {
+					return fail(1, "%v", err)
+				}
+				fmt.Fprint(s.Out, out)
+				return nil
+			}
+			return statusByID(c, s, client, args[0], addr)
+		},
+	}
+	addressFlag(c, &addr)
+	c.Flags().BoolVar(&verbose, "verbose", false, "show full IDs")
+	return c
+}
+
+// statusByID shows what a non-job ID names: an allocation, a node, an
+// evaluation or a deployment, found by prefix in that order.
+func statusByID(c *cobra.Command, s *streams, client *api.Client, id, addr string) error {
+	if len(id) < 2 {
+		return fail(1, "Identifier must contain at least two characters.")
+	}
+	kinds := []struct {
+		matches func() (int, error)
+		command func() *cobra.Command
+	}{
+		{func() (int, error) { l, _, err := client.Allocations().PrefixList(id); return len(l), err }, func() *cobra.Command { return newAllocCommand(s) }},
+		{func() (int, error) { l, _, err := client.Nodes().PrefixList(id); return len(l), err }, func() *cobra.Command { return newNodeCommand(s) }},
+		{func() (int, error) { l, _, err := client.Evaluations().PrefixList(id); return len(l), err }, func() *cobra.Command { return newEvalCommand(s) }},
+		{func() (int, error) { l, _, err := client.Deployments().PrefixList(id); return len(l), err }, func() *cobra.Command { return newDeploymentCommand(s) }},
+	}
+	for _, k := range kinds {
+		n, err := k.matches()
+		if err != nil || n == 0 {
+			continue
+		}
+		cmd := k.command()
+		cmd.SilenceErrors, cmd.SilenceUsage = true, true
+		args := []string{"status", id}
+		if addr != "" {
+			args = append(args, "--address", addr)
+		}
+		cmd.SetArgs(args)
+		cmd.SetOut(s.Out)
+		cmd.SetErr(s.Err)
+		return cmd.ExecuteContext(c.Context())
+	}
+	return fail(1, "Unable to resolve ID: %q", id)
+}

@@ -1,0 +1,173 @@
+package cli
+
+import (
+	"fmt"
+	"net"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/nomad/api"
+	"github.com/spf13/cobra"
+)
+
+func newServerCommand(s *streams) *cobra.Command {
+	c := group("server", "Inspect the cluster's servers",
+		"  drover server members",
+		newServerMembersCommand(s),
+	)
+	c.Long = "Commands about the servers that hold the cluster state and schedule its work."
+	return c
+}
+
+func newServerMembersCommand(s *streams) *cobra.Command {
+	return buildServerMembersCommand(s, "members", nil)
+}
+
+// newServerMembersLegacyCommand is the hidden, deprecated "server-members":
+// it warns, then runs "server members".
+func newServerMembersLegacyCommand(s *streams) *cobra.Command {
+	c := buildServerMembersCommand(s, "server-members", legacyUsage{"server", "members"})
+	c.Hidden = true
+	run := c.RunE
+	c.RunE = func(c *cobra.Command, args []string) error {
+		root := c.Root().Name()
+		msg := fmt.Sprintf("WARNING! The %q command is deprecated. Please use %q instead. "+
+			"This command will be removed a later version of Drover.",
+			root+" server-members", root+" server members")
+		fmt.Fprintf(s.Err, "%s\n\n", wrapWords(msg, 78))
+		return run(c, args)
+	}
+	return c
+}
+
+func buildServerMembersCommand(s *streams, use string, legacy legacyUsage) *cobra.Command {
+	var addr string
+	var verbose bool
+	prog := "drover server members"
+	if legacy != nil {
+		prog = "drover server-members"
+	}
+	c := &cobra.Command{
+		Use:   use,
+		Short: "List the cluster's servers",
+		Long: "Lists the servers the agent knows of, sorted by region, datacenter and name:\n" +
+			"their address and port, whether they are alive, which one leads its region,\n" +
+			"their raft protocol version, build, datacenter and region. -verbose adds the\n" +
+			"member protocol and all tags.",
+		Example: "  " + prog + "\n  " + prog + " -verbose",
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) != 0 {
+				return legacy.err(c, "This command takes no arguments")
+			}
+			client, err := s.apiClient(addr)
+			if err != nil {
+				return fail(1, "Error initializing client: %v", err)
+			}
+			return runServerMembers(s, client, verbose)
+		},
+	}
+	c.Flags().BoolVar(&verbose, "verbose", false, "add the protocol version and tags of each member")
+	addressFlag(c, &addr)
+	return c
+}
+
+func runServerMembers(s *streams, client *api.Client, verbose bool) error {
+	resp, err := client.Agent().Members()
+	if err != nil {
+		return fail(1, "Error querying servers: %v", err)
+	}
+	members := append([]*api.AgentMember(nil), resp.Members...)
+	sort.SliceStable(members, func(i, j int) bool {
+		a, b := members[i], members[j]
+		if a.Tags["region"] != b.Tags["region"] {
+			return a.Tags["region"] < b.Tags["region"]
+		}
+		if a.Tags["dc"] != b.Tags["dc"] {
+			return a.Tags["dc"] < b.Tags["dc"]
+		}
+		return a.Name < b.Name
+	})
+
+	// The leader of each region, by its RPC address.
+	leaders := map[string]string{}
+	var leaderErr error
+	for _, m := range members {
+		region := m.Tags["region"]
+		if _, ok := leaders[region]; ok {
+			continue
+		}
+		var l string
+		var err error
+		if region == "" {
+			l, err = client.Status().Leader()
+		} else {
+			l, err = client.Status().RegionLeader(region)
+		}
+		if err != nil && leaderErr == nil {
+			leaderErr = fmt.Errorf("region %q: %v", region, err)
+		}
+		leaders[region] = l
+	}
+
+	header := "Name|Address|Port|Status|Leader|Raft Version|Build|Datacenter|Region"
+	if verbose {
+		header = "Name|Address|Port|Status|Leader|Protocol|Raft Version|Build|Datacenter|Region|Tags"
+	}
+	rows := []string{header}
+	for _, m := range members {
+		leader := false
+		if l := leaders[m.Tags["region"]]; l != "" && m.Tags["port"] != "" {
+			leader = net.JoinHostPort(m.Addr, m.Tags["port"]) == l
+		}
+		row := fmt.Sprintf("%s|%s|%d|%s|%v", m.Name, m.Addr, m.Port, m.Status, leader)
+		if verbose {
+			row += fmt.Sprintf("|%d", m.ProtocolCur)
+		}
+		row += fmt.Sprintf("|%s|%s|%s|%s", m.Tags["raft_vsn"], m.Tags["build"], m.Tags["dc"], m.Tags["region"])
+		if verbose {
+			row += "|" + memberTags(m.Tags)
+		}
+		rows = append(rows, row)
+	}
+	fmt.Fprintln(s.Out, formatListWithSpaces(rows))
+	if leaderErr != nil {
+		return fail(1, "Error determining leaders: %v", leaderErr)
+	}
+	return nil
+}
+
+// memberTags prints a member's tags as sorted key=value pairs.
+func memberTags(tags map[string]string) string {
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	pairs := make([]string, 0, len(keys))
+	for _, k := range keys {
+		pairs = append(pairs, k+"="+tags[k])
+	}
+	return strings.Join(pairs, ",")
+}
+
+// wrapWords breaks text into lines of at most width characters at
+// spaces; a word longer than width stays whole on its own line.
+func wrapWords(text string, width int) string {
+	var lines []string
+	for _, para := range strings.Split(text, "\n") {
+		line := ""
+		for _, w := range strings.Fields(para) {
+			switch {
+			case line == "":
+				line = w
+			case len(line)+1+len(w) <= width:
+				line += " " + w
+			default:
+				lines = append(lines, line)
+				line = w
+			}
+		}
+		lines = append(lines, line)
+	}
+	return strings.Join(lines, "\n")
+}
