@@ -27,8 +27,8 @@ type allocRunner struct {
 	desc    string
 	health  *healthTracker
 	stopped bool
-	// lastReported is what the server last heard, to send changes only.
-	lastReported string
+	// destroyed is set once the allocation is being removed.
+	destroyed bool
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -51,8 +51,21 @@ func newAllocRunner(c *Client, alloc *structs.Allocation) *allocRunner {
 
 // start builds the directories and starts the tasks. recovered holds the
 // persisted tasks of an allocation a restarted client is taking back.
-func (ar *allocRunner) start(recovered map[string]*persistedTask) error {
+func (ar *allocRunner) start(recovered map[string]*persistedTask) (err error) {
 	alloc := ar.alloc
+	var wg sync.WaitGroup
+	defer func() {
+		// done must close whatever happens, or destroy would wait for it.
+		if err != nil {
+			for _, tr := range ar.taskList() {
+				tr.kill()
+			}
+		}
+		go func() {
+			wg.Wait()
+			close(ar.done)
+		}()
+	}()
 	tg := alloc.Job.LookupTaskGroup(alloc.TaskGroup)
 	if tg == nil {
 		return fmt.Errorf("allocation %s: group %q not in its job", alloc.ID, alloc.TaskGroup)
@@ -65,7 +78,6 @@ func (ar *allocRunner) start(recovered map[string]*persistedTask) error {
 	if err := ar.c.state.putAlloc(alloc); err != nil {
 		return err
 	}
-	var wg sync.WaitGroup
 	for _, task := range tg.Tasks {
 		taskDir := filepath.Join(ar.allocDir, task.Name)
 		for _, dir := range []string{"local", "secrets", "tmp"} {
@@ -82,6 +94,11 @@ func (ar *allocRunner) start(recovered map[string]*persistedTask) error {
 		}
 		ar.mu.Lock()
 		ar.tasks[task.Name] = tr
+		// A stop or destroy that came while the allocation was starting
+		// has already killed the tasks it saw; this one it did not.
+		if ar.stopped || ar.destroyed {
+			tr.kill()
+		}
 		ar.mu.Unlock()
 		rec := recovered[task.Name]
 		if rec != nil && rec.State != nil {
@@ -114,11 +131,10 @@ func (ar *allocRunner) start(recovered map[string]*persistedTask) error {
 			tr.run(ar.ctx, resume)
 		}()
 	}
-	ar.health = newHealthTracker(ar)
-	go func() {
-		wg.Wait()
-		close(ar.done)
-	}()
+	health := newHealthTracker(ar)
+	ar.mu.Lock()
+	ar.health = health
+	ar.mu.Unlock()
 	ar.taskChanged()
 	return nil
 }
@@ -251,6 +267,7 @@ func (ar *allocRunner) lookupVar(name string, env map[string]string) (string, bo
 func (ar *allocRunner) update(alloc *structs.Allocation) {
 	ar.mu.Lock()
 	prevDeployment := ar.alloc.DeploymentID
+	health := ar.health
 	ar.alloc = alloc
 	stop := alloc.DesiredStatus != structs.AllocDesiredStatusRun && !ar.stopped
 	if stop {
@@ -261,13 +278,13 @@ func (ar *allocRunner) update(alloc *structs.Allocation) {
 		ar.c.logger.Printf("[ERROR] client: persist allocation %s: %v", alloc.ID, err)
 	}
 	if stop {
-		for _, tr := range ar.tasks {
+		for _, tr := range ar.taskList() {
 			tr.kill()
 		}
 		return
 	}
-	if alloc.DeploymentID != prevDeployment && ar.health != nil {
-		ar.health.reset()
+	if alloc.DeploymentID != prevDeployment && health != nil {
+		health.reset()
 	}
 }
 
@@ -333,7 +350,10 @@ func (ar *allocRunner) report() *structs.Allocation {
 // destroy stops everything and removes the allocation's directory; the
 // server no longer knows it.
 func (ar *allocRunner) destroy() {
-	for _, tr := range ar.tasks {
+	ar.mu.Lock()
+	ar.destroyed = true
+	ar.mu.Unlock()
+	for _, tr := range ar.taskList() {
 		tr.kill()
 	}
 	select {
@@ -343,4 +363,15 @@ func (ar *allocRunner) destroy() {
 	ar.cancel()
 	os.RemoveAll(ar.allocDir)
 	ar.c.state.deleteAlloc(ar.alloc.ID)
+}
+
+// taskList is a snapshot of the task runners, safe while start adds them.
+func (ar *allocRunner) taskList() []*taskRunner {
+	ar.mu.Lock()
+	defer ar.mu.Unlock()
+	out := make([]*taskRunner, 0, len(ar.tasks))
+	for _, tr := range ar.tasks {
+		out = append(out, tr)
+	}
+	return out
 }

@@ -218,7 +218,7 @@ type NodeListStub struct {
 func (n *Node) Stub() *NodeListStub {
 	return &NodeListStub{
 		Address: n.Attributes["unique.network.ip-address"], ID: n.ID, Datacenter: n.Datacenter,
-		Name: n.Name, NodeClass: n.NodeClass, NodePool: n.NodePool, Version: n.Attributes["nomad.version"],
+		Name: n.Name, NodeClass: n.NodeClass, NodePool: n.NodePool, Version: n.Attributes["drover.version"],
 		Drain: n.Drain, SchedulingEligibility: n.SchedulingEligibility, Status: n.Status,
 		StatusDescription: n.StatusDescription, Drivers: n.Drivers, LastDrain: n.LastDrain,
 		CreateIndex: n.CreateIndex, ModifyIndex: n.ModifyIndex,
