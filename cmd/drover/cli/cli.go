@@ -125,6 +125,7 @@ func newRootCommand(s *streams) *cobra.Command {
 		newDeploymentCommand(s),
 		newServerCommand(s),
 		newLogsCommand(s),
+		newLabCommand(s),
 	)
 	// Hyphenated names from older releases, still used by the operations
 	// guides: hidden, same behaviour.
