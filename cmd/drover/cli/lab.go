@@ -140,4 +140,3 @@ func startEmbeddedAgent(dir string) (*agent.Agent, error) {
 	}
 	return agent.New(cfg, log.New(logFile, "", log.LstdFlags))
 }
-
