@@ -101,7 +101,7 @@ type groupAllocs struct {
 	migrate    []*structs.Allocation // marked to leave a draining node
 	lost       []*structs.Allocation // on a node that is down or gone
 	reschedule []*structs.Allocation // failed, to be replaced now
-	done       []*structs.Allocation // batch work that finished: keeps its name
+	done       []*structs.Allocation // finished batch work, or failed work not (yet) rescheduled: keeps its name
 }
 
 func (s *pass) classify(tg *structs.TaskGroup, allocs []*structs.Allocation) groupAllocs {
@@ -121,9 +121,12 @@ func (s *pass) classify(tg *structs.TaskGroup, allocs []*structs.Allocation) gro
 			if a.NextAllocation != "" {
 				continue // already replaced
 			}
+			// A failed allocation keeps its name until it is rescheduled:
+			// waiting for its reschedule delay, or for good when its
+			// policy allows no more attempts.
 			if s.rescheduleNow(tg, a) {
 				g.reschedule = append(g.reschedule, a)
-			} else if batch {
+			} else {
 				g.done = append(g.done, a)
 			}
 			continue

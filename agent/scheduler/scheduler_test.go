@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"drover/agent/structs"
 )
@@ -365,5 +366,60 @@ func TestCanaryThenPromote(t *testing.T) {
 	h.run(job, all)
 	if got := versions(h.live(job)); got != "example.cache[0]=1 example.cache[1]=1 example.cache[2]=1" {
 		t.Fatalf("after promotion and rollout: %s", got)
+	}
+}
+
+// TestRescheduleFailedAllocation: a failed service allocation is not
+// replaced before its reschedule delay (a follow-up evaluation waits for
+// it), then is replaced under its name, avoiding the node it failed on
+// when another fits.
+func TestRescheduleFailedAllocation(t *testing.T) {
+	h := newHarness(t)
+	a := h.node("a", 4000, 8192)
+	job := h.register(h.parse("seed004.nomad"))
+	h.apply(h.schedule(h.eval(job, structs.EvalTriggerJobRegister)))
+	h.run(job, all)
+	b := h.node("b", 4000, 8192)
+	failed := h.live(job)[0]
+	h.must(h.st.UpdateAllocsFromClient(h.next(), []*structs.Allocation{{ID: failed.ID,
+		ClientStatus: structs.AllocClientStatusFailed, ModifyTime: h.now.UnixNano()}}))
+
+	// Too early: the default service policy waits 30s first.
+	res := h.schedule(h.eval(job, structs.EvalTriggerRetryFailedAlloc))
+	if len(res.FollowUps) != 1 || !res.FollowUps[0].WaitUntil.Equal(h.now.Add(30*time.Second)) {
+		t.Fatalf("follow-ups: %+v", res.FollowUps)
+	}
+	if countAllocs(res.Plan.NodeAllocation) != 1 || res.Plan.NodeAllocation[a.ID][0].FollowupEvalID != res.FollowUps[0].ID {
+		t.Fatalf("the failed allocation must point at its follow-up: %+v", res.Plan.NodeAllocation)
+	}
+	h.apply(res)
+
+	// After the delay: replaced under the same name, on the other node.
+	h.now = h.now.Add(31 * time.Second)
+	res = h.schedule(h.eval(job, structs.EvalTriggerRetryFailedAlloc))
+	wantUpdates(t, res, "cache", structs.DesiredUpdates{Place: 1})
+	placed := res.Plan.NodeAllocation[b.ID]
+	if len(placed) != 1 || placed[0].Name != failed.Name || placed[0].PreviousAllocation != failed.ID ||
+		placed[0].RescheduleTracker == nil || len(placed[0].RescheduleTracker.Events) != 1 {
+		t.Fatalf("replacement: %+v", placed)
+	}
+	if stops := res.Plan.NodeUpdate[a.ID]; len(stops) != 1 || stops[0].DesiredDescription != structs.AllocRescheduled {
+		t.Fatalf("stops: %+v", stops)
+	}
+}
+
+// TestBatchCompletedIsNotReplaced: finished batch work keeps its name and
+// is not run again.
+func TestBatchCompletedIsNotReplaced(t *testing.T) {
+	h := newHarness(t)
+	h.node("a", 4000, 8192)
+	job := h.register(h.parse("batch.nomad", "run_for   = \"2s\"", "run_for   = \"0s\""))
+	job.Periodic = nil
+	h.apply(h.schedule(h.eval(job, structs.EvalTriggerJobRegister)))
+	done := h.live(job)[0]
+	h.must(h.st.UpdateAllocsFromClient(h.next(), []*structs.Allocation{{ID: done.ID, ClientStatus: structs.AllocClientStatusComplete}}))
+	res := h.schedule(h.eval(job, structs.EvalTriggerJobRegister))
+	if !res.Plan.IsNoOp() {
+		t.Fatalf("completed batch work was scheduled again: %s", decisions(res))
 	}
 }
