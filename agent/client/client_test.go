@@ -287,3 +287,41 @@ func TestClient_LostNodeIsReplaced(t *testing.T) {
 }
 
 func TestMain(m *testing.M) { os.Exit(m.Run()) }
+
+// TestClient_InPlaceUpdateDoesNotRestart: a change the scheduler applies
+// in place (here, the count) reaches the running allocation without
+// stopping or restarting its task.
+func TestClient_InPlaceUpdateDoesNotRestart(t *testing.T) {
+	srv := testServer(t)
+	testClient(t, srv, "client-one")
+	if _, err := srv.RegisterJob(mockJob(t, "service", "    count = 1", `run_for = "0s"`), false, 0); err != nil {
+		t.Fatal(err)
+	}
+	var first *structs.Allocation
+	waitFor(t, 15*time.Second, "running", func() (bool, string) {
+		allocs := allocsOf(t, srv, "work")
+		if len(allocs) == 1 && allocs[0].ClientStatus == structs.AllocClientStatusRunning {
+			first = allocs[0]
+			return true, ""
+		}
+		return false, fmt.Sprint(len(allocs))
+	})
+	if _, err := srv.RegisterJob(mockJob(t, "service", "    count = 2", `run_for = "0s"`), false, 0); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 15*time.Second, "the first allocation at version 1, and a second one", func() (bool, string) {
+		allocs := allocsOf(t, srv, "work")
+		for _, a := range allocs {
+			if a.ID == first.ID {
+				return len(allocs) == 2 && a.Job.Version == 1, fmt.Sprintf("%d allocs, first at version %d", len(allocs), a.Job.Version)
+			}
+		}
+		return false, "first allocation gone"
+	})
+	after, _ := srv.State().AllocByID(nil, first.ID)
+	ts := after.TaskStates["t"]
+	if got := strings.Join(eventTypes(ts), ","); got != "Received,Task Setup,Started" || ts.Restarts != 0 ||
+		after.ClientStatus != structs.AllocClientStatusRunning {
+		t.Fatalf("after the in-place update: %s, events %s, restarts %d", after.ClientStatus, got, ts.Restarts)
+	}
+}
