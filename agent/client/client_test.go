@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -25,8 +26,13 @@ func (w testLog) Write(p []byte) (int, error) {
 
 func testServer(t *testing.T) *server.Server {
 	t.Helper()
+	return testServerAt(t, "127.0.0.1:0")
+}
+
+func testServerAt(t *testing.T, addr string) *server.Server {
+	t.Helper()
 	cfg := server.DefaultConfig()
-	cfg.RPCAddr = "127.0.0.1:0"
+	cfg.RPCAddr = addr
 	cfg.NumSchedulers = 2
 	cfg.MinHeartbeatTTL = 300 * time.Millisecond
 	cfg.HeartbeatGrace = 300 * time.Millisecond
@@ -324,4 +330,31 @@ func TestClient_InPlaceUpdateDoesNotRestart(t *testing.T) {
 		after.ClientStatus != structs.AllocClientStatusRunning {
 		t.Fatalf("after the in-place update: %s, events %s, restarts %d", after.ClientStatus, got, ts.Restarts)
 	}
+}
+
+// TestClient_ReregistersWithARestartedServer: a dev server restarted
+// without its state no longer knows the node; the client registers again
+// on its next heartbeat.
+func TestClient_ReregistersWithARestartedServer(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	first := testServerAt(t, addr)
+	c := testClient(t, first, "client-one")
+	waitFor(t, 15*time.Second, "registered", func() (bool, string) {
+		n, _ := first.State().NodeByID(nil, c.NodeID())
+		return n != nil && n.Status == structs.NodeStatusReady, ""
+	})
+	first.Shutdown()
+	second := testServerAt(t, addr)
+	waitFor(t, 30*time.Second, "registered again with the new server", func() (bool, string) {
+		n, _ := second.State().NodeByID(nil, c.NodeID())
+		if n == nil {
+			return false, "unknown node"
+		}
+		return n.Status == structs.NodeStatusReady, n.Status
+	})
 }
