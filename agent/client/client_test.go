@@ -358,3 +358,56 @@ func TestClient_ReregistersWithARestartedServer(t *testing.T) {
 		return n.Status == structs.NodeStatusReady, n.Status
 	})
 }
+
+// TestClient_UnhealthyFailsTheDeployment: an allocation whose task fails
+// reports unhealthy, and one that never stays up for min_healthy_time
+// reports unhealthy at healthy_deadline; either fails the deployment.
+func TestClient_UnhealthyFailsTheDeployment(t *testing.T) {
+	cases := []struct {
+		name, group, config string
+	}{
+		{"task failure", `    update {
+      min_healthy_time = "1s"
+      healthy_deadline = "30s"
+    }
+    restart {
+      attempts = 0
+      mode     = "fail"
+    }`, `run_for = "100ms"
+        exit_code = 1`},
+		{"healthy deadline", `    update {
+      min_healthy_time = "2s"
+      healthy_deadline = "3s"
+      progress_deadline = "10m"
+    }
+    restart {
+      attempts = 100
+      interval = "1h"
+      delay    = "10ms"
+      mode     = "fail"
+    }`, `run_for = "300ms"
+        exit_code = 1`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := testServer(t)
+			testClient(t, srv, "client-one")
+			if _, err := srv.RegisterJob(mockJob(t, "service", tc.group, tc.config), false, 0); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, 20*time.Second, "an unhealthy allocation and a failed deployment", func() (bool, string) {
+				allocs := allocsOf(t, srv, "work")
+				d, _ := srv.State().LatestDeploymentByJobID(nil, "default", "work")
+				if len(allocs) == 0 || d == nil {
+					return false, "nothing yet"
+				}
+				return allocs[0].DeploymentStatus.IsUnhealthy() && d.Status == structs.DeploymentStatusFailed,
+					fmt.Sprintf("deployment %s: %s", d.Status, d.StatusDescription)
+			})
+			d, _ := srv.State().LatestDeploymentByJobID(nil, "default", "work")
+			if d.StatusDescription != structs.DeploymentDescFailedAllocations {
+				t.Fatalf("description %q", d.StatusDescription)
+			}
+		})
+	}
+}
