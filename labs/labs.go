@@ -9,6 +9,9 @@
 //	title: ...              the lab's title
 //	description: ...        what the student will do
 //	job: example            the job the checks look at (default "example")
+//	cluster: dev            where the lab runs when no address is given: "dev"
+//	                        (one embedded dev agent, the default) or
+//	                        "server-and-two-clients" (three embedded agents)
 //	step: <title>
 //	explain: <text>         printed before the step runs
 //	run: <drover args>      run a drover command; {{name}} is a captured value
@@ -18,9 +21,11 @@
 //	                        for "job plan", which exits 1 when allocations change)
 //	capture: <name> | <re>  keep the first group of the regexp as {{name}}
 //	edit: <file> | <old> | <new>   replace the first <old> in <file> ("\n": a line break)
-//	wait: running <n> version <v> | deployment successful | status <s>
+//	wait: running <n> version <v> | running <n> on <node name> | spread <n> |
+//	      deployment <status> | status <job status>
 //
-// Built-in values: {{alloc}} is the ID of a running allocation of the job.
+// Built-in values: {{alloc}} is the ID of a running allocation of the job;
+// {{node:<name>}} is the ID of the node of that name.
 package labs
 
 import (
@@ -40,6 +45,7 @@ type Lab struct {
 	Title       string
 	Description string
 	Job         string
+	Cluster     string
 	Steps       []*Step
 }
 
@@ -86,7 +92,7 @@ func Load(name string) (*Lab, error) {
 
 // Parse reads a lab's text, reporting problems with their line number.
 func Parse(name, src string) (*Lab, error) {
-	lab := &Lab{Name: name, Job: "example"}
+	lab := &Lab{Name: name, Job: "example", Cluster: "dev"}
 	type entry struct {
 		key, value string
 		line       int
@@ -120,6 +126,11 @@ func Parse(name, src string) (*Lab, error) {
 			lab.Description = e.value
 		case "job":
 			lab.Job = e.value
+		case "cluster":
+			if e.value != "dev" && e.value != "server-and-two-clients" {
+				return nil, fmt.Errorf("%s.lab:%d: cluster must be \"dev\" or \"server-and-two-clients\"", name, e.line)
+			}
+			lab.Cluster = e.value
 		case "step":
 			step = &Step{Title: e.value}
 			lab.Steps = append(lab.Steps, step)
@@ -172,7 +183,7 @@ func checkAction(kind, value string) error {
 
 // waitSpec is a parsed "wait:" condition.
 type waitSpec struct {
-	kind    string // running, deployment, status
+	kind    string // running, running-on, spread, deployment, status
 	count   int
 	version int
 	value   string
@@ -187,10 +198,22 @@ func parseWait(value string) (*waitSpec, error) {
 			return nil, fmt.Errorf("wait: running <n> version <v> wants numbers")
 		}
 		return w, nil
+	case len(f) == 4 && f[0] == "running" && f[2] == "on":
+		w := &waitSpec{kind: "running-on", value: f[3]}
+		if _, err := fmt.Sscanf(f[1], "%d", &w.count); err != nil {
+			return nil, fmt.Errorf("wait: running <n> on <node> wants a number")
+		}
+		return w, nil
+	case len(f) == 2 && f[0] == "spread":
+		w := &waitSpec{kind: "spread"}
+		if _, err := fmt.Sscanf(f[1], "%d", &w.count); err != nil {
+			return nil, fmt.Errorf("wait: spread <n> wants a number")
+		}
+		return w, nil
 	case len(f) == 2 && f[0] == "deployment":
 		return &waitSpec{kind: "deployment", value: f[1]}, nil
 	case len(f) == 2 && f[0] == "status":
 		return &waitSpec{kind: "status", value: f[1]}, nil
 	}
-	return nil, fmt.Errorf("wait wants \"running <n> version <v>\", \"deployment <status>\" or \"status <job status>\", got %q", value)
+	return nil, fmt.Errorf("wait wants \"running <n> version <v>\", \"running <n> on <node>\", \"spread <n>\", \"deployment <status>\" or \"status <job status>\", got %q", value)
 }

@@ -39,6 +39,8 @@ func TestParseErrors(t *testing.T) {
 		{"bad capture", "title: t\nstep: s\ncapture: nothing\n", `x.lab:3: capture wants`},
 		{"bad exit", "title: t\nstep: s\nexpect-exit: one\n", `x.lab:3: expect-exit wants a number`},
 		{"orphan continuation", "  text\n", "x.lab:1: a continuation line"},
+		{"bad cluster", "title: t\ncluster: big\nstep: s\n", `x.lab:2: cluster must be`},
+		{"bad spread", "title: t\nstep: s\nwait: spread many\n", `x.lab:3: wait: spread <n> wants a number`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

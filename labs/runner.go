@@ -136,7 +136,7 @@ func (r *Runner) Play(ctx context.Context, lab *Lab) error {
 	return nil
 }
 
-var varRef = regexp.MustCompile(`\{\{(\w+)\}\}`)
+var varRef = regexp.MustCompile(`\{\{([\w:-]+)\}\}`)
 
 // expand replaces {{name}} with captured values and built-ins.
 func (r *Runner) expand(s string, vars map[string]string, job string) (string, error) {
@@ -148,6 +148,13 @@ func (r *Runner) expand(s string, vars map[string]string, job string) (string, e
 		}
 		if name == "alloc" {
 			id, e := r.runningAlloc(job)
+			if e != nil {
+				err = e
+			}
+			return id
+		}
+		if node, ok := strings.CutPrefix(name, "node:"); ok {
+			id, e := r.nodeID(node)
 			if e != nil {
 				err = e
 			}
@@ -171,6 +178,20 @@ func (r *Runner) runningAlloc(job string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("job %q has no running allocation", job)
+}
+
+// nodeID finds the short ID of the node with that name.
+func (r *Runner) nodeID(name string) (string, error) {
+	nodes, _, err := r.Client.Nodes().List(nil)
+	if err != nil {
+		return "", err
+	}
+	for _, n := range nodes {
+		if n.Name == name {
+			return n.ID[:8], nil
+		}
+	}
+	return "", fmt.Errorf("no node named %q", name)
 }
 
 // matchLine reports whether a line of out matches the pattern, where "*"
@@ -250,6 +271,32 @@ func (r *Runner) check(job string, w *waitSpec) (bool, string, error) {
 		}
 		ok := running == w.count && other == 0
 		return ok, fmt.Sprintf("%d allocation(s) of version %d running (%d of other versions)", running, w.version, other), nil
+	case "running-on", "spread":
+		allocs, _, err := r.Client.Jobs().Allocations(job, false, nil)
+		if err != nil {
+			return false, "", err
+		}
+		names := map[string]string{}
+		nodes, _, err := r.Client.Nodes().List(nil)
+		if err != nil {
+			return false, "", err
+		}
+		for _, n := range nodes {
+			names[n.ID] = n.Name
+		}
+		per := map[string]int{}
+		total := 0
+		for _, a := range allocs {
+			if a.DesiredStatus == "run" && a.ClientStatus == "running" {
+				per[names[a.NodeID]]++
+				total++
+			}
+		}
+		if w.kind == "spread" {
+			return len(per) == w.count, fmt.Sprintf("%d running allocation(s) over %d node(s) %v", total, len(per), per), nil
+		}
+		return per[w.value] == w.count && total == w.count,
+			fmt.Sprintf("%d of %d running allocation(s) on %s", per[w.value], total, w.value), nil
 	case "deployment":
 		d, _, err := r.Client.Jobs().LatestDeployment(job, nil)
 		if err != nil || d == nil {
@@ -261,7 +308,26 @@ func (r *Runner) check(job string, w *waitSpec) (bool, string, error) {
 		if err != nil {
 			return false, "", err
 		}
-		return *j.Status == w.value, fmt.Sprintf("job %s is %s", job, *j.Status), nil
+		if *j.Status != w.value {
+			return false, fmt.Sprintf("job %s is %s", job, *j.Status), nil
+		}
+		if w.value == "dead" {
+			// Dead also means its tasks have stopped, which is what a
+			// student checks next.
+			allocs, _, err := r.Client.Jobs().Allocations(job, false, nil)
+			if err != nil {
+				return false, "", err
+			}
+			for _, a := range allocs {
+				switch a.ClientStatus {
+				case "complete", "failed", "lost":
+				default:
+					return false, fmt.Sprintf("job %s is dead, allocation %s still %s", job, a.ID[:8], a.ClientStatus), nil
+				}
+			}
+			return true, fmt.Sprintf("job %s is dead and its allocations have stopped", job), nil
+		}
+		return true, fmt.Sprintf("job %s is %s", job, *j.Status), nil
 	}
 	return false, "", fmt.Errorf("unknown wait %q", w.kind)
 }

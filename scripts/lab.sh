@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Plays a lab (default: getting-started) with "drover lab run", on an
-# embedded dev agent (server and client in one process) with real Docker
-# containers. Every step checks the outcome it expects; the script exits
-# non-zero if one does not hold.
+# Plays labs (default: getting-started) with "drover lab run", on
+# embedded agents (a dev agent, or a server and two clients, in one
+# process) with real Docker containers. Every step checks the outcome it
+# expects; the script exits non-zero if one does not hold.
+# Usage: scripts/lab.sh [lab ...]    ("drover lab list" names them)
 #
 # The labs use the tutorials' images, redis:3.2 and redis:4.0. Where they
 # are absent (no registry is reachable here), the script builds a tiny
@@ -11,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-lab=${1:-getting-started}
+[ $# -gt 0 ] || set -- getting-started
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -30,4 +31,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   for tag in "${missing[@]}"; do docker tag drover-lab/tinyredis:latest "$tag"; done
 fi
 
-"$work/drover" lab run "$lab"
+for lab in "$@"; do
+  "$work/drover" lab run "$lab"
+done

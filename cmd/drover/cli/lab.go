@@ -8,7 +8,9 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"time"
 
+	"github.com/hashicorp/nomad/api"
 	"github.com/spf13/cobra"
 
 	"drover/agent"
@@ -71,17 +73,32 @@ func newLabRunCommand(s *streams) *cobra.Command {
 				defer os.RemoveAll(dir)
 			}
 			if addr == "" {
-				a, err := startEmbeddedAgent(dir)
+				agents, err := startEmbedded(lab.Cluster, dir)
 				if err != nil {
-					return fail(1, "Error starting the embedded dev agent: %v", err)
+					return fail(1, "Error starting the embedded agents: %v", err)
 				}
-				defer a.Shutdown()
-				addr = "http://" + a.HTTPAddr()
-				fmt.Fprintf(s.Out, "==> Embedded dev agent at %s (its log: %s)\n", addr, filepath.Join(dir, "agent.log"))
+				defer func() {
+					for i := len(agents) - 1; i >= 0; i-- {
+						stopEmbedded(agents[i])
+					}
+				}()
+				addr = "http://" + agents[0].HTTPAddr()
+				if lab.Cluster == "dev" {
+					fmt.Fprintf(s.Out, "==> Embedded dev agent at %s (its log: %s)\n", addr, filepath.Join(dir, "agent.log"))
+				} else {
+					fmt.Fprintf(s.Out, "==> Embedded cluster: a server at %s and the clients client-one and client-two (logs in %s)\n", addr, dir)
+				}
 			}
 			client, err := s.apiClient(addr)
 			if err != nil {
 				return fail(1, "Error initializing client: %v", err)
+			}
+			if started := map[string]int{"dev": 1, "server-and-two-clients": 2}[lab.Cluster]; !c.Flags().Changed("address") {
+				// Embedded clients register in the background: start the
+				// lab once they are ready, as a student would.
+				if err := waitNodesReady(client, started, 30*time.Second); err != nil {
+					return fail(1, "Error: %v", err)
+				}
 			}
 			// Lab commands name files relative to the lab directory, as a
 			// student's shell would.
@@ -113,10 +130,50 @@ func newLabRunCommand(s *streams) *cobra.Command {
 	return c
 }
 
-// startEmbeddedAgent runs a dev agent in this process on free loopback
-// ports, logging to dir/agent.log.
-func startEmbeddedAgent(dir string) (*agent.Agent, error) {
-	cfg := config.DevConfig()
+// startEmbedded starts the agents a lab asks for, in this process, on
+// free loopback ports, each logging to dir/<name>.log: one dev agent, or
+// a server and two clients (client-one, client-two) as in the lab cluster.
+// The first agent returned answers the API.
+func startEmbedded(cluster, dir string) ([]*agent.Agent, error) {
+	if cluster == "dev" {
+		cfg := config.DevConfig()
+		a, err := startAgentFrom(cfg, dir, "agent")
+		if err != nil {
+			return nil, err
+		}
+		return []*agent.Agent{a}, nil
+	}
+	srvCfg := config.Default()
+	srvCfg.Name = "server"
+	srvCfg.Server.Enabled, srvCfg.Server.BootstrapExpect = true, 1
+	srvCfg.MarkSet("server.enabled", "server.bootstrap_expect")
+	srv, err := startAgentFrom(srvCfg, dir, "server")
+	if err != nil {
+		return nil, err
+	}
+	agents := []*agent.Agent{srv}
+	for _, name := range []string{"client-one", "client-two"} {
+		cfg := config.Default()
+		cfg.Name = name
+		cfg.Client.Enabled = true
+		cfg.Client.Servers = []string{srv.Server().RPCAddr()}
+		cfg.Client.NetworkInterface = "lo"
+		cfg.MarkSet("client.enabled", "client.servers", "client.network_interface")
+		a, err := startAgentFrom(cfg, dir, name)
+		if err != nil {
+			for _, started := range agents {
+				stopEmbedded(started)
+			}
+			return nil, err
+		}
+		agents = append(agents, a)
+	}
+	return agents, nil
+}
+
+// startAgentFrom starts one embedded agent with its own data dir and
+// free loopback ports.
+func startAgentFrom(cfg *config.Config, dir, name string) (*agent.Agent, error) {
 	ports := make([]int, 3)
 	for i := range ports {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -127,16 +184,50 @@ func startEmbeddedAgent(dir string) (*agent.Agent, error) {
 		l.Close()
 	}
 	cfg.Ports.HTTP, cfg.Ports.RPC, cfg.Ports.Serf = ports[0], ports[1], ports[2]
-	for _, p := range []string{"ports.http", "ports.rpc", "ports.serf"} {
-		cfg.MarkSet(p)
+	cfg.BindAddr = "127.0.0.1"
+	if !cfg.DevMode {
+		cfg.DataDir = filepath.Join(dir, name+"-data")
 	}
+	cfg.MarkSet("ports.http", "ports.rpc", "ports.serf", "bind_addr", "data_dir")
 	cfg.Normalize()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	logFile, err := os.Create(filepath.Join(dir, "agent.log"))
+	logFile, err := os.Create(filepath.Join(dir, name+".log"))
 	if err != nil {
 		return nil, err
 	}
 	return agent.New(cfg, log.New(logFile, "", log.LstdFlags))
+}
+
+// stopEmbedded stops an embedded agent and the tasks it runs: a lab
+// leaves nothing behind.
+func stopEmbedded(a *agent.Agent) {
+	if c := a.Client(); c != nil {
+		c.Stop()
+	}
+	a.Shutdown()
+}
+
+// waitNodesReady waits until n nodes are ready.
+func waitNodesReady(client *api.Client, n int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		nodes, _, err := client.Nodes().List(nil)
+		ready := 0
+		if err == nil {
+			for _, node := range nodes {
+				if node.Status == "ready" {
+					ready++
+				}
+			}
+		}
+		if ready >= n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d client nodes ready after %s", ready, n, timeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

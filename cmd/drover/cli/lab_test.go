@@ -79,7 +79,7 @@ func TestLabRunner_PlaysAndChecks(t *testing.T) {
 		"   ✓ (2 create, 1 in-place update)",
 		"   ✓ 3 allocation(s) of version 1 running (0 of other versions)",
 		"   ✓ Job not updated",
-		"   ✓ job example is dead",
+		"   ✓ job example is dead and its allocations have stopped",
 		`== Lab "mock" complete`,
 	} {
 		if !strings.Contains(out, want) {
