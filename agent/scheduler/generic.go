@@ -373,6 +373,19 @@ func (s *pass) reconcileGroup(tg *structs.TaskGroup, allocs []*structs.Allocatio
 		destructive = nil
 	}
 
+	// A failed allocation of an older version that was never rescheduled
+	// is replaced when what its tasks run changed, like a running one;
+	// a change that could apply in place leaves it as it is.
+	for _, a := range g.done {
+		if a.ClientStatus != structs.AllocClientStatusFailed || s.current(a) || a.Job == nil {
+			continue
+		}
+		if why := destructiveChange(a.Job, s.job, tg.Name); why != "" {
+			destructive = append(destructive, a)
+			reasons[a.ID] = why
+		}
+	}
+
 	// New allocations for free names below count.
 	existing := len(untainted) + len(g.done) + len(places) // places so far replace lost, failed and migrating allocations
 	var fresh []placement

@@ -423,3 +423,28 @@ func TestBatchCompletedIsNotReplaced(t *testing.T) {
 		t.Fatalf("completed batch work was scheduled again: %s", decisions(res))
 	}
 }
+
+// TestFailedAllocationOfOldVersionIsReplacedOnUpdate: a failed allocation
+// that its policy does not reschedule stays failed, until a new job
+// version changes what its tasks run; then it is replaced like any other.
+func TestFailedAllocationOfOldVersionIsReplacedOnUpdate(t *testing.T) {
+	h := newHarness(t)
+	h.node("a", 4000, 8192)
+	noReschedule := []string{"group \"cache\" {", "group \"cache\" {\n    reschedule {\n      attempts  = 0\n      unlimited = false\n    }"}
+	job := h.register(h.parse("seed004.nomad", noReschedule...))
+	h.apply(h.schedule(h.eval(job, structs.EvalTriggerJobRegister)))
+	failed := h.live(job)[0]
+	h.must(h.st.UpdateAllocsFromClient(h.next(), []*structs.Allocation{{ID: failed.ID,
+		ClientStatus: structs.AllocClientStatusFailed, ModifyTime: h.now.UnixNano()}}))
+
+	res := h.schedule(h.eval(job, structs.EvalTriggerRetryFailedAlloc))
+	if !res.Plan.IsNoOp() {
+		t.Fatalf("a failed allocation without reschedule attempts must stay: %s", decisions(res))
+	}
+	job = h.register(h.parse("seed004.nomad", append(noReschedule, "redis:3.2", "redis:4.0")...))
+	res = h.schedule(h.eval(job, structs.EvalTriggerJobRegister))
+	wantUpdates(t, res, "cache", structs.DesiredUpdates{DestructiveUpdate: 1})
+	if n := countAllocs(res.Plan.NodeAllocation); n != 1 {
+		t.Fatalf("%d placements, want the replacement", n)
+	}
+}
