@@ -41,20 +41,10 @@ type evalStatusFlags struct {
 	explain bool
 }
 
-// evalDecision is one of the scheduler's recorded decisions, a field of
-// Drover's evaluations that the official client's type leaves out.
-type evalDecision struct {
-	TaskGroup string
-	Name      string
-	AllocID   string
-	Action    string
-	Reason    string
-}
-
 // evalWithDecisions is an evaluation as the agent sends it.
 type evalWithDecisions struct {
 	api.Evaluation
-	Decisions []*evalDecision
+	Decisions []decision // Drover's recorded reasons, which the official type leaves out
 }
 
 func newEvalStatusCommand(s *streams, use, path string) *cobra.Command {
@@ -225,9 +215,6 @@ func formatEvalStatus(e *evalWithDecisions, verbose, explain bool, length int) s
 		} else {
 			rows := []string{"Name|Alloc ID|Action|Reason"}
 			for _, d := range e.Decisions {
-				if d == nil {
-					continue
-				}
 				name := d.Name
 				if name == "" {
 					name = d.TaskGroup
