@@ -188,7 +188,15 @@ func (a *Agent) drivers() *drivers.Registry {
 		}
 	}
 	list := []drivers.Driver{rawexec.New(rawExec)}
-	if d, err := docker.New(a.logger); err == nil {
+	var dockerOpts docker.Options
+	if p := cfg.Plugins["docker"]; p != nil {
+		// Drover's own option (see docker.Options): tasks join this
+		// network and the client forwards their ports.
+		if v, ok := p.Config["task_network"].(string); ok {
+			dockerOpts.TaskNetwork = v
+		}
+	}
+	if d, err := docker.New(a.logger, dockerOpts); err == nil {
 		list = append(list, d)
 	} else {
 		a.logger.Printf("[WARN] agent: docker driver unavailable: %v", err)

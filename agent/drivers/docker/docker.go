@@ -58,6 +58,7 @@ const (
 type Driver struct {
 	logger *log.Logger
 	cli    *client.Client
+	opts   Options
 
 	// ctx lives as long as the driver; the per-task goroutines (exit
 	// watcher, log collector) stop when Close cancels it.
@@ -85,6 +86,10 @@ type task struct {
 	logCancel context.CancelFunc
 	logsDone  chan struct{}
 
+	// fwd relays the task's ports when tasks run on a task network; set
+	// before the task is attached, closed when the container stops.
+	fwd *forwarder
+
 	// statsMu guards the previous CPU sample, kept so that CPU usage can
 	// be computed from two one-shot samples without making each TaskStats
 	// call wait for the engine to take two.
@@ -103,7 +108,7 @@ type handleState struct {
 // environment (DOCKER_HOST, DOCKER_CERT_PATH, ...), negotiating the API
 // version so older engines work. It does not contact the engine: a node
 // without Docker still starts, and Fingerprint reports the driver missing.
-func New(logger *log.Logger) (*Driver, error) {
+func New(logger *log.Logger, opts Options) (*Driver, error) {
 	if logger == nil {
 		logger = log.New(io.Discard, "", 0)
 	}
@@ -115,6 +120,7 @@ func New(logger *log.Logger) (*Driver, error) {
 	return &Driver{
 		logger: logger,
 		cli:    cli,
+		opts:   opts,
 		ctx:    ctx,
 		cancel: cancel,
 		tasks:  map[string]*task{},
@@ -155,8 +161,17 @@ func (d *Driver) Close() error {
 	// under mu only while the context is live.
 	d.mu.Lock()
 	d.cancel()
+	tasks := make([]*task, 0, len(d.tasks))
+	for _, t := range d.tasks {
+		tasks = append(tasks, t)
+	}
 	d.mu.Unlock()
 	d.wg.Wait()
+	// The forwarders live in this process: free their ports for whoever
+	// recovers the tasks next.
+	for _, t := range tasks {
+		t.fwd.close()
+	}
 	return d.cli.Close()
 }
 
@@ -237,6 +252,7 @@ func (d *Driver) watch(t *task) {
 	if !ok {
 		return
 	}
+	t.fwd.close()
 	select {
 	case <-t.logsDone:
 	case <-time.After(logDrainTimeout):
@@ -331,10 +347,16 @@ func (d *Driver) RecoverTask(ctx context.Context, h *drivers.TaskHandle) error {
 		return fmt.Errorf("docker: recover %s: inspect container %s: %w", h.Config.ID, shortID(st.ContainerID), err)
 	}
 	t := &task{cfg: h.Config, containerID: info.ID, imageID: st.ImageID}
+	running := info.State != nil && info.State.Running
+	if running {
+		if t.fwd, err = d.forwardPorts(ctx, t); err != nil {
+			return fmt.Errorf("docker: recover %s: %w", h.Config.ID, err)
+		}
+	}
 	if err := d.attach(t); err != nil {
+		t.fwd.close()
 		return fmt.Errorf("docker: recover %s: %w", h.Config.ID, err)
 	}
-	running := info.State != nil && info.State.Running
 	d.logger.Printf("docker: recovered task %s: container %s (running: %v)", h.Config.ID, shortID(info.ID), running)
 	return nil
 }

@@ -68,7 +68,7 @@ func setup(t *testing.T) (string, *client.Client) {
 func newDriver(t *testing.T) *Driver {
 	t.Helper()
 	tl := &testLogger{t: t}
-	d, err := New(log.New(tl, "", log.Lmicroseconds))
+	d, err := New(log.New(tl, "", log.Lmicroseconds), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

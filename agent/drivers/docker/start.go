@@ -56,6 +56,11 @@ func (d *Driver) StartTask(ctx context.Context, cfg *drivers.TaskConfig, events 
 	if err != nil {
 		return nil, fmt.Errorf("docker: %w", err)
 	}
+	if d.opts.TaskNetwork != "" {
+		// The driver forwards the ports itself (see Options).
+		hostConf.NetworkMode = container.NetworkMode(d.opts.TaskNetwork)
+		hostConf.PortBindings = nil
+	}
 
 	name := containerName(cfg)
 	created, err := d.cli.ContainerCreate(ctx, conf, hostConf, nil, nil, name)
@@ -86,7 +91,12 @@ func (d *Driver) StartTask(ctx context.Context, cfg *drivers.TaskConfig, events 
 	}
 	started := time.Now()
 	t := &task{cfg: cfg, containerID: created.ID, imageID: imageID}
+	if t.fwd, err = d.forwardPorts(ctx, t); err != nil {
+		cleanup()
+		return nil, fmt.Errorf("docker: %w", err)
+	}
 	if err := d.attach(t); err != nil {
+		t.fwd.close()
 		cleanup()
 		return nil, fmt.Errorf("docker: %w", err)
 	}
