@@ -14,7 +14,7 @@ import (
 
 func newConfigCommand(s *streams) *cobra.Command {
 	return group("config", "Work with agent configuration files",
-		"  drover config validate configs/server.hcl",
+		"  drover config validate configs/rendered/drover-server.hcl",
 		newConfigValidateCommand(s),
 	)
 }
@@ -26,8 +26,8 @@ func newConfigValidateCommand(s *streams) *cobra.Command {
 		Long: "Parses and merges agent configuration files and directories in the order\n" +
 			"given, exactly as \"drover agent -config\" does, and reports every problem with\n" +
 			"file:line:col. Job files are checked with \"drover job validate\" instead.",
-		Example: "  drover config validate configs/server.hcl\n" +
-			"  drover config validate configs/client1.hcl extra.d/",
+		Example: "  drover config validate configs/rendered/drover-server.hcl\n" +
+			"  drover config validate configs/rendered/drover-client01.hcl extra.d/",
 		RunE: func(c *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return &usageError{cmd: c, msg: "This command takes at least one argument: <config files or directories>"}
@@ -65,8 +65,8 @@ func newAgentCommand(s *streams) *cobra.Command {
 			"it, prints the effective configuration banner and runs the agent until\n" +
 			"interrupted: the server (raft state under data_dir/server, the scheduler), the\n" +
 			"client (runs tasks with the docker and raw_exec drivers) and the /v1 HTTP API.",
-		Example: "  drover agent -config configs/server.hcl\n" +
-			"  drover agent -config configs/client1.hcl\n" +
+		Example: "  drover agent -config configs/rendered/drover-server.hcl\n" +
+			"  drover agent -config configs/rendered/drover-client01.hcl\n" +
 			"  drover agent -dev",
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {

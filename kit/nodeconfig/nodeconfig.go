@@ -1,0 +1,121 @@
+// Package nodeconfig renders a lab machine's agent configuration from
+// cluster.yaml and the templates in configs/templates. It is the one
+// renderer behind both ways of getting the lab cluster: the Vagrant
+// provisioner runs `drover cluster render` on each VM, and `drover cluster
+// up` renders the same files for its containers. The two differ only in
+// the options: where data lives, which interface holds the address, and
+// whether tasks join a Docker network of their own.
+package nodeconfig
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/netip"
+	"path"
+	"strings"
+	"text/template"
+
+	"drover/configs"
+	"drover/kit/topology"
+)
+
+// DefaultDataDir is where a VM keeps its agent state: persistent, unlike
+// the tutorial's /tmp.
+const DefaultDataDir = "/opt/drover"
+
+// Options are what differs between the VM and the container paths.
+type Options struct {
+	// DataDir is the agent's data_dir; DefaultDataDir when empty.
+	DataDir string
+	// Interface is the client's network_interface: the interface that
+	// holds the machine's address. Empty means "eth1", the private
+	// network of a Vagrant VM; FindInterface finds it on the machine.
+	Interface string
+	// TaskNetwork, for clients that are containers on the host's Docker,
+	// is the Docker network tasks join (the docker plugin's task_network).
+	TaskNetwork string
+}
+
+// Node is everything a template reads.
+type Node struct {
+	Name            string // the machine's hostname, used as the agent name
+	Machine         string // the machine's name in cluster.yaml
+	Role            topology.Role
+	IP              netip.Addr
+	Network         netip.Prefix
+	Source          string // the cluster file's base name
+	DataDir         string
+	Interface       string
+	TaskNetwork     string
+	Servers         []string // RPC addresses of every server
+	BootstrapExpect int
+}
+
+// For builds the Node of the machine called name.
+func For(c *topology.Cluster, name string, opts Options) (Node, error) {
+	m, ok := c.Machine(name)
+	if !ok {
+		names := make([]string, len(c.Machines))
+		for i, m := range c.Machines {
+			names[i] = m.Name
+		}
+		return Node{}, fmt.Errorf("no machine %q in %s (machines: %s)", name, c.File, strings.Join(names, ", "))
+	}
+	n := Node{
+		Name: m.Hostname, Machine: m.Name, Role: m.Role, IP: m.IP, Network: c.Network,
+		Source: path.Base(strings.ReplaceAll(c.File, "\\", "/")), DataDir: opts.DataDir,
+		Interface: opts.Interface, TaskNetwork: opts.TaskNetwork,
+	}
+	if n.DataDir == "" {
+		n.DataDir = DefaultDataDir
+	}
+	if n.Interface == "" {
+		n.Interface = "eth1"
+	}
+	for _, s := range c.Servers() {
+		n.Servers = append(n.Servers, netip.AddrPortFrom(s.IP, 4647).String())
+	}
+	n.BootstrapExpect = len(n.Servers)
+	return n, nil
+}
+
+// Render returns the machine's agent configuration file.
+func Render(n Node) ([]byte, error) {
+	name := "templates/" + string(n.Role) + ".hcl.tmpl"
+	tmpl, err := template.New(path.Base(name)).Option("missingkey=error").ParseFS(configs.Templates, name)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := tmpl.Execute(&buf, n); err != nil {
+		return nil, fmt.Errorf("render %s: %w", n.Machine, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// FileName is the name the rendered file gets under /etc/drover.d.
+func FileName(n Node) string { return string(n.Role) + ".hcl" }
+
+// FindInterface returns the name of the local interface that holds ip:
+// on a VM that is the private network's, whatever the box calls it.
+func FindInterface(ip netip.Addr) (string, error) {
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		return "", err
+	}
+	for _, ifc := range ifaces {
+		addrs, err := ifc.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok {
+				if got, ok := netip.AddrFromSlice(ipn.IP); ok && got.Unmap() == ip {
+					return ifc.Name, nil
+				}
+			}
+		}
+	}
+	return "", fmt.Errorf("no interface of this machine holds %s", ip)
+}
