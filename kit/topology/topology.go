@@ -220,6 +220,8 @@ func (p *parser) document(doc *yaml.Node) *Cluster {
 		return c
 	}
 	for _, item := range list.Content {
+		// A machine with a bad field still takes part in the checks
+		// across machines, so that one run reports everything.
 		if m, ok := p.machine(item); ok {
 			c.Machines = append(c.Machines, m)
 		}
@@ -269,7 +271,6 @@ func (p *parser) machine(n *yaml.Node) (Machine, bool) {
 		p.add(n, "a machine must be a mapping of name, hostname, box, ram and ip")
 		return m, false
 	}
-	before := len(p.problems)
 	seen := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		key, val := n.Content[i], n.Content[i+1]
@@ -334,7 +335,7 @@ func (p *parser) machine(n *yaml.Node) (Machine, bool) {
 			p.add(seen["name"], "machine %q has no role and its name says neither server nor client: add role: server or role: client", m.Name)
 		}
 	}
-	return m, len(p.problems) == before
+	return m, true
 }
 
 func (p *parser) positive(n *yaml.Node, key string, min int) int {
@@ -366,20 +367,20 @@ func (p *parser) check(c *Cluster, list, networkNode *yaml.Node) {
 	names := map[string]int{}
 	hosts := map[string]int{}
 	ips := map[netip.Addr]int{}
-	for i, m := range c.Machines {
-		node := list.Content[i]
-		if c.Machines[i].Line != 0 {
-			node = findLine(list, m.Line)
-		}
-		if prev, dup := names[m.Name]; dup {
+	for _, m := range c.Machines {
+		node := findLine(list, m.Line)
+		if prev, dup := names[m.Name]; dup && m.Name != "" {
 			p.add(fieldNode(node, "name"), "name %q is used twice (also at line %d)", m.Name, prev)
 		} else {
 			names[m.Name] = m.Line
 		}
-		if prev, dup := hosts[m.Hostname]; dup {
+		if prev, dup := hosts[m.Hostname]; dup && m.Hostname != "" {
 			p.add(fieldNode(node, "hostname"), "hostname %q is used twice (also at line %d)", m.Hostname, prev)
 		} else {
 			hosts[m.Hostname] = m.Line
+		}
+		if !m.IP.IsValid() {
+			continue
 		}
 		ipNode := fieldNode(node, "ip")
 		if prev, dup := ips[m.IP]; dup {

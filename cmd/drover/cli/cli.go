@@ -126,6 +126,7 @@ func newRootCommand(s *streams) *cobra.Command {
 		newServerCommand(s),
 		newLogsCommand(s),
 		newLabCommand(s),
+		newClusterCommand(s),
 	)
 	// Hyphenated names from older releases, still used by the operations
 	// guides: hidden, same behaviour.

@@ -85,6 +85,8 @@ func TestEveryFlagTakesOneDash(t *testing.T) {
 				value = "true"
 			case "string", "stringArray":
 				value = "x"
+			case "duration":
+				value = "1s"
 			}
 			args := append(append([]string{}, path...), "-"+f.Name+"="+value)
 			norm := normalizeArgs(root, args)
