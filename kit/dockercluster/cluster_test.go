@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 	"github.com/hashicorp/nomad/api"
 
@@ -127,7 +128,7 @@ func TestUpRunsJobDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	job := cacheJob(img, 3)
+	job := cacheJob(name+"-cache", img, 3)
 	if _, _, err := api.Jobs().Register(job, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +165,18 @@ func TestUpRunsJobDown(t *testing.T) {
 	if len(perNode) != 2 {
 		t.Errorf("allocations per node %v: want both clients", perNode)
 	}
-	if _, _, err := api.Jobs().Deregister(*job.ID, true, nil); err != nil {
+	// The task containers are the host engine's, left running when the
+	// clients go; one is stopped behind its client's back, as a crashed
+	// task would be. Down removes them all, running or not.
+	tasks, err := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", "com.drover.job_id="+*job.ID))})
+	if err != nil || len(tasks) != 3 {
+		t.Fatalf("task containers: %d (%v)", len(tasks), err)
+	}
+	var taskIDs []string
+	for _, c := range tasks {
+		taskIDs = append(taskIDs, c.ID)
+	}
+	if err := cli.ContainerStop(ctx, taskIDs[0], container.StopOptions{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -173,7 +185,7 @@ func TestUpRunsJobDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("down: %s", downOut.String())
-	assertGone(t, cli, name, stateDir)
+	assertGone(t, cli, name, stateDir, *job.ID, taskIDs)
 	downOut.Reset()
 	if err := Down(ctx, cli, name, &downOut); err != nil || !strings.Contains(downOut.String(), "nothing to remove") {
 		t.Errorf("second down: %v %q", err, downOut.String())
@@ -183,7 +195,8 @@ func TestUpRunsJobDown(t *testing.T) {
 func assertGone(t *testing.T, cli interface {
 	ContainerList(context.Context, container.ListOptions) ([]container.Summary, error)
 	NetworkList(context.Context, network.ListOptions) ([]network.Summary, error)
-}, name, stateDir string) {
+	ContainerInspect(context.Context, string) (container.InspectResponse, error)
+}, name, stateDir, jobID string, taskIDs []string) {
 	t.Helper()
 	ctx := context.Background()
 	cs, err := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: clusterFilter(name)})
@@ -194,19 +207,23 @@ func assertGone(t *testing.T, cli interface {
 	if err != nil || len(ns) != 0 {
 		t.Errorf("networks left: %d (%v)", len(ns), err)
 	}
-	all, _ := cli.ContainerList(ctx, container.ListOptions{All: true})
-	for _, c := range all {
-		if c.Labels["drover.job_id"] == "kitcache" || strings.Contains(strings.Join(c.Names, ","), "kitcache") {
-			t.Errorf("task container left: %v", c.Names)
+	for _, id := range taskIDs {
+		if _, err := cli.ContainerInspect(ctx, id); err == nil {
+			t.Errorf("task container %s left behind", id)
 		}
+	}
+	// Nor any other container of the job (a restarted task is a new one).
+	left, err := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", "com.drover.job_id="+jobID))})
+	if err != nil || len(left) != 0 {
+		t.Errorf("containers of job %s left: %d (%v)", jobID, len(left), err)
 	}
 	if entries, _ := os.ReadDir(stateDir); len(entries) != 0 {
 		t.Errorf("state left under %s: %v", stateDir, entries)
 	}
 }
 
-func cacheJob(img string, count int) *api.Job {
-	job := api.NewServiceJob("kitcache", "kitcache", "global", 50)
+func cacheJob(id, img string, count int) *api.Job {
+	job := api.NewServiceJob(id, id, "global", 50)
 	job.Datacenters = []string{"dc1"}
 	tg := api.NewTaskGroup("cache", count)
 	tg.Networks = []*api.NetworkResource{{DynamicPorts: []api.Port{{Label: "db", To: 6379}}}}

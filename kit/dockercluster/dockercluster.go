@@ -595,13 +595,16 @@ func Down(ctx context.Context, cli *client.Client, name string, progress io.Writ
 		}
 	}
 	// Tasks the clients started are sibling containers on the cluster
-	// network; a client gone before stopping them leaves them behind.
+	// network; a client gone before removing them leaves them behind,
+	// running or exited.
 	for _, n := range nets {
-		if info, err := cli.NetworkInspect(ctx, n.ID, network.InspectOptions{}); err == nil {
-			for id := range info.Containers {
-				if err := cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true}); err == nil {
-					removed = append(removed, "task "+id[:12])
-				}
+		tasks, err := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("network", n.ID))})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("list tasks on %s: %w", n.Name, err))
+		}
+		for _, c := range tasks {
+			if err := cli.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err == nil {
+				removed = append(removed, "task "+strings.TrimPrefix(firstName(c.Names), "/"))
 			}
 		}
 		if err := cli.NetworkRemove(ctx, n.ID); err != nil && !cerrdefs.IsNotFound(err) {
