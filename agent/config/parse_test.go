@@ -181,9 +181,7 @@ func TestParseTutorialFiles(t *testing.T) {
 			src:  tutorialServer,
 			want: &Config{
 				LogLevel:  "DEBUG",
-				DataDir:   "/opt/drover",
-				BindAddr:  "192.168.56.101",
-				Addresses: AddressConfig{HTTP: "0.0.0.0"},
+				DataDir:   "/tmp/server1",
 				Server:    ServerConfig{Enabled: true, BootstrapExpect: 1},
 				Advertise: AddressConfig{HTTP: "172.17.8.101:4646", RPC: "172.17.8.101:4647", Serf: "172.17.8.101:4648"},
 			},
