@@ -58,25 +58,7 @@ func (h *handler) agentSelf(w http.ResponseWriter, r *http.Request) (interface{}
 		config[k] = v
 	}
 
-	leader := h.srv.Leader()
-	raftState := "Follower"
-	if h.srv.IsLeader() {
-		raftState = "Leader"
-	} else if leader == "" {
-		raftState = "Candidate"
-	}
 	stats := map[string]map[string]string{
-		"nomad": {
-			"server":        strconv.FormatBool(info.Server),
-			"leader":        strconv.FormatBool(h.srv.IsLeader()),
-			"leader_addr":   leader,
-			"known_regions": "1",
-		},
-		"raft": {
-			"state":        raftState,
-			"num_peers":    strconv.Itoa(max(len(h.srv.Peers())-1, 0)),
-			"last_contact": h.srv.LastContact().String(),
-		},
 		"runtime": {
 			"arch":       runtime.GOARCH,
 			"os":         runtime.GOOS,
@@ -86,15 +68,50 @@ func (h *handler) agentSelf(w http.ResponseWriter, r *http.Request) (interface{}
 			"max_procs":  strconv.Itoa(runtime.GOMAXPROCS(0)),
 		},
 	}
+	// A client-only agent has no server role, hence no "nomad" or "raft"
+	// section, as in the compatible API.
+	if h.srv != nil {
+		leader := h.srv.Leader()
+		raftState := "Follower"
+		if h.srv.IsLeader() {
+			raftState = "Leader"
+		} else if leader == "" {
+			raftState = "Candidate"
+		}
+		stats["nomad"] = map[string]string{
+			"server":        strconv.FormatBool(info.Server),
+			"leader":        strconv.FormatBool(h.srv.IsLeader()),
+			"leader_addr":   leader,
+			"known_regions": "1",
+		}
+		stats["raft"] = map[string]string{
+			"state":        raftState,
+			"num_peers":    strconv.Itoa(max(len(h.srv.Peers())-1, 0)),
+			"last_contact": h.srv.LastContact().String(),
+		}
+	}
 	if info.Client {
 		stats["client"] = map[string]string{"node_name": info.NodeName, "node_id": info.NodeID}
 	}
 	return &agentSelf{Config: config, Member: h.selfMember(), Stats: stats}, nil
 }
 
-// selfMember describes this agent.
+// selfMember describes this agent. A server is the raft member at its
+// RPC address; a client-only agent, which is no server member, is
+// described at its HTTP address, under its node name.
 func (h *handler) selfMember() *agentMember {
 	info := h.info
+	if h.srv == nil {
+		host, portStr, err := net.SplitHostPort(info.HTTPAddr)
+		if err != nil {
+			host = info.HTTPAddr
+		}
+		port, _ := strconv.ParseUint(portStr, 10, 16)
+		return &agentMember{
+			Name: info.NodeName, Addr: host, Port: uint16(port), Status: "alive",
+			Tags: map[string]string{"region": info.Region, "dc": info.Datacenter, "build": info.Version},
+		}
+	}
 	m := h.member(info.RPCAddr)
 	m.Name = info.NodeName + "." + info.Region
 	m.Status = "alive"

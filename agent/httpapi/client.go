@@ -203,14 +203,19 @@ func (h *handler) clientStats(w http.ResponseWriter, r *http.Request) {
 }
 
 // NewClientHandler is the API of a client-only agent: it answers client
-// endpoints for its own allocations and forwards everything else to a
-// server, whose HTTP address serverHTTP returns.
+// endpoints for its own allocations and /v1/agent/self about itself (the
+// CLI's -self flags find the local node there), and forwards everything
+// else to a server, whose HTTP address serverHTTP returns.
 func NewClientHandler(local LocalClient, serverHTTP func() (string, error), info AgentInfo, logger *log.Logger) http.Handler {
+	if info.Region == "" {
+		info.Region = "global"
+	}
 	h := &handler{local: local, info: info, logger: logger, mux: http.NewServeMux(), serverHTTP: serverHTTP}
 	if h.logger == nil {
 		h.logger = log.New(nopWriter{}, "", 0)
 	}
 	h.clientRoutes()
+	h.route("/v1/agent/self", map[string]endpointFunc{http.MethodGet: h.agentSelf})
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		addr, err := serverHTTP()
 		if err != nil {
