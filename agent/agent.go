@@ -168,13 +168,17 @@ func (a *Agent) startClient(name, httpAdv string) (*client.Client, error) {
 		MinDynamicPort: cfg.Client.MinDynamicPort, MaxDynamicPort: cfg.Client.MaxDynamicPort,
 		MaxKillTimeout: cfg.Client.MaxKillTimeout, Version: Version, Logger: a.logger,
 	}
-	return client.New(ccfg, a.drivers())
+	reg, err := a.drivers()
+	if err != nil {
+		return nil, err
+	}
+	return client.New(ccfg, reg)
 }
 
 // drivers builds the client's driver registry. raw_exec runs commands
 // without isolation, so it is off unless enabled (plugin config or client
 // option), except in dev mode.
-func (a *Agent) drivers() *drivers.Registry {
+func (a *Agent) drivers() (*drivers.Registry, error) {
 	cfg := a.config
 	rawExec := cfg.DevMode
 	if p := cfg.Plugins["raw_exec"]; p != nil {
@@ -188,13 +192,9 @@ func (a *Agent) drivers() *drivers.Registry {
 		}
 	}
 	list := []drivers.Driver{rawexec.New(rawExec)}
-	var dockerOpts docker.Options
-	if p := cfg.Plugins["docker"]; p != nil {
-		// Drover's own option (see docker.Options): tasks join this
-		// network and the client forwards their ports.
-		if v, ok := p.Config["task_network"].(string); ok {
-			dockerOpts.TaskNetwork = v
-		}
+	dockerOpts, err := dockerOptions(cfg.Plugins["docker"])
+	if err != nil {
+		return nil, err
 	}
 	if d, err := docker.New(a.logger, dockerOpts); err == nil {
 		list = append(list, d)
@@ -212,7 +212,89 @@ func (a *Agent) drivers() *drivers.Registry {
 	if mockEnabled {
 		list = append(list, mock.New())
 	}
-	return drivers.NewRegistry(list...)
+	return drivers.NewRegistry(list...), nil
+}
+
+// dockerOptions reads Drover's own options of the docker plugin (see
+// docker.Options): task_network, the network tasks join (the client then
+// forwards their ports), and stand_ins, the images run in the place of
+// absent ones:
+//
+//	plugin "docker" {
+//	  config {
+//	    task_network = "drover-lab"
+//	    stand_ins    = { "redis:3.2" = "drover-lab/redis:3.2" }
+//	  }
+//	}
+func dockerOptions(p *config.PluginConfig) (docker.Options, error) {
+	var opts docker.Options
+	if p == nil {
+		return opts, nil
+	}
+	if v, ok := p.Config["task_network"].(string); ok {
+		opts.TaskNetwork = v
+	}
+	if v, ok := p.Config["stand_ins"]; ok && v != nil {
+		m, err := standIns(v)
+		if err != nil {
+			return opts, fmt.Errorf(`plugin "docker": config stand_ins: %w; write it as stand_ins = { "redis:3.2" = "drover-lab/redis:3.2" }`, err)
+		}
+		opts.StandIns = m
+	}
+	return opts, nil
+}
+
+// standIns decodes stand_ins, a map of image names to stand-in image
+// names, from the plugin config's opaque value (a map, or a list of maps
+// for block syntax).
+func standIns(v interface{}) (map[string]string, error) {
+	var ms []map[string]interface{}
+	switch x := v.(type) {
+	case map[string]interface{}:
+		ms = []map[string]interface{}{x}
+	case []map[string]interface{}:
+		ms = x
+	default:
+		return nil, fmt.Errorf("must be a map of image names to stand-in image names, not %s", typeName(v))
+	}
+	out := map[string]string{}
+	for _, m := range ms {
+		for img, e := range m {
+			s, ok := e.(string)
+			if !ok {
+				return nil, fmt.Errorf("the stand-in of %q must be a string (an image name), not %s", img, typeName(e))
+			}
+			switch {
+			case strings.TrimSpace(img) == "":
+				return nil, errors.New("an image name is empty")
+			case strings.TrimSpace(s) == "":
+				return nil, fmt.Errorf("the stand-in of %q is empty", img)
+			case s == img:
+				return nil, fmt.Errorf("%q cannot be its own stand-in", img)
+			}
+			out[img] = s
+		}
+	}
+	return out, nil
+}
+
+// typeName names a plugin config value's type for an error message.
+func typeName(v interface{}) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case bool:
+		return "a bool"
+	case int64, float64:
+		return "a number"
+	case []interface{}:
+		return "a list"
+	case map[string]interface{}, []map[string]interface{}:
+		return "a map"
+	}
+	return fmt.Sprintf("%T", v)
 }
 
 // findServerHTTP finds a server's HTTP API address for a client-only

@@ -22,7 +22,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"debug/elf"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -46,6 +45,7 @@ import (
 	"github.com/docker/go-connections/nat"
 
 	"drover/kit/nodeconfig"
+	"drover/kit/staticbin"
 	"drover/kit/topology"
 )
 
@@ -384,15 +384,8 @@ func nodeImage(ctx context.Context, cli *client.Client, binary string) (string, 
 // checkStatic refuses a dynamically linked binary: FROM scratch has no
 // C library to load it with.
 func checkStatic(path string) error {
-	f, err := elf.Open(path)
-	if err != nil {
-		return fmt.Errorf("%s is not a Linux binary (%v): build one with scripts/build.sh", path, err)
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			return fmt.Errorf("%s is dynamically linked and cannot run FROM scratch: build it with CGO_ENABLED=0 (scripts/build.sh), or pass -binary", path)
-		}
+	if err := staticbin.Check(path, ""); err != nil {
+		return fmt.Errorf("%w, or pass -binary", err)
 	}
 	return nil
 }

@@ -110,12 +110,19 @@ func require(t testing.TB, pingErr error) {
 }
 
 // Build makes sure the tinyredis image exists, tagged Image plus the extra
-// tags (such as "redis:3.2", so tutorial jobs run unchanged), and returns
-// Image. It skips the test when no Docker engine answers (or fails it, see
-// Require). Calling it again in the same test binary with the same tags
-// costs nothing.
+// tags, and returns Image. The extra tags must be under drover-test
+// repositories ("drover-test/tinyredis:mine", "drover-test-x/redis:3.2"):
+// a stand-in is never tagged under a real image's name such as
+// redis:3.2, which a later real job would then silently run. It skips the
+// test when no Docker engine answers (or fails it, see Require). Calling
+// it again in the same test binary with the same tags costs nothing.
 func Build(t testing.TB, tags ...string) string {
 	t.Helper()
+	for _, tag := range tags {
+		if !strings.HasPrefix(tag, "drover-test") {
+			t.Fatalf("dockerimg.Build: tag %q is not under a drover-test repository: the stand-in must not take a real image's name", tag)
+		}
+	}
 	Require(t)
 	if err := ping(); err != nil {
 		t.Skipf("Docker is unreachable: %v", err)

@@ -116,6 +116,15 @@ func New(logger *log.Logger, opts Options) (*Driver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("docker client: %w", err)
 	}
+	if len(opts.StandIns) > 0 {
+		// A copy, by short name, so a caller's later changes do not race
+		// with lookups.
+		standIns := make(map[string]string, len(opts.StandIns))
+		for img, standIn := range opts.StandIns {
+			standIns[familiarImage(img)] = standIn
+		}
+		opts.StandIns = standIns
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Driver{
 		logger: logger,

@@ -22,6 +22,17 @@ type Options struct {
 	// does not exist, so a task would be unreachable at the address its
 	// allocation advertises. UDP ports are not forwarded.
 	TaskNetwork string
+
+	// StandIns maps images to the stand-in images run in their place
+	// when they are not present on the engine, such as "redis:3.2" to
+	// "drover-lab/redis:3.2" (built by drover lab images -standin) on a
+	// lab machine with no registry. A task whose image is present runs
+	// it; one whose image is absent runs its stand-in, and the driver
+	// says so in a task event and its log: a stand-in is never
+	// substituted silently. Images are compared in their short form
+	// ("docker.io/library/redis:3.2" is "redis:3.2", "redis" is
+	// "redis:latest"). The task's config keeps the job's image name.
+	StandIns map[string]string
 }
 
 // forwarder relays a task's published TCP ports to its container.

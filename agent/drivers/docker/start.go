@@ -25,8 +25,8 @@ import (
 )
 
 // StartTask validates the config, makes sure the image is present (pulling
-// it if not), then creates and starts the container and begins collecting
-// its output.
+// it if not, or running its stand-in, see Options.StandIns), then creates
+// and starts the container and begins collecting its output.
 func (d *Driver) StartTask(ctx context.Context, cfg *drivers.TaskConfig, events drivers.EventFunc) (*drivers.TaskHandle, error) {
 	if events == nil {
 		events = func(string, string) {}
@@ -45,7 +45,7 @@ func (d *Driver) StartTask(ctx context.Context, cfg *drivers.TaskConfig, events 
 			return nil, fmt.Errorf("docker: task %s is already running", cfg.ID)
 		}
 	}
-	imageID, err := d.ensureImage(ctx, tc.Image, events)
+	runImage, imageID, err := d.ensureImage(ctx, tc.Image, events)
 	if err != nil {
 		return nil, err
 	}
@@ -56,6 +56,9 @@ func (d *Driver) StartTask(ctx context.Context, cfg *drivers.TaskConfig, events 
 	if err != nil {
 		return nil, fmt.Errorf("docker: %w", err)
 	}
+	// A stand-in runs under its own name; the task config keeps the
+	// job's image.
+	conf.Image = runImage
 	if d.opts.TaskNetwork != "" {
 		// The driver forwards the ports itself (see Options).
 		hostConf.NetworkMode = container.NetworkMode(d.opts.TaskNetwork)
@@ -104,7 +107,11 @@ func (d *Driver) StartTask(ctx context.Context, cfg *drivers.TaskConfig, events 
 	if err != nil {
 		return nil, err
 	}
-	d.logger.Printf("docker: task %s: started container %s (%s)", cfg.ID, shortID(created.ID), tc.Image)
+	if runImage != tc.Image {
+		d.logger.Printf("docker: task %s: started container %s (%s, stand-in for %s)", cfg.ID, shortID(created.ID), runImage, tc.Image)
+	} else {
+		d.logger.Printf("docker: task %s: started container %s (%s)", cfg.ID, shortID(created.ID), tc.Image)
+	}
 	return &drivers.TaskHandle{Driver: Name, Config: cfg, StartedAt: started, State: state}, nil
 }
 
@@ -129,32 +136,69 @@ func (d *Driver) removeStale(ctx context.Context, name string, cfg *drivers.Task
 	return nil
 }
 
-// ensureImage returns the ID of the image, pulling it first when it is not
-// present locally.
-func (d *Driver) ensureImage(ctx context.Context, ref string, events drivers.EventFunc) (string, error) {
+// ensureImage returns the image to run for ref and its ID: ref itself,
+// pulled first when it is not present locally, or, when ref is absent and
+// has a stand-in (Options.StandIns) that is present, the stand-in, with a
+// task event saying so.
+func (d *Driver) ensureImage(ctx context.Context, ref string, events drivers.EventFunc) (string, string, error) {
 	info, err := d.cli.ImageInspect(ctx, ref)
 	if err == nil {
-		return info.ID, nil
+		return ref, info.ID, nil
 	}
 	if !cerrdefs.IsNotFound(err) {
-		return "", fmt.Errorf("docker: inspect image %s: %w", ref, err)
+		return "", "", fmt.Errorf("docker: inspect image %s: %w", ref, err)
+	}
+	standIn := d.opts.StandIns[familiarImage(ref)]
+	if standIn != "" {
+		sinfo, err := d.cli.ImageInspect(ctx, standIn)
+		if err == nil {
+			msg := fmt.Sprintf("Using stand-in %s for %s (not the real image)", standIn, ref)
+			events("Driver", msg)
+			d.logger.Printf("docker: %s: %s is not present", msg, ref)
+			return standIn, sinfo.ID, nil
+		}
+		if !cerrdefs.IsNotFound(err) {
+			return "", "", fmt.Errorf("docker: inspect image %s (stand-in for %s): %w", standIn, ref, err)
+		}
+		d.logger.Printf("docker: neither %s nor its stand-in %s is present", ref, standIn)
 	}
 	events("Driver", "Downloading image "+ref)
 	d.logger.Printf("docker: pulling image %s", ref)
 	rc, err := d.cli.ImagePull(ctx, ref, image.PullOptions{})
-	if err != nil {
-		return "", fmt.Errorf("docker: pull image %s: %w", ref, err)
+	if err == nil {
+		err = readPullStream(rc)
+		rc.Close()
 	}
-	err = readPullStream(rc)
-	rc.Close()
 	if err != nil {
-		return "", fmt.Errorf("docker: pull image %s: %w", ref, err)
+		if standIn != "" {
+			return "", "", fmt.Errorf("docker: pull image %s: %w (its stand-in %s is not present either: build it with drover lab images -standin)", ref, err, standIn)
+		}
+		return "", "", fmt.Errorf("docker: pull image %s: %w", ref, err)
 	}
 	info, err = d.cli.ImageInspect(ctx, ref)
 	if err != nil {
-		return "", fmt.Errorf("docker: inspect image %s after pull: %w", ref, err)
+		return "", "", fmt.Errorf("docker: inspect image %s after pull: %w", ref, err)
 	}
-	return info.ID, nil
+	return ref, info.ID, nil
+}
+
+// familiarImage is an image reference in its short form, the one the
+// engine lists: without docker.io/library/, and with tag "latest" when it
+// has neither tag nor digest.
+func familiarImage(ref string) string {
+	for _, p := range []string{"docker.io/library/", "index.docker.io/library/", "docker.io/", "index.docker.io/"} {
+		if rest, ok := strings.CutPrefix(ref, p); ok {
+			ref = rest
+			break
+		}
+	}
+	if ref == "" || strings.Contains(ref, "@") {
+		return ref
+	}
+	if i := strings.LastIndex(ref, ":"); i < 0 || strings.Contains(ref[i:], "/") {
+		ref += ":latest"
+	}
+	return ref
 }
 
 // readPullStream reads a pull's progress to the end, which is when the
