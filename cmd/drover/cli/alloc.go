@@ -162,7 +162,14 @@ func resolveAlloc(client *api.Client, id string) (*api.Allocation, error) {
 // ambiguous prefix.
 func formatAllocListStubs(stubs []*api.AllocationListStub, verbose bool, length int) string {
 	sorted := append([]*api.AllocationListStub(nil), stubs...)
-	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].CreateIndex > sorted[j].CreateIndex })
+	// Newest first; allocations placed together (one create index) by
+	// name, so the table reads the same on every run.
+	sort.SliceStable(sorted, func(i, j int) bool {
+		if sorted[i].CreateIndex != sorted[j].CreateIndex {
+			return sorted[i].CreateIndex > sorted[j].CreateIndex
+		}
+		return sorted[i].Name < sorted[j].Name
+	})
 	now := time.Now()
 	var rows []string
 	if verbose {

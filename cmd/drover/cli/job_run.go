@@ -510,7 +510,14 @@ func formatJobStatus(client *api.Client, id string, short, verbose, showEvals bo
 		b.WriteString("No allocations placed\n")
 		return b.String(), nil
 	}
-	sort.Slice(allocs, func(i, j int) bool { return allocs[i].CreateIndex > allocs[j].CreateIndex })
+	// Newest first; allocations placed together (one create index) by
+	// name, so the table reads the same on every run.
+	sort.Slice(allocs, func(i, j int) bool {
+		if allocs[i].CreateIndex != allocs[j].CreateIndex {
+			return allocs[i].CreateIndex > allocs[j].CreateIndex
+		}
+		return allocs[i].Name < allocs[j].Name
+	})
 	rows := []string{"ID|Node ID|Task Group|Version|Desired|Status|Created|Modified"}
 	for _, a := range allocs {
 		created, modified := prettyTimeDiff(time.Unix(0, a.CreateTime), now), prettyTimeDiff(time.Unix(0, a.ModifyTime), now)

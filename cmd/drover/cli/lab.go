@@ -1,215 +1,390 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
-	"log"
-	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/nomad/api"
+	"github.com/rogpeppe/go-internal/diff"
 	"github.com/spf13/cobra"
 
 	"drover/agent"
-	"drover/agent/config"
 	"drover/labs"
 )
 
 func newLabCommand(s *streams) *cobra.Command {
-	return group("lab", "Run the guided labs",
-		"  drover lab list\n  drover lab run getting-started",
+	return group("lab", "Work through the guided labs",
+		"  drover lab list\n  drover lab start getting-started\n  drover lab check\n  drover lab run all",
 		newLabListCommand(s),
+		newLabStartCommand(s),
+		newLabShowCommand(s),
+		newLabCheckCommand(s),
+		newLabHintCommand(s),
+		newLabSolveCommand(s),
+		newLabNextCommand(s),
+		newLabResetCommand(s),
+		newLabStopCommand(s),
 		newLabRunCommand(s),
+		newLabPullCommand(s),
+		newLabImagesCommand(s),
+		newLabAgentCommand(s),
+		newLabServeCommand(s),
+		newLabStandInCommand(s),
 	)
+}
+
+// labCacheDir is where pulled packs live.
+func (s *streams) labCacheDir() string {
+	if d := s.getenv("DROVER_LAB_CACHE"); d != "" {
+		return d
+	}
+	if d := s.getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "drover", "labs")
+	}
+	home := s.getenv("HOME")
+	if home == "" {
+		home, _ = os.UserHomeDir()
+	}
+	return filepath.Join(home, ".cache", "drover", "labs")
+}
+
+// packLabs parses every pulled pack's labs.
+func (s *streams) packLabs() ([]*labs.Lab, error) {
+	packs, err := listPacks(s.labCacheDir())
+	if err != nil {
+		return nil, err
+	}
+	var out []*labs.Lab
+	for _, p := range packs {
+		l, err := labs.ParseDir(p.Dir, p.Name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l...)
+	}
+	return out, nil
+}
+
+func (s *streams) findLab(name string) (*labs.Lab, error) {
+	packs, err := s.packLabs()
+	if err != nil {
+		return nil, err
+	}
+	return labs.Find(name, packs)
 }
 
 func newLabListCommand(s *streams) *cobra.Command {
 	return &cobra.Command{
 		Use:     "list",
-		Short:   "List the labs",
+		Short:   "List the labs, the packs and your progress",
 		Example: "  drover lab list",
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			all, err := labs.List()
+			builtin, err := labs.Builtin()
 			if err != nil {
 				return fail(1, "Error reading labs: %v", err)
 			}
-			rows := []string{"Name|Steps|Title"}
-			for _, l := range all {
-				rows = append(rows, fmt.Sprintf("%s|%d|%s", l.Name, len(l.Steps), l.Title))
+			packLabs, err := s.packLabs()
+			if err != nil {
+				return fail(1, "Error reading lab packs: %v", err)
+			}
+			var progress *labs.Progress
+			if ws, err := labs.FindWorkspace("."); err == nil {
+				progress, _ = labs.LoadProgress(ws)
+			}
+			rows := []string{"Name|Level|Topology|Steps|Progress|Title"}
+			for _, l := range append(builtin, packLabs...) {
+				p := "-"
+				if progress != nil && progress.Lab == l.ID() {
+					p = fmt.Sprintf("step %d/%d", progress.Step+1, len(l.Steps))
+				}
+				rows = append(rows, fmt.Sprintf("%s|%s|%s|%d|%s|%s", l.ID(), l.Level, l.Topology, len(l.Steps), p, l.Title))
 			}
 			fmt.Fprintln(s.Out, formatList(rows))
+			packs, err := listPacks(s.labCacheDir())
+			if err != nil {
+				return fail(1, "Error reading lab packs: %v", err)
+			}
+			if len(packs) > 0 {
+				rows = []string{"Pack|Commit|Ref|Source"}
+				for _, p := range packs {
+					ref := p.Ref
+					if ref == "" {
+						ref = "HEAD"
+					}
+					rows = append(rows, fmt.Sprintf("%s|%s|%s|%s", p.Name, shortCommit(p.Commit), ref, p.URL))
+				}
+				fmt.Fprintf(s.Out, "\nPacks (in %s)\n%s\n", s.labCacheDir(), formatList(rows))
+			}
 			return nil
 		},
 	}
 }
 
+func shortCommit(c string) string {
+	if len(c) > 12 {
+		return c[:12]
+	}
+	return c
+}
+
+// labEnv is the environment a lab's commands run with: the cluster's
+// address and the workspace, so "drover lab agent" finds its cluster.
+func labEnv(s *streams, addr, workspace string) []string {
+	env := append([]string{}, s.Env...)
+	if s.Env == nil {
+		env = os.Environ()
+	}
+	return append(env, "DROVER_ADDR="+addr, "DROVER_LAB_DIR="+workspace)
+}
+
+// labRunner runs drover commands in-process, as the learner types them.
+func labRunner(env []string) labs.CommandFunc {
+	return func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+		return MainContext(ctx, args, stdout, stderr, env)
+	}
+}
+
 func newLabRunCommand(s *streams) *cobra.Command {
-	var addr, dir string
+	var addr, record, golden string
+	var asJSON, verbose bool
 	c := &cobra.Command{
-		Use:   "run <lab>",
-		Short: "Play a lab, checking every step",
-		Long: "Plays a lab: each step explains itself, runs drover commands (shown as you would\n" +
-			"type them), edits files, and checks what the cluster did before going on. Without\n" +
-			"-address, the lab runs against an embedded dev agent (server and client in this\n" +
-			"process, on free loopback ports) that is stopped at the end. Files go to -dir, or a\n" +
-			"temporary directory.",
-		Example: "  drover lab run getting-started\n  drover lab run -address http://192.168.56.101:4646 getting-started",
+		Use:   "run <lab|all>",
+		Short: "Play every solution and every check of a lab",
+		Long: "Plays a lab for instructors and regression: every step's solution (the commands a\n" +
+			"student types, and file edits), then every check, one progress line per step and a\n" +
+			"summary table; the exit status is 1 if any check fails. Without -address the lab\n" +
+			"runs on an embedded cluster (a dev agent, or a server and two clients) stopped at\n" +
+			"the end. A lab first purges its own jobs, so it replays on a lasting cluster, and\n" +
+			"leaves nothing running.\n\n" +
+			"-record DIR writes each lab's transcript to DIR/<lab>.txt with IDs, times, ports\n" +
+			"and indexes replaced by placeholders; -golden DIR compares with those and prints\n" +
+			"a unified diff.",
+		Example: "  drover lab run getting-started\n  drover lab run -golden labs/golden getting-started\n" +
+			"  drover lab run -address http://192.168.56.101:4646 all",
 		RunE: func(c *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return &usageError{cmd: c, msg: "This command takes one argument: <lab>"}
+				return &usageError{cmd: c, msg: "This command takes one argument: <lab> or all"}
 			}
-			lab, err := labs.Load(args[0])
-			if err != nil {
-				return fail(1, "Error: %v", err)
-			}
-			if dir == "" {
-				if dir, err = os.MkdirTemp("", "drover-lab-"); err != nil {
+			var todo []*labs.Lab
+			if args[0] == "all" {
+				var err error
+				if todo, err = labs.Builtin(); err != nil {
 					return fail(1, "Error: %v", err)
 				}
-				defer os.RemoveAll(dir)
-			}
-			if addr == "" {
-				agents, err := startEmbedded(lab.Cluster, dir)
+			} else {
+				lab, err := s.findLab(args[0])
 				if err != nil {
-					return fail(1, "Error starting the embedded agents: %v", err)
-				}
-				defer func() {
-					for i := len(agents) - 1; i >= 0; i-- {
-						stopEmbedded(agents[i])
-					}
-				}()
-				addr = "http://" + agents[0].HTTPAddr()
-				if lab.Cluster == "dev" {
-					fmt.Fprintf(s.Out, "==> Embedded dev agent at %s (its log: %s)\n", addr, filepath.Join(dir, "agent.log"))
-				} else {
-					fmt.Fprintf(s.Out, "==> Embedded cluster: a server at %s and the clients client-one and client-two (logs in %s)\n", addr, dir)
-				}
-			}
-			client, err := s.apiClient(addr)
-			if err != nil {
-				return fail(1, "Error initializing client: %v", err)
-			}
-			if started := map[string]int{"dev": 1, "server-and-two-clients": 2}[lab.Cluster]; !c.Flags().Changed("address") {
-				// Embedded clients register in the background: start the
-				// lab once they are ready, as a student would.
-				if err := waitNodesReady(client, started, 30*time.Second); err != nil {
 					return fail(1, "Error: %v", err)
 				}
+				todo = []*labs.Lab{lab}
 			}
-			// Lab commands name files relative to the lab directory, as a
-			// student's shell would.
-			prev, err := os.Getwd()
-			if err != nil {
-				return fail(1, "Error: %v", err)
+			var reports []*labs.Report
+			failed := 0
+			for _, lab := range todo {
+				rep, err := playLab(c.Context(), s, lab, addr, c.Flags().Changed("address"), record, golden, verbose && !asJSON, asJSON)
+				if err != nil {
+					fmt.Fprintf(s.Err, "Error: %s: %v\n", lab.ID(), err)
+					failed++
+					rep = &labs.Report{Lab: lab.ID()}
+				} else if !rep.OK {
+					failed++
+				}
+				reports = append(reports, rep)
 			}
-			if err := os.Chdir(dir); err != nil {
-				return fail(1, "Error: %v", err)
+			if asJSON {
+				b, _ := json.MarshalIndent(reports, "", "  ")
+				fmt.Fprintln(s.Out, string(b))
+			} else {
+				rows := []string{"Lab|Steps|Result|Time"}
+				for _, r := range reports {
+					result := "passed"
+					if !r.OK {
+						result = "FAILED"
+						for _, st := range r.Steps {
+							if !st.OK {
+								result = "FAILED at " + st.ID
+							}
+						}
+					}
+					total := len(r.Steps)
+					if l, err := s.findLab(r.Lab); err == nil {
+						total = len(l.Steps)
+					}
+					rows = append(rows, fmt.Sprintf("%s|%d/%d|%s|%.0fs", r.Lab, passedSteps(r), total, result, r.Duration.Seconds()))
+				}
+				fmt.Fprintf(s.Out, "\n%s\n", formatList(rows))
 			}
-			defer os.Chdir(prev)
-			env := append(append([]string{}, s.Env...), "DROVER_ADDR="+addr)
-			runner := &labs.Runner{
-				Run: func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-					return MainContext(ctx, args, stdout, stderr, env)
-				},
-				Client: client,
-				Dir:    dir,
-				Out:    s.Out,
-			}
-			if err := runner.Play(c.Context(), lab); err != nil {
-				return fail(1, "\n==> Lab stopped: %v", err)
+			if failed > 0 {
+				return fail(1, "%d of %d lab(s) failed", failed, len(todo))
 			}
 			return nil
 		},
 	}
 	addressFlag(c, &addr)
-	c.Flags().StringVar(&dir, "dir", "", "the directory for the lab's files (default: a temporary one)")
+	c.Flags().StringVar(&record, "record", "", "write normalised transcripts to this directory")
+	c.Flags().StringVar(&golden, "golden", "", "compare transcripts with the ones in this directory")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the reports as JSON")
+	c.Flags().BoolVar(&verbose, "verbose", false, "print the whole transcript, not one line per step")
 	return c
 }
 
-// startEmbedded starts the agents a lab asks for, in this process, on
-// free loopback ports, each logging to dir/<name>.log: one dev agent, or
-// a server and two clients (client-one, client-two) as in the lab cluster.
-// The first agent returned answers the API.
-func startEmbedded(cluster, dir string) ([]*agent.Agent, error) {
-	if cluster == "dev" {
-		cfg := config.DevConfig()
-		a, err := startAgentFrom(cfg, dir, "agent")
-		if err != nil {
-			return nil, err
+func passedSteps(r *labs.Report) int {
+	n := 0
+	for _, st := range r.Steps {
+		if st.OK {
+			n++
 		}
-		return []*agent.Agent{a}, nil
 	}
-	srvCfg := config.Default()
-	srvCfg.Name = "server"
-	srvCfg.Server.Enabled, srvCfg.Server.BootstrapExpect = true, 1
-	srvCfg.MarkSet("server.enabled", "server.bootstrap_expect")
-	srv, err := startAgentFrom(srvCfg, dir, "server")
+	return n
+}
+
+// playLab plays one lab in a fresh workspace.
+func playLab(ctx context.Context, s *streams, lab *labs.Lab, addr string, external bool, record, golden string, verbose, quiet bool) (*labs.Report, error) {
+	dir, err := os.MkdirTemp("", "drover-lab-")
 	if err != nil {
 		return nil, err
 	}
-	agents := []*agent.Agent{srv}
-	for _, name := range []string{"client-one", "client-two"} {
-		cfg := config.Default()
-		cfg.Name = name
-		cfg.Client.Enabled = true
-		cfg.Client.Servers = []string{srv.Server().RPCAddr()}
-		cfg.Client.NetworkInterface = "lo"
-		cfg.MarkSet("client.enabled", "client.servers", "client.network_interface")
-		a, err := startAgentFrom(cfg, dir, name)
-		if err != nil {
-			for _, started := range agents {
-				stopEmbedded(started)
-			}
-			return nil, err
-		}
-		agents = append(agents, a)
+	defer os.RemoveAll(dir)
+	progressOut := s.Out
+	if quiet {
+		progressOut = io.Discard
 	}
-	return agents, nil
-}
-
-// startAgentFrom starts one embedded agent with its own data dir and
-// free loopback ports.
-func startAgentFrom(cfg *config.Config, dir, name string) (*agent.Agent, error) {
-	ports := make([]int, 3)
-	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		ports[i] = l.Addr().(*net.TCPAddr).Port
-		l.Close()
-	}
-	cfg.Ports.HTTP, cfg.Ports.RPC, cfg.Ports.Serf = ports[0], ports[1], ports[2]
-	cfg.BindAddr = "127.0.0.1"
-	if !cfg.DevMode {
-		cfg.DataDir = filepath.Join(dir, name+"-data")
-	}
-	cfg.MarkSet("ports.http", "ports.rpc", "ports.serf", "bind_addr", "data_dir")
-	cfg.Normalize()
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	logFile, err := os.Create(filepath.Join(dir, name+".log"))
+	standIns, imageNote, err := labImages(ctx, lab, !external)
 	if err != nil {
 		return nil, err
 	}
-	return agent.New(cfg, log.New(logFile, "", log.LstdFlags))
-}
-
-// stopEmbedded stops an embedded agent and the tasks it runs: a lab
-// leaves nothing behind.
-func stopEmbedded(a *agent.Agent) {
-	if c := a.Client(); c != nil {
-		c.Stop()
+	fmt.Fprintf(progressOut, "==> Lab %s: %s\n", lab.ID(), lab.Title)
+	if imageNote != "" {
+		fmt.Fprintf(progressOut, "    %s\n", imageNote)
 	}
-	a.Shutdown()
+	progress := &labs.Progress{Lab: lab.ID(), Started: time.Now().UTC(), StandIns: standIns}
+	agents := map[string]string{}
+	if !external {
+		cluster, err := startLabCluster(filepath.Join(dir, ".drover-lab"), lab.Topology, 0, standIns)
+		if err != nil {
+			return nil, fmt.Errorf("starting the embedded cluster: %w", err)
+		}
+		defer cluster.Shutdown()
+		control, err := cluster.Serve()
+		if err != nil {
+			return nil, err
+		}
+		addr, agents = cluster.Addr(), cluster.Agents()
+		progress.Embedded = &labs.ClusterInfo{PID: os.Getpid(), Control: control, Agents: agents}
+		fmt.Fprintf(progressOut, "    embedded cluster: %s (logs in %s)\n", describeAgents(agents), filepath.Join(dir, ".drover-lab"))
+	} else if addr == "" {
+		addr = s.getenv("DROVER_ADDR")
+	}
+	if addr == "" {
+		addr = "http://" + defaultAddress
+	}
+	progress.Address = addr
+	if err := progress.Save(dir); err != nil {
+		return nil, err
+	}
+	client, err := s.apiClient(addr)
+	if err != nil {
+		return nil, err
+	}
+	if err := waitNodesReady(client, labClients(lab), time.Minute); err != nil {
+		return nil, err
+	}
+	sess := &labs.Session{Lab: lab, Client: client, Dir: dir, Agents: agents,
+		Run: inDir(dir, labRunner(labEnv(s, addr, dir)))}
+	if err := sess.CleanJobs(); err != nil {
+		return nil, err
+	}
+	if err := sess.WriteFiles(); err != nil {
+		return nil, err
+	}
+	var transcript bytes.Buffer
+	fmt.Fprintf(&transcript, "== Lab: %s\n%s\n", lab.Title, lab.Description)
+	if imageNote != "" {
+		fmt.Fprintf(&transcript, "== %s\n", imageNote)
+	}
+	tw := io.Writer(&transcript)
+	if verbose {
+		tw = io.MultiWriter(&transcript, s.Out)
+	}
+	player := &labs.Player{Session: sess, Transcript: tw, Progress: progressOut}
+	rep := player.Play(ctx, 0)
+	for _, st := range rep.Steps {
+		if !st.OK {
+			fmt.Fprintf(s.Err, "    %s\n", st.Error)
+		}
+	}
+	// Leave nothing running, whatever happened.
+	if err := sess.CleanJobs(); err != nil {
+		fmt.Fprintf(s.Err, "    cleaning up: %v\n", err)
+	}
+	text := labs.NewNormalizer().Normalize(transcript.String())
+	name := strings.ReplaceAll(lab.ID(), "/", "_") + ".txt"
+	if record != "" {
+		if err := os.MkdirAll(record, 0o755); err != nil {
+			return rep, err
+		}
+		if err := os.WriteFile(filepath.Join(record, name), []byte(text), 0o644); err != nil {
+			return rep, err
+		}
+		fmt.Fprintf(progressOut, "    transcript: %s\n", filepath.Join(record, name))
+	}
+	if golden != "" {
+		want, err := os.ReadFile(filepath.Join(golden, name))
+		if err != nil {
+			return rep, fmt.Errorf("golden transcript: %w", err)
+		}
+		if d := diff.Diff(filepath.Join(golden, name), want, "this run", []byte(text)); d != nil {
+			fmt.Fprintf(s.Out, "    the transcript differs from %s:\n%s", filepath.Join(golden, name), d)
+			rep.OK = false
+		} else {
+			fmt.Fprintf(progressOut, "    transcript matches %s\n", filepath.Join(golden, name))
+		}
+	}
+	return rep, nil
 }
 
-// waitNodesReady waits until n nodes are ready.
+func describeAgents(agents map[string]string) string {
+	if a, ok := agents["agent"]; ok {
+		return "a dev agent at " + a
+	}
+	return fmt.Sprintf("server at %s, client-one, client-two", agents["server"])
+}
+
+// labClients is how many ready client nodes a lab needs.
+func labClients(lab *labs.Lab) int {
+	if lab.Topology == labs.TopologyDev {
+		return 1
+	}
+	return 2
+}
+
+// inDir runs commands with the working directory set to dir, as a
+// student's shell in the workspace would.
+func inDir(dir string, run labs.CommandFunc) labs.CommandFunc {
+	return func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+		prev, err := os.Getwd()
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		if err := os.Chdir(dir); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		defer os.Chdir(prev)
+		return run(ctx, args, stdout, stderr)
+	}
+}
+
+// waitNodesReady waits until n client nodes are ready.
 func waitNodesReady(client *api.Client, n int, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
@@ -226,8 +401,20 @@ func waitNodesReady(client *api.Client, n int, timeout time.Duration) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
+			if err != nil {
+				return fmt.Errorf("the cluster does not answer: %v", err)
+			}
 			return fmt.Errorf("%d of %d client nodes ready after %s", ready, n, timeout)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// stopEmbedded stops an embedded agent and the tasks it runs: a lab
+// leaves nothing behind.
+func stopEmbedded(a *agent.Agent) {
+	if c := a.Client(); c != nil {
+		c.Stop()
+	}
+	a.Shutdown()
 }

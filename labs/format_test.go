@@ -1,0 +1,49 @@
+package labs
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestBuiltinLabsParse(t *testing.T) {
+	all, err := Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) == 0 {
+		t.Fatal("no built-in labs")
+	}
+	for _, l := range all {
+		if l.Title == "" || len(l.Steps) == 0 {
+			t.Errorf("%s: title %q, %d steps", l.Name, l.Title, len(l.Steps))
+		}
+		for _, s := range l.Steps {
+			if len(s.Solution) == 0 || len(s.Checks) == 0 || len(s.Hints) == 0 || s.Why == "" || s.Instructions == "" {
+				t.Errorf("%s step %s: a step needs instructions, hints, why, a solution and checks", l.Name, s.ID)
+			}
+		}
+	}
+}
+
+func TestParseErrorsCarryFileLineCol(t *testing.T) {
+	cases := []struct{ name, src, want string }{
+		{"syntax", "title = \"x\"\nstep \"a\" {\n  title = \n}\n", "x.lab.hcl:3:"},
+		{"unknown check kind", "title = \"x\"\nstep \"a\" {\n  title = \"t\"\n  check \"bogus\" {}\n}\n", "x.lab.hcl:4:3: Invalid check"},
+		{"attribute of another kind", "title = \"x\"\nstep \"a\" {\n  title = \"t\"\n  check \"node\" {\n    name = \"c\"\n    count = 3\n  }\n}\n",
+			"x.lab.hcl:6:5: Unsupported argument"},
+		{"step without check", "title = \"x\"\nstep \"a\" {\n  title = \"t\"\n}\n", "x.lab.hcl:2:1: Step without a check"},
+		{"bad topology", "title = \"x\"\ntopology = \"five\"\nstep \"a\" {\n  title = \"t\"\n  check \"file\" { path = \"f\" }\n}\n", "x.lab.hcl:2:12: Invalid topology"},
+		{"bad wait", "title = \"x\"\nstep \"a\" {\n  title = \"t\"\n  check \"file\" {\n    path = \"f\"\n    wait = \"soon\"\n  }\n}\n", "x.lab.hcl:6:12: Invalid wait"},
+		{"duplicate step", "title = \"x\"\nstep \"a\" {\n  title = \"t\"\n  check \"file\" { path = \"f\" }\n}\nstep \"a\" {\n  title = \"t\"\n  check \"file\" { path = \"f\" }\n}\n", "x.lab.hcl:6:6: Duplicate step"},
+		{"missing title", "step \"a\" {\n  title = \"t\"\n  check \"file\" { path = \"f\" }\n}\n", "x.lab.hcl:1:1: Missing required argument"},
+		{"capture without group", "title = \"x\"\nstep \"a\" {\n  title = \"t\"\n  solution {\n    run \"status\" {\n      capture = { id = \"[a-f]+\" }\n    }\n  }\n  check \"file\" { path = \"f\" }\n}\n", "x.lab.hcl:6:17: Invalid capture"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("x", "x.lab.hcl", []byte(tc.src))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
