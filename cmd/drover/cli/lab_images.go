@@ -180,6 +180,7 @@ func newLabStandInCommand(s *streams) *cobra.Command {
 	return &cobra.Command{
 		Use:                images.StandInCommand,
 		Short:              "Run the Redis stand-in (inside a stand-in image)",
+		Example:            "  drover lab standin-redis",
 		Hidden:             true,
 		DisableFlagParsing: true,
 		RunE: func(c *cobra.Command, args []string) error {

@@ -300,10 +300,11 @@ func newLabServeCommand(s *streams) *cobra.Command {
 	var httpPort int
 	var standIns []string
 	c := &cobra.Command{
-		Use:    "serve",
-		Short:  "Run a lab's embedded cluster (started by lab start)",
-		Hidden: true,
-		Args:   cobra.NoArgs,
+		Use:     "serve",
+		Short:   "Run a lab's embedded cluster (started by lab start)",
+		Example: "  drover lab serve -dir ws/.drover-lab -topology server-and-two-clients -http-port 0",
+		Hidden:  true,
+		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			m := map[string]string{}
 			for _, kv := range standIns {

@@ -210,7 +210,11 @@ func (c *labCluster) Do(op, name string) error {
 		if m.agent == nil {
 			return fmt.Errorf("%s is already stopped", name)
 		}
-		stopEmbedded(m.agent)
+		// Like a machine that goes away: the agent stops without stopping
+		// its tasks or telling the server anything. The server notices the
+		// missed heartbeats; a restarted client re-attaches to its tasks
+		// and stops the ones that were replaced meanwhile.
+		m.agent.Shutdown()
 		m.agent = nil
 	case "start":
 		if m.agent != nil {
@@ -219,7 +223,7 @@ func (c *labCluster) Do(op, name string) error {
 		return c.startMember(m)
 	case "restart":
 		if m.agent != nil {
-			stopEmbedded(m.agent)
+			m.agent.Shutdown()
 			m.agent = nil
 		}
 		return c.startMember(m)
@@ -289,10 +293,19 @@ func (c *labCluster) Serve() (string, error) {
 	return "http://" + l.Addr().String(), nil
 }
 
-// Shutdown stops every agent, clients first, and the control endpoint.
+// Shutdown stops every agent and its tasks, clients first, and the
+// control endpoint. A stopped agent is started again first, so that the
+// tasks it left running are stopped too: a lab leaves nothing behind.
 func (c *labCluster) Shutdown() {
 	c.once.Do(func() {
 		c.mu.Lock()
+		for _, m := range c.members {
+			if m.agent == nil {
+				if err := c.startMember(m); err != nil {
+					fmt.Fprintf(os.Stderr, "lab cluster: restarting %s to stop its tasks: %v\n", m.name, err)
+				}
+			}
+		}
 		for i := len(c.members) - 1; i >= 0; i-- {
 			if m := c.members[i]; m.agent != nil {
 				stopEmbedded(m.agent)
