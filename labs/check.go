@@ -26,15 +26,39 @@ type Result struct {
 	Observed string
 }
 
-// String is the result on one line, as lab check prints it.
+// String is the result as a transcript shows it, folded for an
+// 80-column terminal.
 func (r Result) String() string {
 	if r.OK {
-		return "✓ " + r.Want
+		return Fold("✓ "+r.Want, 78, "  ")
 	}
-	return fmt.Sprintf("✗ %s\n    expected: %s\n    observed: %s", r.Want, r.expected(), r.Observed)
+	return Fold("✗ expected: "+r.Want, 78, "             ") + "\n" + Fold("  observed: "+r.Observed, 78, "             ")
 }
 
-func (r Result) expected() string { return r.Want }
+// Fold breaks text at spaces into lines of at most width runes, the
+// lines after the first starting with indent.
+func Fold(text string, width int, indent string) string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(text) {
+		switch {
+		case line == "":
+			line = word
+		case len([]rune(line))+1+len([]rune(word)) > width:
+			lines = append(lines, line)
+			line = indent + word
+		default:
+			line += " " + word
+		}
+	}
+	if line != "" || len(lines) == 0 {
+		lines = append(lines, line)
+	}
+	// Keep the leading spaces of the first line, which Fields dropped.
+	lead := text[:len(text)-len(strings.TrimLeft(text, " "))]
+	lines[0] = lead + lines[0]
+	return strings.Join(lines, "\n")
+}
 
 // evaluate looks once: want describes the condition, observed what is.
 func (s *Session) evaluate(ctx context.Context, c *Check) (ok bool, want, observed string, err error) {
@@ -178,7 +202,9 @@ func (s *Session) checkAllocs(job string, a checkAttrs) (bool, string, string, e
 		want = append(want, fmt.Sprintf("over %d node(s)", *a.Nodes))
 	}
 	desc := strings.Join(want, ", ")
-	allocs, _, err := s.Client.Jobs().Allocations(job, true, nil)
+	// Only the current job's: a purged job's allocations stay listed (with
+	// -all) until they are collected, and are not this lab's.
+	allocs, _, err := s.Client.Jobs().Allocations(job, false, nil)
 	if notFound(err) {
 		return false, desc, fmt.Sprintf("job %q does not exist", job), nil
 	}

@@ -99,13 +99,22 @@ func newLabListCommand(s *streams) *cobra.Command {
 			if ws, err := labs.FindWorkspace("."); err == nil {
 				progress, _ = labs.LoadProgress(ws)
 			}
-			rows := []string{"Name|Level|Topology|Steps|Progress|Title"}
-			for _, l := range append(builtin, packLabs...) {
+			rows := []string{"Name|Level|Cluster|Steps|Progress|Title"}
+			all := append(builtin, packLabs...)
+			width := 0
+			for _, l := range all {
+				if n := len(l.ID()); n > width {
+					width = n
+				}
+			}
+			for _, l := range all {
 				p := "-"
 				if progress != nil && progress.Lab == l.ID() {
 					p = fmt.Sprintf("step %d/%d", progress.Step+1, len(l.Steps))
 				}
-				rows = append(rows, fmt.Sprintf("%s|%s|%s|%d|%s|%s", l.ID(), l.Level, l.Topology, len(l.Steps), p, l.Title))
+				cluster := map[string]string{labs.TopologyDev: "dev", labs.TopologyServerAndClient: "3 nodes"}[l.Topology]
+				// The title gets what is left of 80 columns.
+				rows = append(rows, fmt.Sprintf("%s|%s|%s|%d|%s|%s", l.ID(), l.Level, cluster, len(l.Steps), p, clipTitle(l.Title, 80-width-50)))
 			}
 			fmt.Fprintln(s.Out, formatList(rows))
 			packs, err := listPacks(s.labCacheDir())
@@ -126,6 +135,16 @@ func newLabListCommand(s *streams) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+func clipTitle(s string, n int) string {
+	if n < 10 {
+		n = 10
+	}
+	if len([]rune(s)) <= n {
+		return s
+	}
+	return string([]rune(s)[:n-1]) + "…"
 }
 
 func shortCommit(c string) string {

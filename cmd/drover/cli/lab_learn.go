@@ -29,8 +29,20 @@ type workspace struct {
 }
 
 // openWorkspace finds the workspace holding the current directory (or
-// $DROVER_LAB_DIR).
+// $DROVER_LAB_DIR) whose cluster runs.
 func openWorkspace(s *streams) (*workspace, error) {
+	w, err := openAnyWorkspace(s)
+	if err != nil {
+		return nil, err
+	}
+	if e := w.progress.Embedded; e != nil && !processAlive(e.PID) {
+		return nil, fmt.Errorf("the lab's cluster is not running (stopped by \"drover lab stop\", or the machine restarted): \"drover lab start -dir %s %s\" starts the lab again", w.dir, w.lab.ID())
+	}
+	return w, nil
+}
+
+// openAnyWorkspace is openWorkspace whether its cluster runs or not.
+func openAnyWorkspace(s *streams) (*workspace, error) {
 	start := s.getenv("DROVER_LAB_DIR")
 	if start == "" {
 		start = "."
@@ -81,10 +93,10 @@ func (w *workspace) show() {
 	o := w.out
 	step := w.step()
 	if step == nil {
-		o.printf("Lab %s is complete. \"drover lab stop\" stops its cluster; \"drover lab reset 1\" starts over.\n", w.lab.ID())
+		o.line(fmt.Sprintf("Lab %s is complete. \"drover lab stop\" stops its cluster; \"drover lab reset 1\" starts over.", w.lab.ID()))
 		return
 	}
-	o.printf("%s\n", o.bold(fmt.Sprintf("Step %d/%d: %s", w.progress.Step+1, len(w.lab.Steps), step.Title)))
+	o.printf("%s\n", o.bold(labs.Fold(fmt.Sprintf("Step %d/%d: %s", w.progress.Step+1, len(w.lab.Steps), step.Title), labWidth, "  ")))
 	o.printf("\n%s\n", o.wrap(w.sess.Display(step.Instructions), "  "))
 	if len(step.Commands) > 0 {
 		o.printf("\nType:\n")
@@ -101,7 +113,7 @@ func (w *workspace) check(ctx context.Context, wait time.Duration) bool {
 	step := w.step()
 	o := w.out
 	ok := true
-	o.printf("Step %d/%d: %s\n", w.progress.Step+1, len(w.lab.Steps), step.Title)
+	o.line(fmt.Sprintf("Step %d/%d: %s", w.progress.Step+1, len(w.lab.Steps), step.Title))
 	for _, c := range step.Checks {
 		d := wait
 		if c.Wait < d {
@@ -129,7 +141,7 @@ func (w *workspace) check(ctx context.Context, wait time.Duration) bool {
 		}
 	} else {
 		o.printf("\n%s\n", o.wrap("What should happen: "+step.Why, ""))
-		o.printf("\nNot yet. \"drover lab hint\" gives a hint; \"drover lab check\" again when you have tried.\n")
+		o.line("\nNot yet. \"drover lab hint\" gives a hint; \"drover lab check\" again when you have tried.")
 	}
 	return ok
 }
@@ -204,16 +216,18 @@ func newLabStartCommand(s *streams) *cobra.Command {
 				return fail(1, "Error: %v", err)
 			}
 			o := w.out
-			o.printf("%s\n\n%s\n\n", o.bold(fmt.Sprintf("Lab %s: %s", lab.ID(), lab.Title)), o.wrap(lab.Description, ""))
+			o.printf("%s\n\n%s\n\n", o.bold(labs.Fold(fmt.Sprintf("Lab %s: %s", lab.ID(), lab.Title), labWidth, "  ")), o.wrap(lab.Description, ""))
 			if p.Embedded != nil {
-				o.printf("Cluster: %s, running in the background.\n", describeAgents(p.Embedded.Agents))
+				o.line(fmt.Sprintf("Cluster: %s, running in the background.", describeAgents(p.Embedded.Agents)))
 			} else {
-				o.printf("Cluster: %s\n", p.Address)
+				o.line("Cluster: " + p.Address)
 			}
-			if note != "" {
-				o.printf("%s\n", note)
+			for _, l := range strings.Split(note, "\n") {
+				if l != "" {
+					o.line(l)
+				}
 			}
-			o.printf("Workspace: %s\n\n", dir)
+			o.line("Workspace: " + dir + "\n")
 			o.printf("In another terminal, or here:\n  cd %s\n", dir)
 			if p.Address != "http://"+defaultAddress {
 				o.printf("  export DROVER_ADDR=%s\n", p.Address)
@@ -450,12 +464,12 @@ func newLabSolveCommand(s *streams) *cobra.Command {
 				return nil
 			}
 			if !runIt {
-				w.out.printf("Solution of step %d/%d: %s\n", w.progress.Step+1, len(w.lab.Steps), step.Title)
+				w.out.line(fmt.Sprintf("Solution of step %d/%d: %s", w.progress.Step+1, len(w.lab.Steps), step.Title))
 				for _, a := range step.Solution {
 					if a.Edit != "" {
-						w.out.printf("  edit %s: replace %q with %q\n", a.Edit, a.Replace, a.With)
+						w.out.line(fmt.Sprintf("  edit %s: replace %q with %q", a.Edit, a.Replace, a.With))
 					} else {
-						w.out.printf("  drover %s\n", w.sess.Display(a.Run))
+						w.out.line("  drover " + w.sess.Display(a.Run))
 					}
 				}
 				return nil
@@ -606,7 +620,7 @@ func (w *workspace) reset(ctx context.Context, target int) error {
 	}
 	w.progress.Done, w.progress.Hints = map[string]bool{}, map[string]int{}
 	w.progress.Step = 0
-	o.printf("Resetting lab %s to step %d: jobs purged, nodes eligible, files rewritten.\n", w.lab.ID(), target)
+	o.line(fmt.Sprintf("Resetting lab %s to step %d: jobs purged, nodes eligible, files rewritten.", w.lab.ID(), target))
 	player := &labs.Player{Session: w.sess, Progress: s2w(o)}
 	for i := 0; i < target-1; i++ {
 		rep := player.PlayStep(ctx, i)
@@ -636,29 +650,30 @@ func newLabStopCommand(s *streams) *cobra.Command {
 		Example: "  drover lab stop",
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			w, err := openWorkspace(s)
+			w, err := openAnyWorkspace(s)
 			if err != nil {
 				return fail(1, "Error: %v", err)
 			}
 			e := w.progress.Embedded
-			if e == nil || processAlive(e.PID) {
-				if err := w.sess.CleanJobs(); err != nil {
-					fmt.Fprintf(s.Err, "Warning: purging the lab's jobs: %v\n", err)
-				} else {
-					w.out.printf("Purged the lab's jobs: %s\n", strings.Join(w.lab.Jobs, ", "))
-				}
+			if e != nil && !processAlive(e.PID) {
+				w.out.printf("The lab's cluster is not running: nothing to stop.\n")
+				return nil
+			}
+			if err := w.sess.CleanJobs(); err != nil {
+				fmt.Fprintf(s.Err, "Warning: purging the lab's jobs: %v\n", err)
+			} else {
+				w.out.printf("Purged the lab's jobs: %s\n", strings.Join(w.lab.Jobs, ", "))
 			}
 			if e != nil {
 				if err := stopLabCluster(e); err != nil {
 					return fail(1, "Error: %v", err)
 				}
 				w.out.printf("Stopped the lab's cluster.\n")
-				w.progress.Embedded = nil
 			}
 			if err := w.save(); err != nil {
 				return fail(1, "Error: %v", err)
 			}
-			w.out.printf("The workspace %s keeps your files and progress.\n", w.dir)
+			w.out.line(fmt.Sprintf("The workspace %s keeps your files and progress.", w.dir))
 			return nil
 		},
 	}

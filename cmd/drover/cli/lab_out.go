@@ -5,6 +5,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"drover/labs"
 )
 
 // labOut prints a lab's text for an 80-column terminal, in colour only
@@ -28,6 +30,20 @@ func newLabOut(s *streams) *labOut {
 }
 
 func (o *labOut) printf(format string, args ...interface{}) { fmt.Fprintf(o.w, format, args...) }
+
+// line prints text folded to labWidth, continuation lines indented.
+func (o *labOut) line(text string) {
+	lead := ""
+	if strings.HasPrefix(text, "\n") {
+		lead, text = "\n", text[1:]
+	}
+	trail := ""
+	if strings.HasSuffix(text, "\n") {
+		trail, text = "\n", strings.TrimSuffix(text, "\n")
+	}
+	indent := "  " + text[:len(text)-len(strings.TrimLeft(text, " "))]
+	fmt.Fprintf(o.w, "%s%s\n%s", lead, labs.Fold(text, labWidth, indent), trail)
+}
 
 func (o *labOut) paint(code, s string) string {
 	if !o.color {
