@@ -37,6 +37,9 @@ func TestParseErrorsCarryFileLineCol(t *testing.T) {
 		{"duplicate step", "title = \"x\"\nstep \"a\" {\n  title = \"t\"\n  check \"file\" { path = \"f\" }\n}\nstep \"a\" {\n  title = \"t\"\n  check \"file\" { path = \"f\" }\n}\n", "x.lab.hcl:6:6: Duplicate step"},
 		{"missing title", "step \"a\" {\n  title = \"t\"\n  check \"file\" { path = \"f\" }\n}\n", "x.lab.hcl:1:1: Missing required argument"},
 		{"capture without group", "title = \"x\"\nstep \"a\" {\n  title = \"t\"\n  solution {\n    run \"status\" {\n      capture = { id = \"[a-f]+\" }\n    }\n  }\n  check \"file\" { path = \"f\" }\n}\n", "x.lab.hcl:6:17: Invalid capture"},
+		{"unknown step attribute", "title = \"x\"\nstep \"a\" {\n  title = \"t\"\n  titel = \"u\"\n  check \"file\" { path = \"f\" }\n}\n", "x.lab.hcl:4:3: Unsupported argument; An argument named \"titel\""},
+		{"unknown block", "title = \"x\"\nstep \"a\" {\n  title = \"t\"\n  sollution {}\n  check \"file\" { path = \"f\" }\n}\n", "x.lab.hcl:4:3: Unsupported block type"},
+		{"edit without replace", "title = \"x\"\nstep \"a\" {\n  title = \"t\"\n  solution {\n    edit \"f\" {\n      with = \"y\"\n    }\n  }\n  check \"file\" { path = \"f\" }\n}\n", "x.lab.hcl:5:"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

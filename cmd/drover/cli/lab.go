@@ -99,7 +99,7 @@ func newLabListCommand(s *streams) *cobra.Command {
 			if ws, err := labs.FindWorkspace("."); err == nil {
 				progress, _ = labs.LoadProgress(ws)
 			}
-			rows := []string{"Name|Level|Cluster|Steps|Progress|Title"}
+			rows := []string{"Name|Steps|Progress|Title"}
 			all := append(builtin, packLabs...)
 			width := 0
 			for _, l := range all {
@@ -112,9 +112,8 @@ func newLabListCommand(s *streams) *cobra.Command {
 				if progress != nil && progress.Lab == l.ID() {
 					p = fmt.Sprintf("step %d/%d", progress.Step+1, len(l.Steps))
 				}
-				cluster := map[string]string{labs.TopologyDev: "dev", labs.TopologyServerAndClient: "3 nodes"}[l.Topology]
 				// The title gets what is left of 80 columns.
-				rows = append(rows, fmt.Sprintf("%s|%s|%s|%d|%s|%s", l.ID(), l.Level, cluster, len(l.Steps), p, clipTitle(l.Title, 80-width-50)))
+				rows = append(rows, fmt.Sprintf("%s|%d|%s|%s", l.ID(), len(l.Steps), p, clipTitle(l.Title, 80-width-2-7-11)))
 			}
 			fmt.Fprintln(s.Out, formatList(rows))
 			packs, err := listPacks(s.labCacheDir())
@@ -157,9 +156,17 @@ func shortCommit(c string) string {
 // labEnv is the environment a lab's commands run with: the cluster's
 // address and the workspace, so "drover lab agent" finds its cluster.
 func labEnv(s *streams, addr, workspace string) []string {
-	env := append([]string{}, s.Env...)
-	if s.Env == nil {
-		env = os.Environ()
+	base := s.Env
+	if base == nil {
+		base = os.Environ()
+	}
+	// The lab's cluster wins over an address already in the environment:
+	// the first of two settings is the one read.
+	var env []string
+	for _, kv := range base {
+		if !strings.HasPrefix(kv, "DROVER_ADDR=") && !strings.HasPrefix(kv, "NOMAD_ADDR=") && !strings.HasPrefix(kv, "DROVER_LAB_DIR=") {
+			env = append(env, kv)
+		}
 	}
 	return append(env, "DROVER_ADDR="+addr, "DROVER_LAB_DIR="+workspace)
 }

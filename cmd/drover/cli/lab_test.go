@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -97,13 +99,14 @@ func (l *learner) drover(args ...string) (int, string) {
 		l.t.Fatal(err)
 	}
 	defer os.Chdir(prev)
-	var out bytes.Buffer
-	code := MainContext(context.Background(), args, &out, &out, l.env)
+	var out, stdout bytes.Buffer
+	code := MainContext(context.Background(), args, io.MultiWriter(&out, &stdout), &out, l.env)
 	l.t.Logf("$ drover %s\n%s", strings.Join(args, " "), out.String())
 	// The lab's own text fits 80 columns; what drover commands print
-	// (lab run, solve -run) is as the tutorials show it.
+	// (lab run, solve -run) is as the tutorials show it, and errors (on
+	// stderr) stay one per line, file:line:col first, for editors.
 	own := args[0] == "lab" && args[1] != "run" && !(args[1] == "solve" && len(args) > 2)
-	for _, line := range strings.Split(out.String(), "\n") {
+	for _, line := range strings.Split(stdout.String(), "\n") {
 		if n := len([]rune(line)); n > 80 && own {
 			l.t.Errorf("drover %s: a line of %d columns: %q", strings.Join(args, " "), n, line)
 		}
@@ -251,7 +254,7 @@ func TestLabLearnerGettingStarted(t *testing.T) {
 	if processAlive(p.Embedded.PID) {
 		t.Fatalf("the lab cluster (pid %d) still runs after lab stop", p.Embedded.PID)
 	}
-	l.must("getting-started  beginner", "lab", "list")
+	l.must("getting-started  8  step 6/8  Your first job", "lab", "list")
 }
 
 func TestLabLearnerClusterOps(t *testing.T) {
@@ -319,14 +322,46 @@ func TestLabRunTwiceOnOneCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(cluster.Shutdown)
+	// getting-started's transcript is compared on its own topology, one
+	// dev agent: with two clients, which one gets an allocation is the
+	// scheduler's free choice between equals.
+	dev, err := startLabCluster(t.TempDir(), labs.TopologyDev, 0, standIns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(dev.Shutdown)
 	addr := cluster.Addr()
-	for _, lab := range []string{"two-clients", "getting-started"} {
-		for i := 1; i <= 2; i++ {
-			code, out, errOut := runCLI(t, addr, "lab", "run", "-address", addr, lab)
-			if code != 0 || !strings.Contains(out, "passed") {
-				t.Fatalf("lab run %s, time %d: exit %d\n%s\n%s", lab, i, code, out, errOut)
-			}
+	golden := t.TempDir()
+	// two-clients twice (the second run once found the first's stopped
+	// job), then getting-started recorded and replayed against its record.
+	for i, args := range [][]string{
+		{"-address", addr, "two-clients"},
+		{"-address", addr, "-json", "two-clients"},
+		{"-address", dev.Addr(), "-record", golden, "getting-started"},
+		{"-address", dev.Addr(), "-golden", golden, "getting-started"},
+	} {
+		code, out, errOut := runCLI(t, addr, append([]string{"lab", "run"}, args...)...)
+		if code != 0 {
+			t.Fatalf("run %d, lab run %v: exit %d\n%s\n%s", i+1, args, code, out, errOut)
 		}
+		if args[2] == "-json" {
+			var reps []labs.Report
+			if err := json.Unmarshal([]byte(out), &reps); err != nil || len(reps) != 1 || !reps[0].OK || len(reps[0].Steps) != 5 {
+				t.Fatalf("lab run -json: %v, %+v\n%s", err, reps, out)
+			}
+		} else if !strings.Contains(out, "passed") {
+			t.Fatalf("run %d, lab run %v:\n%s", i+1, args, out)
+		}
+	}
+	if !strings.Contains(readFile(t, filepath.Join(golden, "getting-started.txt")), "-- Step 8/8: Stop the job") {
+		t.Fatal("the recorded transcript lacks the last step")
+	}
+	// A transcript that differs fails the run, with a unified diff.
+	path := filepath.Join(golden, "getting-started.txt")
+	os.WriteFile(path, []byte(strings.Replace(readFile(t, path), "-- Step 8/8: Stop the job", "-- Step 8/8: Stop the job now", 1)), 0o644)
+	code, out, _ := runCLI(t, addr, "lab", "run", "-address", dev.Addr(), "-golden", golden, "getting-started")
+	if code == 0 || !strings.Contains(out, "-- Step 8/8: Stop the job now") || !strings.Contains(out, "+-- Step 8/8: Stop the job\n") {
+		t.Fatalf("a differing golden transcript: exit %d\n%s", code, out)
 	}
 	client, _ := api.NewClient(&api.Config{Address: addr})
 	deadline := time.Now().Add(30 * time.Second)
@@ -349,4 +384,13 @@ func TestLabRunTwiceOnOneCluster(t *testing.T) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
