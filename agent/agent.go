@@ -79,9 +79,23 @@ func New(cfg *config.Config, logger *log.Logger) (*Agent, error) {
 		scfg.NodeName = name
 		scfg.Region, scfg.Datacenter = cfg.Region, cfg.Datacenter
 		if !cfg.DevMode {
+			// server.data_dir overrides the top-level data_dir; raft and
+			// gossip state live under <dir>/server either way.
 			scfg.DataDir = cfg.DataDir
+			if cfg.Server.DataDir != "" {
+				scfg.DataDir = cfg.Server.DataDir
+			}
 		}
 		scfg.RPCAddr, scfg.RPCAdvertise, scfg.HTTPAddr = bind.RPC, adv.RPC, httpAdv
+		scfg.SerfAddr, scfg.SerfAdvertise = bind.Serf, adv.Serf
+		scfg.BootstrapExpect = cfg.Server.BootstrapExpect
+		if cfg.DevMode {
+			scfg.BootstrapExpect = 1
+		}
+		join := cfg.Server.ServerJoin
+		scfg.StartJoin, scfg.RetryJoin = join.StartJoin, join.RetryJoin
+		scfg.RetryInterval, scfg.RetryMaxAttempts = join.RetryInterval, join.RetryMaxAttempts
+		scfg.Build = Version
 		if cfg.Server.NumSchedulers > 0 {
 			scfg.NumSchedulers = cfg.Server.NumSchedulers
 		}
@@ -95,11 +109,16 @@ func New(cfg *config.Config, logger *log.Logger) (*Agent, error) {
 		if a.server, err = server.NewServer(scfg); err != nil {
 			return fail(fmt.Errorf("start server: %w", err))
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		err := a.server.WaitForLeader(ctx)
-		cancel()
-		if err != nil {
-			return fail(fmt.Errorf("wait for a cluster leader: %w", err))
+		// A server that bootstraps alone leads within a second; one of
+		// several serves its API at once and elects a leader when its
+		// peers arrive, which may take as long as it takes to start them.
+		if scfg.BootstrapExpect == 1 {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			err := a.server.WaitForLeader(ctx)
+			cancel()
+			if err != nil {
+				return fail(fmt.Errorf("wait for a cluster leader: %w", err))
+			}
 		}
 	}
 	if cfg.Client.Enabled {

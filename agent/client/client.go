@@ -61,6 +61,7 @@ type Client struct {
 	drivers  *drivers.Registry
 	state    *stateDB
 	pool     *droverrpc.Pool
+	servers  *serverList
 	nodeID   string
 	secretID string
 
@@ -100,7 +101,7 @@ func New(cfg *Config, registry *drivers.Registry) (*Client, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Client{
 		config: cfg, logger: cfg.Logger, drivers: registry, state: st,
-		pool: droverrpc.NewPool(5 * time.Second), ctx: ctx, cancel: cancel,
+		pool: droverrpc.NewPool(5 * time.Second), servers: newServerList(cfg.Servers), ctx: ctx, cancel: cancel,
 		allocs: map[string]*allocRunner{}, dirty: map[string]*allocRunner{}, dirtyCh: make(chan struct{}, 1),
 	}
 	if c.nodeID, c.secretID, err = nodeIdentity(cfg.StateDir); err != nil {
@@ -183,7 +184,7 @@ func (c *Client) restore() error {
 func (c *Client) call(method string, args, reply interface{}) error {
 	ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
 	defer cancel()
-	return c.pool.CallAny(ctx, c.config.Servers, method, args, reply)
+	return c.callServers(ctx, method, args, reply)
 }
 
 // registerAndHeartbeat registers the node, reports it ready, then
@@ -208,7 +209,7 @@ func (c *Client) registerAndHeartbeat() {
 			}
 		} else {
 			err = c.call("Node.Heartbeat", &server.NodeHeartbeatArgs{NodeID: c.nodeID}, &reply)
-			if err != nil && droverrpc.IsServerError(err) && strings.Contains(err.Error(), "node not found") {
+			if err != nil && errors.Is(err, server.ErrNotFound) {
 				registered = false
 				continue
 			}
@@ -221,6 +222,7 @@ func (c *Client) registerAndHeartbeat() {
 			}
 		} else {
 			backoff = time.Second
+			c.servers.learn(reply.Servers)
 			c.mu.Lock()
 			c.ttl = reply.HeartbeatTTL
 			c.mu.Unlock()
@@ -242,7 +244,7 @@ func (c *Client) watchAllocs() {
 	for c.ctx.Err() == nil {
 		var reply server.NodeGetAllocsResponse
 		ctx, cancel := context.WithTimeout(c.ctx, 6*time.Minute)
-		err := c.pool.CallAny(ctx, c.config.Servers, "Node.GetAllocs",
+		err := c.callServers(ctx, "Node.GetAllocs",
 			&server.NodeGetAllocsArgs{NodeID: c.nodeID, MinIndex: index, MaxWait: 5 * time.Minute}, &reply)
 		cancel()
 		if err != nil {

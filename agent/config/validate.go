@@ -178,6 +178,11 @@ func (c *Config) Warnings() []string {
 	if n > 0 && n%2 == 0 {
 		w = append(w, "WARNING: Number of bootstrap servers should ideally be set to an odd number.")
 	}
+	if n == 2 {
+		// Two servers need both for a quorum: losing either one stops all
+		// writes, so two are less available than one.
+		w = append(w, "WARNING: bootstrap_expect = 2: the cluster stops when either server fails (a quorum of 2 needs both); use 3.")
+	}
 	return w
 }
 

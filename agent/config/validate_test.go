@@ -141,7 +141,8 @@ func TestWarnings(t *testing.T) {
 		want      []string
 	}{
 		{name: "bootstrap one", server: true, bootstrap: 1, want: []string{"WARNING: Bootstrap mode enabled! Potentially unsafe operation."}},
-		{name: "even", server: true, bootstrap: 2, want: []string{"WARNING: Number of bootstrap servers should ideally be set to an odd number."}},
+		{name: "even", server: true, bootstrap: 2, want: []string{"WARNING: Number of bootstrap servers should ideally be set to an odd number.",
+			"WARNING: bootstrap_expect = 2: the cluster stops when either server fails (a quorum of 2 needs both); use 3."}},
 		{name: "odd", server: true, bootstrap: 3},
 		{name: "zero", server: true, bootstrap: 0},
 		{name: "dev", server: true, bootstrap: 1, dev: true},

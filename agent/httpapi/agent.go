@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+
+	"drover/agent/server"
 )
 
 // agentSelf is the body of /v1/agent/self, the shape the client's
@@ -15,10 +17,9 @@ type agentSelf struct {
 	Stats  map[string]map[string]string `json:"stats"`
 }
 
-// agentMember describes a server as a cluster member. Drover has no
-// gossip layer: members are the raft peers, addressed by their RPC
-// address, which is also what /v1/status/leader reports, so the CLI can
-// tell which member leads.
+// agentMember describes a server as a gossip member: its serf address,
+// and in its tags the RPC port that /v1/status/leader reports, so the CLI
+// can tell which member leads.
 type agentMember struct {
 	Name        string
 	Addr        string
@@ -96,9 +97,9 @@ func (h *handler) agentSelf(w http.ResponseWriter, r *http.Request) (interface{}
 	return &agentSelf{Config: config, Member: h.selfMember(), Stats: stats}, nil
 }
 
-// selfMember describes this agent. A server is the raft member at its
-// RPC address; a client-only agent, which is no server member, is
-// described at its HTTP address, under its node name.
+// selfMember describes this agent. A server is its own gossip member; a
+// client-only agent, which is no server member, is described at its HTTP
+// address, under its node name.
 func (h *handler) selfMember() *agentMember {
 	info := h.info
 	if h.srv == nil {
@@ -112,55 +113,76 @@ func (h *handler) selfMember() *agentMember {
 			Tags: map[string]string{"region": info.Region, "dc": info.Datacenter, "build": info.Version},
 		}
 	}
-	m := h.member(info.RPCAddr)
-	m.Name = info.NodeName + "." + info.Region
-	m.Status = "alive"
-	m.Tags["dc"] = info.Datacenter
-	m.Tags["build"] = info.Version
-	return m
+	self := info.NodeName + "." + info.Region
+	members := h.srv.Members()
+	for _, m := range members {
+		if m.Name == self {
+			return h.toAgentMember(m)
+		}
+	}
+	return &agentMember{Name: self, Status: "alive", Tags: map[string]string{"build": info.Version}}
 }
 
-// member describes the server at a raft (RPC) address.
-func (h *handler) member(addr string) *agentMember {
-	host, portStr, err := net.SplitHostPort(addr)
-	if err != nil {
-		host = addr
+func (h *handler) toAgentMember(m server.Member) *agentMember {
+	tags := map[string]string{}
+	for k, v := range m.Tags {
+		tags[k] = v
 	}
-	port, _ := strconv.ParseUint(portStr, 10, 16)
+	if tags["build"] == "" && m.Name == h.info.NodeName+"."+h.info.Region {
+		tags["build"] = h.info.Version
+	}
 	return &agentMember{
-		Name: addr,
-		Addr: host,
-		Port: uint16(port),
-		Tags: map[string]string{
-			"role": "nomad", "region": h.info.Region, "port": portStr, "rpc_addr": host,
-			"vsn": "1", "raft_vsn": "3",
-		},
-		ProtocolMin: 1, ProtocolMax: 5, ProtocolCur: 2,
-		DelegateMin: 2, DelegateMax: 5, DelegateCur: 4,
+		Name: m.Name, Addr: m.Addr, Port: m.Port, Tags: tags, Status: m.Status,
+		ProtocolMin: m.ProtocolMin, ProtocolMax: m.ProtocolMax, ProtocolCur: m.ProtocolCur,
+		DelegateMin: m.DelegateMin, DelegateMax: m.DelegateMax, DelegateCur: m.DelegateCur,
 	}
 }
 
+// agentMembers lists the servers as gossip sees them.
 func (h *handler) agentMembers(w http.ResponseWriter, r *http.Request) (interface{}, error) {
-	self := h.selfMember()
-	out := &serverMembers{
-		ServerName: h.info.NodeName, ServerRegion: h.info.Region, ServerDC: h.info.Datacenter,
-		Members: []*agentMember{self},
-	}
-	leader := h.srv.Leader()
-	for _, p := range h.srv.Peers() {
-		if p == h.info.RPCAddr {
-			continue
-		}
-		m := h.member(p)
-		// Without gossip, only the leader is known to be alive: a
-		// follower has just heard from it.
-		m.Status = "unknown"
-		if p == leader {
-			m.Status = "alive"
-		}
-		out.Members = append(out.Members, m)
+	out := &serverMembers{ServerName: h.info.NodeName, ServerRegion: h.info.Region, ServerDC: h.info.Datacenter}
+	for _, m := range h.srv.Members() {
+		out.Members = append(out.Members, h.toAgentMember(m))
 	}
 	return out, nil
+}
+
+// joinResponse is the body of /v1/agent/join.
+type joinResponse struct {
+	NumJoined int    `json:"num_joined"`
+	Error     string `json:"error"`
+}
+
+// agentJoin gossips with the servers at ?address= (repeatable). A join
+// that reaches none is reported in the body, as the CLI expects.
+func (h *handler) agentJoin(w http.ResponseWriter, r *http.Request) (interface{}, error) {
+	addrs := r.URL.Query()["address"]
+	if len(addrs) == 0 {
+		return nil, badRequest("missing address to join")
+	}
+	n, err := h.srv.Join(addrs)
+	out := &joinResponse{NumJoined: n}
+	if err != nil {
+		out.Error = err.Error()
+	}
+	return out, nil
+}
+
+// agentForceLeave marks the failed server ?node= as left.
+func (h *handler) agentForceLeave(w http.ResponseWriter, r *http.Request) (interface{}, error) {
+	node := r.URL.Query().Get("node")
+	if node == "" {
+		return nil, badRequest("missing node to force leave")
+	}
+	if err := h.srv.ForceLeave(node); err != nil {
+		return nil, err
+	}
+	return nil, nil
+}
+
+// raftConfiguration is raft's configuration as the operator API reports it.
+func (h *handler) raftConfiguration(w http.ResponseWriter, r *http.Request) (interface{}, error) {
+	return h.srv.RaftConfig()
 }
 
 func (h *handler) statusLeader(w http.ResponseWriter, r *http.Request) (interface{}, error) {

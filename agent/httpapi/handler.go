@@ -52,6 +52,16 @@ type Server interface {
 	IsLeader() bool
 	// LastContact is the time since the leader was last heard from.
 	LastContact() time.Duration
+
+	// ConsistentRead waits until this server's state holds everything
+	// the leader had applied; reads without ?stale call it first.
+	ConsistentRead(ctx context.Context) error
+	// Members lists the servers gossip knows; Join and ForceLeave change
+	// membership; RaftConfig is raft's configuration.
+	Members() []server.Member
+	Join(addrs []string) (int, error)
+	ForceLeave(name string) error
+	RaftConfig() (*server.RaftConfiguration, error)
 }
 
 // AgentInfo is what /v1/agent/self and /v1/agent/members report about the
@@ -127,7 +137,12 @@ func (h *handler) routes() {
 	write := func(fn endpointFunc) map[string]endpointFunc {
 		return map[string]endpointFunc{http.MethodPut: fn, http.MethodPost: fn}
 	}
+	// Reads of cluster state are consistent unless ?stale; reads about
+	// this agent are always local.
 	get := func(fn endpointFunc) map[string]endpointFunc {
+		return map[string]endpointFunc{http.MethodGet: h.consistent(fn)}
+	}
+	local := func(fn endpointFunc) map[string]endpointFunc {
 		return map[string]endpointFunc{http.MethodGet: fn}
 	}
 
@@ -164,11 +179,14 @@ func (h *handler) routes() {
 	h.route("/v1/deployment/promote/{id}", write(h.deploymentPromote))
 	h.route("/v1/deployment/fail/{id}", write(h.deploymentFail))
 
-	h.route("/v1/agent/self", get(h.agentSelf))
-	h.route("/v1/agent/members", get(h.agentMembers))
-	h.route("/v1/status/leader", get(h.statusLeader))
-	h.route("/v1/status/peers", get(h.statusPeers))
-	h.route("/v1/regions", get(h.regions))
+	h.route("/v1/agent/self", local(h.agentSelf))
+	h.route("/v1/agent/members", local(h.agentMembers))
+	h.route("/v1/agent/join", write(h.agentJoin))
+	h.route("/v1/agent/force-leave", write(h.agentForceLeave))
+	h.route("/v1/status/leader", local(h.statusLeader))
+	h.route("/v1/status/peers", local(h.statusPeers))
+	h.route("/v1/operator/raft/configuration", get(h.raftConfiguration))
+	h.route("/v1/regions", local(h.regions))
 	h.clientRoutes()
 
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -205,6 +223,20 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, fn endpointFunc)
 		return
 	}
 	h.writeJSON(w, r, obj)
+}
+
+// consistent makes a read see what the leader has: the follower serving
+// it first catches up with the leader's index. ?stale reads local state,
+// which may lag by a few milliseconds but needs no leader.
+func (h *handler) consistent(fn endpointFunc) endpointFunc {
+	return func(w http.ResponseWriter, r *http.Request) (interface{}, error) {
+		if _, stale := r.URL.Query()["stale"]; !stale {
+			if err := h.srv.ConsistentRead(r.Context()); err != nil {
+				return nil, err
+			}
+		}
+		return fn(w, r)
+	}
 }
 
 // codedError is an error with the HTTP status it is answered with.

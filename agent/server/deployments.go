@@ -195,6 +195,10 @@ func (s *Server) failDeployment(snap *state.StateSnapshot, d *structs.Deployment
 // PromoteDeployment promotes the canaries of a deployment (all groups when
 // groups is empty) so the rolling update continues.
 func (s *Server) PromoteDeployment(deploymentID string, groups []string) (string, uint64, error) {
+	var fwd DeploymentUpdateResponse
+	if done, err := s.forward("Deployment.Promote", &DeploymentArgs{DeploymentID: deploymentID, Groups: groups}, &fwd); done {
+		return fwd.EvalID, fwd.Index, err
+	}
 	d, job, err := s.activeDeployment(deploymentID)
 	if err != nil {
 		return "", 0, err
@@ -209,6 +213,10 @@ func (s *Server) PromoteDeployment(deploymentID string, groups []string) (string
 
 // FailDeployment marks a running deployment failed at a user's request.
 func (s *Server) FailDeployment(deploymentID string) (string, uint64, error) {
+	var fwd DeploymentUpdateResponse
+	if done, err := s.forward("Deployment.Fail", &DeploymentArgs{DeploymentID: deploymentID}, &fwd); done {
+		return fwd.EvalID, fwd.Index, err
+	}
 	d, job, err := s.activeDeployment(deploymentID)
 	if err != nil {
 		return "", 0, err

@@ -30,6 +30,10 @@ func (s *Server) RegisterJob(job *structs.Job, enforceIndex bool, jobModifyIndex
 	if job == nil {
 		return nil, errorf(ErrInvalidRequest, "Job must be specified")
 	}
+	var fwd JobRegisterResponse
+	if done, err := s.forward("Job.Register", &JobRegisterArgs{Job: job, EnforceIndex: enforceIndex, JobModifyIndex: jobModifyIndex}, &fwd); done {
+		return &fwd, err
+	}
 	job = job.Copy()
 	job.Canonicalize()
 	if err := job.Validate(); err != nil {
@@ -137,6 +141,10 @@ func (s *Server) PlanJob(job *structs.Job, diff bool) (*JobPlanResponse, error) 
 	if job == nil {
 		return nil, errorf(ErrInvalidRequest, "Job must be specified")
 	}
+	var fwd JobPlanResponse
+	if done, err := s.forward("Job.Plan", &JobPlanArgs{Job: job, Diff: diff}, &fwd); done {
+		return &fwd, err
+	}
 	job = job.Copy()
 	job.Canonicalize()
 	if err := job.Validate(); err != nil {
@@ -212,6 +220,10 @@ type JobDeregisterResponse struct {
 // version), or deleted with purge, and an evaluation stops its
 // allocations.
 func (s *Server) DeregisterJob(namespace, jobID string, purge bool) (*JobDeregisterResponse, error) {
+	var fwd JobDeregisterResponse
+	if done, err := s.forward("Job.Deregister", &JobDeregisterArgs{Namespace: namespace, JobID: jobID, Purge: purge}, &fwd); done {
+		return &fwd, err
+	}
 	existing, err := s.State().JobByID(nil, namespace, jobID)
 	if err != nil {
 		return nil, err

@@ -22,8 +22,11 @@ func newHeartbeats(s *Server) *heartbeats {
 	return &heartbeats{srv: s, timers: map[string]*time.Timer{}}
 }
 
-// run arms a timer for every live node when leadership starts (giving each
-// a full TTL to find the new leader) and clears them all when it ends.
+// run arms a timer for every live node when leadership starts and clears
+// them all when it ends. The first timers run for the failover TTL, not
+// the normal one: every node must notice the old leader is gone and find
+// this one, and a failover must mark no node down. Each heartbeat then
+// re-arms its node's timer with the normal TTL.
 func (h *heartbeats) run(ctx context.Context) {
 	h.mu.Lock()
 	h.active = true
@@ -31,7 +34,7 @@ func (h *heartbeats) run(ctx context.Context) {
 	if nodes, err := h.srv.State().Nodes(nil); err == nil {
 		for _, n := range nodes {
 			if n.Status != structs.NodeStatusDown {
-				h.reset(n.ID, h.srv.config.MinHeartbeatTTL)
+				h.reset(n.ID, h.failoverTTL())
 			}
 		}
 	}
@@ -43,6 +46,13 @@ func (h *heartbeats) run(ctx context.Context) {
 		t.Stop()
 		delete(h.timers, id)
 	}
+}
+
+func (h *heartbeats) failoverTTL() time.Duration {
+	if ttl := h.srv.config.FailoverHeartbeatTTL; ttl > 0 {
+		return ttl
+	}
+	return h.srv.config.MinHeartbeatTTL
 }
 
 // reset (re)arms a node's timer for ttl plus the grace period.

@@ -34,6 +34,7 @@ func (s *Server) establishLeadership() {
 	s.goLeader(ctx, s.heartbeats.run)
 	s.goLeader(ctx, s.watchDeployments)
 	s.goLeader(ctx, s.runDrainer)
+	s.goLeader(ctx, s.reconcilePeers)
 	s.logger.Printf("[INFO] server: cluster leadership acquired")
 }
 

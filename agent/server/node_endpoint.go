@@ -23,6 +23,9 @@ type NodeUpdateResponse struct {
 	HeartbeatTTL time.Duration
 	Index        uint64
 	Leader       string
+	// Servers are the RPC addresses of the cluster's servers, which the
+	// client adds to those it was configured with, for failover.
+	Servers []string
 }
 
 // NodeHeartbeatArgs keeps a node alive.
@@ -104,6 +107,10 @@ func (s *Server) RegisterNode(node *structs.Node) (*NodeUpdateResponse, error) {
 	if node.Datacenter == "" {
 		return nil, errorf(ErrInvalidRequest, "missing datacenter")
 	}
+	var fwd NodeUpdateResponse
+	if done, err := s.forward("Node.Register", &NodeRegisterArgs{Node: node}, &fwd); done {
+		return &fwd, err
+	}
 	node = node.Copy()
 	ts := now()
 	snap := s.State().Snapshot()
@@ -140,7 +147,7 @@ func (s *Server) RegisterNode(node *structs.Node) (*NodeUpdateResponse, error) {
 	}
 	ttl := s.heartbeatTTL()
 	s.heartbeats.reset(node.ID, ttl)
-	return &NodeUpdateResponse{HeartbeatTTL: ttl, Index: index, Leader: s.Leader()}, nil
+	return &NodeUpdateResponse{HeartbeatTTL: ttl, Index: index, Leader: s.Leader(), Servers: s.Peers()}, nil
 }
 
 // UpdateNodeStatus records a status the client reports (normally
@@ -150,6 +157,10 @@ func (s *Server) UpdateNodeStatus(nodeID, status string) (*NodeUpdateResponse, e
 	case structs.NodeStatusInit, structs.NodeStatusReady, structs.NodeStatusDown:
 	default:
 		return nil, errorf(ErrInvalidRequest, "invalid node status %q", status)
+	}
+	var fwd NodeUpdateResponse
+	if done, err := s.forward("Node.UpdateStatus", &NodeStatusArgs{NodeID: nodeID, Status: status}, &fwd); done {
+		return &fwd, err
 	}
 	snap := s.State().Snapshot()
 	node, err := snap.NodeByID(nil, nodeID)
@@ -182,11 +193,15 @@ func (s *Server) UpdateNodeStatus(nodeID, status string) (*NodeUpdateResponse, e
 	if status != structs.NodeStatusDown {
 		s.heartbeats.reset(nodeID, ttl)
 	}
-	return &NodeUpdateResponse{HeartbeatTTL: ttl, Index: index, Leader: s.Leader()}, nil
+	return &NodeUpdateResponse{HeartbeatTTL: ttl, Index: index, Leader: s.Leader(), Servers: s.Peers()}, nil
 }
 
 // Heartbeat keeps a node alive; a node that was marked down comes back.
 func (s *Server) Heartbeat(nodeID string) (*NodeUpdateResponse, error) {
+	var fwd NodeUpdateResponse
+	if done, err := s.forward("Node.Heartbeat", &NodeHeartbeatArgs{NodeID: nodeID}, &fwd); done {
+		return &fwd, err
+	}
 	node, err := s.State().NodeByID(nil, nodeID)
 	if err != nil {
 		return nil, err
@@ -207,6 +222,10 @@ func (s *Server) Heartbeat(nodeID string) (*NodeUpdateResponse, error) {
 func (s *Server) UpdateAllocsFromClient(allocs []*structs.Allocation) (uint64, error) {
 	if len(allocs) == 0 {
 		return 0, nil
+	}
+	var fwd GenericResponse
+	if done, err := s.forward("Node.UpdateAllocs", &NodeAllocsUpdateArgs{Allocs: allocs}, &fwd); done {
+		return fwd.Index, err
 	}
 	ts := now()
 	snap := s.State().Snapshot()
@@ -251,6 +270,10 @@ func (s *Server) GetNodeAllocs(ctx context.Context, nodeID string, minIndex uint
 
 // UpdateDrain starts, changes or ends the drain of a node.
 func (s *Server) UpdateDrain(nodeID string, spec *structs.DrainSpec, markEligible bool) (*NodeDrainResponse, error) {
+	var fwd NodeDrainResponse
+	if done, err := s.forward("Node.UpdateDrain", &NodeDrainArgs{NodeID: nodeID, DrainSpec: spec, MarkEligible: markEligible}, &fwd); done {
+		return &fwd, err
+	}
 	node, err := s.State().NodeByID(nil, nodeID)
 	if err != nil {
 		return nil, err
@@ -293,6 +316,10 @@ func (s *Server) UpdateEligibility(nodeID, eligibility string) (*NodeDrainRespon
 	default:
 		return nil, errorf(ErrInvalidRequest, "invalid scheduling eligibility %q", eligibility)
 	}
+	var fwd NodeDrainResponse
+	if done, err := s.forward("Node.UpdateEligibility", &NodeEligibilityArgs{NodeID: nodeID, Eligibility: eligibility}, &fwd); done {
+		return &fwd, err
+	}
 	node, err := s.State().NodeByID(nil, nodeID)
 	if err != nil {
 		return nil, err
@@ -326,7 +353,7 @@ type nodeEndpoint struct {
 func (e *nodeEndpoint) Register(args *NodeRegisterArgs, reply *NodeUpdateResponse) error {
 	r, err := e.srv.RegisterNode(args.Node)
 	if err != nil {
-		return err
+		return wireError(err)
 	}
 	*reply = *r
 	return nil
@@ -335,7 +362,7 @@ func (e *nodeEndpoint) Register(args *NodeRegisterArgs, reply *NodeUpdateRespons
 func (e *nodeEndpoint) UpdateStatus(args *NodeStatusArgs, reply *NodeUpdateResponse) error {
 	r, err := e.srv.UpdateNodeStatus(args.NodeID, args.Status)
 	if err != nil {
-		return err
+		return wireError(err)
 	}
 	*reply = *r
 	return nil
@@ -344,7 +371,7 @@ func (e *nodeEndpoint) UpdateStatus(args *NodeStatusArgs, reply *NodeUpdateRespo
 func (e *nodeEndpoint) Heartbeat(args *NodeHeartbeatArgs, reply *NodeUpdateResponse) error {
 	r, err := e.srv.Heartbeat(args.NodeID)
 	if err != nil {
-		return err
+		return wireError(err)
 	}
 	*reply = *r
 	return nil
@@ -353,13 +380,13 @@ func (e *nodeEndpoint) Heartbeat(args *NodeHeartbeatArgs, reply *NodeUpdateRespo
 func (e *nodeEndpoint) UpdateAllocs(args *NodeAllocsUpdateArgs, reply *GenericResponse) error {
 	index, err := e.srv.UpdateAllocsFromClient(args.Allocs)
 	reply.Index = index
-	return err
+	return wireError(err)
 }
 
 func (e *nodeEndpoint) GetAllocs(args *NodeGetAllocsArgs, reply *NodeGetAllocsResponse) error {
 	r, err := e.srv.GetNodeAllocs(e.srv.shutdownCtx, args.NodeID, args.MinIndex, args.MaxWait)
 	if err != nil {
-		return err
+		return wireError(err)
 	}
 	*reply = *r
 	return nil
@@ -368,7 +395,7 @@ func (e *nodeEndpoint) GetAllocs(args *NodeGetAllocsArgs, reply *NodeGetAllocsRe
 func (e *nodeEndpoint) UpdateDrain(args *NodeDrainArgs, reply *NodeDrainResponse) error {
 	r, err := e.srv.UpdateDrain(args.NodeID, args.DrainSpec, args.MarkEligible)
 	if err != nil {
-		return err
+		return wireError(err)
 	}
 	*reply = *r
 	return nil
@@ -377,7 +404,7 @@ func (e *nodeEndpoint) UpdateDrain(args *NodeDrainArgs, reply *NodeDrainResponse
 func (e *nodeEndpoint) UpdateEligibility(args *NodeEligibilityArgs, reply *NodeDrainResponse) error {
 	r, err := e.srv.UpdateEligibility(args.NodeID, args.Eligibility)
 	if err != nil {
-		return err
+		return wireError(err)
 	}
 	*reply = *r
 	return nil
@@ -392,5 +419,27 @@ type statusEndpoint struct {
 // can forward API requests to it.
 func (e *statusEndpoint) HTTPAddr(_ *struct{}, reply *string) error {
 	*reply = e.srv.config.HTTPAddr
+	return nil
+}
+
+// Peers returns the RPC addresses of raft's servers.
+func (e *statusEndpoint) Peers(_ *struct{}, reply *[]string) error {
+	*reply = e.srv.Peers()
+	return nil
+}
+
+// Leader returns the leader's RPC address, "" when none is known.
+func (e *statusEndpoint) Leader(_ *struct{}, reply *string) error {
+	*reply = e.srv.Leader()
+	return nil
+}
+
+// AppliedIndex is the newest index in the leader's state: a follower whose
+// state has reached it answers a read as the leader would.
+func (e *statusEndpoint) AppliedIndex(_ *struct{}, reply *uint64) error {
+	if !e.srv.IsLeader() {
+		return wireError(ErrNotLeader)
+	}
+	*reply = e.srv.stateIndex()
 	return nil
 }

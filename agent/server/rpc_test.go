@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -99,9 +100,12 @@ func TestNodeRPC(t *testing.T) {
 	if !drainSet || stored.SchedulingEligibility != structs.NodeSchedulingIneligible {
 		t.Fatalf("node after drain: events %+v eligibility=%s", stored.Events, stored.SchedulingEligibility)
 	}
-	// A remote error keeps its text.
+	// A remote error keeps its text and its kind.
 	err := pool.Call(ctx, addr, "Node.Heartbeat", &NodeHeartbeatArgs{NodeID: "nope"}, &hb)
-	if err == nil || !droverrpc.IsServerError(err) || err.Error() != "node not found" {
+	if err == nil || !droverrpc.IsServerError(err) {
 		t.Fatalf("error for an unknown node: %v", err)
+	}
+	if remote := RemoteError(err); remote.Error() != "node not found" || !errors.Is(remote, ErrNotFound) {
+		t.Fatalf("remote error %q: want \"node not found\" of kind ErrNotFound", remote)
 	}
 }

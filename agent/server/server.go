@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"github.com/hashicorp/serf/serf"
 
 	droverrpc "drover/agent/rpc"
 	"drover/agent/state"
@@ -69,6 +70,32 @@ type Config struct {
 	// EvalDeliveryLimit is how often an evaluation is tried before it is
 	// marked failed.
 	EvalDeliveryLimit int
+	// SerfAddr is where gossip binds (host:port); empty runs without
+	// gossip, as a single server that cannot be joined (in-process tests).
+	SerfAddr string
+	// SerfAdvertise is the gossip address other servers use; empty means
+	// the bound one.
+	SerfAdvertise string
+	// BootstrapExpect is how many servers form the cluster: raft
+	// bootstraps once that many are seen in gossip. 1 bootstraps alone at
+	// once; 0 never bootstraps (the server waits to be added).
+	BootstrapExpect int
+	// StartJoin are serf addresses joined once at start; RetryJoin are
+	// retried every RetryInterval (at most RetryMaxAttempts, 0 = forever)
+	// until one answers.
+	StartJoin        []string
+	RetryJoin        []string
+	RetryInterval    time.Duration
+	RetryMaxAttempts int
+	// FailoverHeartbeatTTL is the time a new leader gives every node to
+	// find it before a missed heartbeat counts: long, so that a failover
+	// marks no node down.
+	FailoverHeartbeatTTL time.Duration
+	// RPCHoldTimeout is how long a request waits for a leader during an
+	// election before failing with "No cluster leader".
+	RPCHoldTimeout time.Duration
+	// Build is the version gossiped to other servers.
+	Build string
 	// Logger receives the server's log lines.
 	Logger *log.Logger
 	// RaftConfig overrides raft's configuration (tests shorten timeouts).
@@ -89,6 +116,9 @@ func DefaultConfig() *Config {
 		HeartbeatGrace:         10 * time.Second,
 		EvalNackTimeout:        60 * time.Second,
 		EvalDeliveryLimit:      3,
+		BootstrapExpect:        1,
+		FailoverHeartbeatTTL:   5 * time.Minute,
+		RPCHoldTimeout:         5 * time.Second,
 		Logger:                 log.New(os.Stderr, "", log.LstdFlags),
 	}
 }
@@ -113,6 +143,15 @@ type Server struct {
 	planQ   *planQueue
 
 	heartbeats *heartbeats
+
+	// serf is gossip among the servers (nil without a SerfAddr); pool
+	// carries forwarded requests to the leader.
+	serf             *serf.Serf
+	pool             *droverrpc.Pool
+	reconcileCh      chan struct{}
+	bootstrapPending int32
+	warnedMu         sync.Mutex
+	warned           map[string]bool
 
 	shutdownCtx    context.Context
 	shutdownCancel context.CancelFunc
@@ -145,6 +184,9 @@ func NewServer(cfg *Config) (*Server, error) {
 		shutdownCtx:    ctx,
 		shutdownCancel: cancel,
 	}
+	s.pool = droverrpc.NewPool(5 * time.Second)
+	s.reconcileCh = make(chan struct{}, 1)
+	s.warned = map[string]bool{}
 	s.blocked = NewBlockedEvals(s.broker)
 	s.planQ = newPlanQueue()
 	s.heartbeats = newHeartbeats(s)
@@ -157,6 +199,14 @@ func NewServer(cfg *Config) (*Server, error) {
 	if err := s.setupRaft(); err != nil {
 		s.listener.Close()
 		cancel()
+		return nil, err
+	}
+	if err := s.setupSerf(); err != nil {
+		s.Shutdown()
+		return nil, err
+	}
+	if err := s.joinAtStart(); err != nil {
+		s.Shutdown()
 		return nil, err
 	}
 	s.wg.Add(1)
@@ -180,6 +230,12 @@ func (s *Server) setupRPC() error {
 		return err
 	}
 	if err := s.rpcServer.RegisterName("Status", &statusEndpoint{srv: s}); err != nil {
+		return err
+	}
+	if err := s.rpcServer.RegisterName("Job", &jobEndpoint{srv: s}); err != nil {
+		return err
+	}
+	if err := s.rpcServer.RegisterName("Deployment", &deploymentEndpoint{srv: s}); err != nil {
 		return err
 	}
 	s.mux.ServeRPC(s.rpcServer)
@@ -243,12 +299,17 @@ func (s *Server) setupRaft() error {
 	if err != nil {
 		return err
 	}
-	if !has {
-		// A single server bootstraps itself, as with bootstrap_expect = 1.
+	switch {
+	case has:
+		// Raft state exists: the cluster was formed before, never again.
+	case s.config.BootstrapExpect == 1:
 		cfg := raft.Configuration{Servers: []raft.Server{{ID: conf.LocalID, Address: s.transport.LocalAddr()}}}
 		if err := raft.BootstrapCluster(conf, logs, stable, snaps, s.transport, cfg); err != nil {
 			return fmt.Errorf("bootstrap raft: %w", err)
 		}
+	case s.config.BootstrapExpect > 1:
+		// Gossip bootstraps once bootstrap_expect servers are seen.
+		s.bootstrapPending = 1
 	}
 	r, err := raft.NewRaft(conf, s.fsm, logs, stable, snaps, s.transport)
 	if err != nil {
@@ -335,11 +396,18 @@ func (s *Server) apply(t MessageType, req interface{}) (uint64, error) {
 	return f.Index(), nil
 }
 
-// Shutdown stops the server. State on disk stays for the next start.
+// Shutdown stops the server. State on disk stays for the next start, and
+// the server does not leave gossip: it is expected back.
 func (s *Server) Shutdown() error {
 	s.shutdownCancel()
 	s.revokeLeadership()
 	var errs []error
+	if s.serf != nil {
+		if err := s.serf.Shutdown(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.pool.Close()
 	if s.raft != nil {
 		if err := s.raft.Shutdown().Error(); err != nil {
 			errs = append(errs, err)

@@ -1,0 +1,233 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	droverrpc "drover/agent/rpc"
+	"drover/agent/state"
+	"drover/agent/structs"
+)
+
+// ErrNoLeader answers requests that need a leader while there is none,
+// with the text users of the compatible API know.
+var ErrNoLeader = errors.New("No cluster leader")
+
+// forward hands a request to the leader when this server is not it, and
+// reports done=false on the leader, which then serves it itself. While
+// there is no leader (an election) it waits up to the hold timeout; a
+// leader that dies or steps down mid-call is retried at the next one.
+// Every write is idempotent for a retry: a re-registered identical job
+// only gets a new evaluation, a repeated status or heartbeat changes
+// nothing.
+func (s *Server) forward(method string, args, reply interface{}) (done bool, err error) {
+	hold := s.config.RPCHoldTimeout
+	if hold <= 0 {
+		hold = 5 * time.Second
+	}
+	deadline := time.Now().Add(hold)
+	var last error
+	for {
+		if s.IsLeader() {
+			return false, nil
+		}
+		if leader := s.Leader(); leader != "" && leader != s.RPCAddr() {
+			ctx, cancel := context.WithTimeout(s.shutdownCtx, 30*time.Second)
+			err := s.pool.Call(ctx, leader, method, args, reply)
+			cancel()
+			if err == nil {
+				return true, nil
+			}
+			remote := RemoteError(err)
+			if droverrpc.IsServerError(err) && !errors.Is(remote, ErrNotLeader) && !errors.Is(remote, ErrNoLeader) {
+				return true, remote
+			}
+			last = err
+		}
+		if s.shutdownCtx.Err() != nil {
+			return true, ErrShuttingDown
+		}
+		if time.Now().After(deadline) {
+			if last != nil {
+				s.logger.Printf("[WARN] server: forward %s to the leader: %v", method, last)
+			}
+			return true, ErrNoLeader
+		}
+		select {
+		case <-s.shutdownCtx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// wireKinds are the errors whose kind survives an RPC hop. net/rpc carries
+// only text, so the kind travels as a "[kind] " prefix that
+// RemoteError turns back into an error errors.Is recognises.
+var wireKinds = []error{
+	ErrNotLeader, ErrNoLeader, ErrNotFound, ErrShuttingDown, ErrIndexMismatch, ErrInvalidRequest, ErrValidation,
+	state.ErrJobNotFound, state.ErrNodeNotFound, state.ErrDeploymentNotFound, state.ErrEvalNotFound,
+}
+
+// wireError prepares an endpoint's error for the wire.
+func wireError(err error) error {
+	if err == nil {
+		return nil
+	}
+	for _, k := range wireKinds {
+		if errors.Is(err, k) {
+			return errors.New("[" + k.Error() + "] " + err.Error())
+		}
+	}
+	return err
+}
+
+// RemoteError restores the kind and the text of an error that crossed an
+// RPC hop; other errors are returned unchanged.
+func RemoteError(err error) error {
+	if err == nil || !droverrpc.IsServerError(err) {
+		return err
+	}
+	text := err.Error()
+	for _, k := range wireKinds {
+		prefix := "[" + k.Error() + "] "
+		if strings.HasPrefix(text, prefix) {
+			return &kindError{kind: k, msg: strings.TrimPrefix(text, prefix)}
+		}
+	}
+	return err
+}
+
+// Arguments of the job and deployment writes, for forwarding.
+
+// JobRegisterArgs registers a job (Job.Register).
+type JobRegisterArgs struct {
+	Job            *structs.Job
+	EnforceIndex   bool
+	JobModifyIndex uint64
+}
+
+// JobPlanArgs plans a job (Job.Plan).
+type JobPlanArgs struct {
+	Job  *structs.Job
+	Diff bool
+}
+
+// JobDeregisterArgs stops or purges a job (Job.Deregister).
+type JobDeregisterArgs struct {
+	Namespace string
+	JobID     string
+	Purge     bool
+}
+
+// DeploymentArgs promotes (Deployment.Promote) or fails
+// (Deployment.Fail) a deployment.
+type DeploymentArgs struct {
+	DeploymentID string
+	Groups       []string
+}
+
+// DeploymentUpdateResponse is the evaluation a deployment change created.
+type DeploymentUpdateResponse struct {
+	EvalID string
+	Index  uint64
+}
+
+// jobEndpoint exposes job writes over RPC, so a follower can forward them.
+type jobEndpoint struct{ srv *Server }
+
+func (e *jobEndpoint) Register(args *JobRegisterArgs, reply *JobRegisterResponse) error {
+	r, err := e.srv.RegisterJob(args.Job, args.EnforceIndex, args.JobModifyIndex)
+	if err != nil {
+		return wireError(err)
+	}
+	*reply = *r
+	return nil
+}
+
+func (e *jobEndpoint) Plan(args *JobPlanArgs, reply *JobPlanResponse) error {
+	r, err := e.srv.PlanJob(args.Job, args.Diff)
+	if err != nil {
+		return wireError(err)
+	}
+	*reply = *r
+	return nil
+}
+
+func (e *jobEndpoint) Deregister(args *JobDeregisterArgs, reply *JobDeregisterResponse) error {
+	r, err := e.srv.DeregisterJob(args.Namespace, args.JobID, args.Purge)
+	if err != nil {
+		return wireError(err)
+	}
+	*reply = *r
+	return nil
+}
+
+// deploymentEndpoint exposes deployment writes over RPC.
+type deploymentEndpoint struct{ srv *Server }
+
+func (e *deploymentEndpoint) Promote(args *DeploymentArgs, reply *DeploymentUpdateResponse) error {
+	id, index, err := e.srv.PromoteDeployment(args.DeploymentID, args.Groups)
+	reply.EvalID, reply.Index = id, index
+	return wireError(err)
+}
+
+func (e *deploymentEndpoint) Fail(args *DeploymentArgs, reply *DeploymentUpdateResponse) error {
+	id, index, err := e.srv.FailDeployment(args.DeploymentID)
+	reply.EvalID, reply.Index = id, index
+	return wireError(err)
+}
+
+// ConsistentRead makes a read on this server see at least what the leader
+// had applied when the read arrived. The leader reads at once; a follower
+// asks the leader for its applied index and waits until it has applied as
+// much, so a write acknowledged anywhere is visible in the next read
+// everywhere. Reads with ?stale skip this and answer from local state.
+func (s *Server) ConsistentRead(ctx context.Context) error {
+	hold := s.config.RPCHoldTimeout
+	if hold <= 0 {
+		hold = 5 * time.Second
+	}
+	deadline := time.Now().Add(hold)
+	var target uint64
+	for target == 0 {
+		if s.IsLeader() {
+			return nil
+		}
+		if leader := s.Leader(); leader != "" && leader != s.RPCAddr() {
+			callCtx, cancel := context.WithTimeout(ctx, hold)
+			err := s.pool.Call(callCtx, leader, "Status.AppliedIndex", &struct{}{}, &target)
+			cancel()
+			if err == nil {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			return ErrNoLeader
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	for s.stateIndex() < target {
+		if time.Now().After(deadline) {
+			return errorf(ErrNoLeader, "this server is behind the leader (at index %d of %d); retry, or read with ?stale",
+				s.stateIndex(), target)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// stateIndex is the newest index in this server's state store.
+func (s *Server) stateIndex() uint64 {
+	i, _ := s.State().LatestIndex()
+	return i
+}
