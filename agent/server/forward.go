@@ -30,7 +30,7 @@ func (s *Server) forward(method string, args, reply interface{}) (done bool, err
 	deadline := time.Now().Add(hold)
 	var last error
 	for {
-		if s.IsLeader() {
+		if s.IsLeader() && s.leaderReady() {
 			return false, nil
 		}
 		if leader := s.Leader(); leader != "" && leader != s.RPCAddr() {
@@ -192,7 +192,7 @@ func (s *Server) ConsistentRead(ctx context.Context) error {
 	deadline := time.Now().Add(hold)
 	var target uint64
 	for target == 0 {
-		if s.IsLeader() {
+		if s.IsLeader() && s.leaderReady() {
 			return nil
 		}
 		if leader := s.Leader(); leader != "" && leader != s.RPCAddr() {
@@ -225,6 +225,12 @@ func (s *Server) ConsistentRead(ctx context.Context) error {
 	}
 	return nil
 }
+
+// leaderReady reports whether this server's leadership is established:
+// raft elects a leader before its state has caught up with the log, and
+// until the barrier of establishLeadership it must answer nothing, or a
+// heartbeat would find no node and a -check-index no job.
+func (s *Server) leaderReady() bool { return s.broker.Enabled() }
 
 // stateIndex is the newest index in this server's state store.
 func (s *Server) stateIndex() uint64 {

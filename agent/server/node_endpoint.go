@@ -437,7 +437,7 @@ func (e *statusEndpoint) Leader(_ *struct{}, reply *string) error {
 // AppliedIndex is the newest index in the leader's state: a follower whose
 // state has reached it answers a read as the leader would.
 func (e *statusEndpoint) AppliedIndex(_ *struct{}, reply *uint64) error {
-	if !e.srv.IsLeader() {
+	if !e.srv.IsLeader() || !e.srv.leaderReady() {
 		return wireError(ErrNotLeader)
 	}
 	*reply = e.srv.stateIndex()
