@@ -147,10 +147,10 @@ func (h *handler) routes() {
 	}
 
 	h.route("/v1/jobs", map[string]endpointFunc{
-		http.MethodGet: h.jobsList, http.MethodPut: h.jobsRegister, http.MethodPost: h.jobsRegister})
+		http.MethodGet: h.consistent(h.jobsList), http.MethodPut: h.jobsRegister, http.MethodPost: h.jobsRegister})
 	h.route("/v1/jobs/parse", write(h.jobsParse))
 	h.route("/v1/job/{id}", map[string]endpointFunc{
-		http.MethodGet: h.jobInfo, http.MethodPut: h.jobRegister, http.MethodPost: h.jobRegister,
+		http.MethodGet: h.consistent(h.jobInfo), http.MethodPut: h.jobRegister, http.MethodPost: h.jobRegister,
 		http.MethodDelete: h.jobDeregister})
 	h.route("/v1/job/{id}/plan", write(h.jobPlan))
 	h.route("/v1/job/{id}/allocations", get(h.jobAllocations))
