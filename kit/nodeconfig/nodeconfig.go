@@ -49,6 +49,7 @@ type Node struct {
 	Interface       string
 	TaskNetwork     string
 	Servers         []string // RPC addresses of every server
+	SerfPeers       []string // gossip addresses of every server, for retry_join
 	BootstrapExpect int
 }
 
@@ -75,6 +76,7 @@ func For(c *topology.Cluster, name string, opts Options) (Node, error) {
 	}
 	for _, s := range c.Servers() {
 		n.Servers = append(n.Servers, netip.AddrPortFrom(s.IP, 4647).String())
+		n.SerfPeers = append(n.SerfPeers, netip.AddrPortFrom(s.IP, 4648).String())
 	}
 	n.BootstrapExpect = len(n.Servers)
 	return n, nil

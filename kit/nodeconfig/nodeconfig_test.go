@@ -137,7 +137,8 @@ func TestSeveralServers(t *testing.T) {
 	}
 	n, _ = For(c, "s2", Options{})
 	out, _ = Render(n)
-	if !strings.Contains(string(out), "bootstrap_expect = 2") {
+	if !strings.Contains(string(out), "bootstrap_expect = 2") ||
+		!strings.Contains(string(out), `retry_join = ["10.4.0.11:4648", "10.4.0.12:4648"]`) {
 		t.Errorf("server:\n%s", out)
 	}
 	if _, err := For(c, "nope", Options{}); err == nil || !strings.Contains(err.Error(), "s1, s2, c1") {

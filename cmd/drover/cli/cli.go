@@ -124,6 +124,7 @@ func newRootCommand(s *streams) *cobra.Command {
 		newNodeCommand(s),
 		newDeploymentCommand(s),
 		newServerCommand(s),
+		newOperatorCommand(s),
 		newLogsCommand(s),
 		newLabCommand(s),
 		newClusterCommand(s),

@@ -11,11 +11,16 @@ import (
 )
 
 func newServerCommand(s *streams) *cobra.Command {
-	c := group("server", "Inspect the cluster's servers",
-		"  drover server members",
+	c := group("server", "Inspect and manage the cluster's servers",
+		"  drover server members\n"+
+			"  drover server join 10.0.0.8:4648\n"+
+			"  drover server force-leave server-3.global",
 		newServerMembersCommand(s),
+		newServerJoinCommand(s),
+		newServerForceLeaveCommand(s),
 	)
-	c.Long = "Commands about the servers that hold the cluster state and schedule its work."
+	c.Long = "Commands about the servers that hold the cluster state and schedule its work:\n" +
+		"listing them, joining a server to others, and forcing a failed one out."
 	return c
 }
 
@@ -134,6 +139,72 @@ func runServerMembers(s *streams, client *api.Client, verbose bool) error {
 		return fail(1, "Error determining leaders: %v", leaderErr)
 	}
 	return nil
+}
+
+func newServerJoinCommand(s *streams) *cobra.Command {
+	var addr string
+	c := &cobra.Command{
+		Use:   "join <address> [<address>...]",
+		Short: "Join server nodes together",
+		Long: "Asks the agent's server to join the servers at the given gossip addresses\n" +
+			"(host:port, serf port 4648 by default). Joining one of them is enough: gossip\n" +
+			"then finds the rest of the cluster. The command succeeds (exit code 0) when at\n" +
+			"least one address was joined, and fails (exit code 1) otherwise.",
+		Example: "  drover server join 10.0.0.8:4648\n" +
+			"  drover server join -address http://10.0.0.9:4646 10.0.0.8:4648 10.0.0.7:4648",
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) < 1 {
+				return &usageError{cmd: c, msg: "One or more node addresses must be given as arguments"}
+			}
+			client, err := s.apiClient(addr)
+			if err != nil {
+				return fail(1, "Error initializing client: %v", err)
+			}
+			return runServerJoin(s, client, args)
+		},
+	}
+	addressFlag(c, &addr)
+	return c
+}
+
+func runServerJoin(s *streams, client *api.Client, addrs []string) error {
+	n, err := client.Agent().Join(addrs...)
+	if err != nil {
+		return fail(1, "Error joining: %v", err)
+	}
+	if n < 1 {
+		return fail(1, "Error joining: no servers were joined")
+	}
+	fmt.Fprintf(s.Out, "Joined %d servers successfully\n", n)
+	return nil
+}
+
+func newServerForceLeaveCommand(s *streams) *cobra.Command {
+	var addr string
+	c := &cobra.Command{
+		Use:   "force-leave <node>",
+		Short: "Force a server into the 'left' state",
+		Long: "Marks the named server (its member name, as \"server members\" shows it) as\n" +
+			"having left the cluster, to eject a server that failed and will not come\n" +
+			"back. A server that is in fact still alive rejoins by itself. Prints nothing\n" +
+			"on success.",
+		Example: "  drover server force-leave server-3.global",
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return &usageError{cmd: c, msg: "This command takes one argument: <node>"}
+			}
+			client, err := s.apiClient(addr)
+			if err != nil {
+				return fail(1, "Error initializing client: %v", err)
+			}
+			if err := client.Agent().ForceLeave(args[0]); err != nil {
+				return fail(1, "Error force-leaving server %s: %v", args[0], err)
+			}
+			return nil
+		},
+	}
+	addressFlag(c, &addr)
+	return c
 }
 
 // memberTags prints a member's tags as sorted key=value pairs.

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -26,9 +27,19 @@ func TestServerMembers(t *testing.T) {
 	if !regexp.MustCompile(`^Name +Address +Port +Status +Leader +Raft Version +Build +Datacenter +Region$`).MatchString(lines[0]) {
 		t.Errorf("header: %q", lines[0])
 	}
-	host, port, _ := strings.Cut(leader, ":")
+	// The address and port are the member's gossip (serf) endpoint, as
+	// in the compatible CLI; the leader is found by its RPC port tag.
+	host, rpcPort, _ := strings.Cut(leader, ":")
+	self, err := client.Agent().Self()
+	if err != nil {
+		t.Fatal(err)
+	}
+	serfPort := strconv.Itoa(int(self.Member.Port))
+	if serfPort == rpcPort || self.Member.Tags["port"] != rpcPort {
+		t.Fatalf("member port %s, port tag %q, leader's RPC port %s", serfPort, self.Member.Tags["port"], rpcPort)
+	}
 	fields := strings.Fields(lines[1])
-	want := []string{"*.global", host, port, "alive", "true", "3", Version, "dc1", "global"}
+	want := []string{"*.global", host, serfPort, "alive", "true", "3", Version, "dc1", "global"}
 	if len(fields) != len(want) || !strings.HasSuffix(fields[0], ".global") {
 		t.Fatalf("row: %q, want %q", lines[1], want)
 	}
