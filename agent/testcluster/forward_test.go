@@ -204,7 +204,8 @@ func TestForceLeaveAndLaterServer(t *testing.T) {
 		}
 		return false, "not in raft"
 	})
-	if l := late.Agent().Server().Leader(); l != leader.RPCAddr() {
-		t.Fatalf("the later server follows %q, want %q", l, leader.RPCAddr())
-	}
+	waitFor(t, 10*time.Second, "the later server follows the leader", func() (bool, string) {
+		l := late.Agent().Server().Leader()
+		return l == leader.RPCAddr(), l
+	})
 }
