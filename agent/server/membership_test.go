@@ -97,3 +97,34 @@ func TestUnreachableRetryJoinIsRetried(t *testing.T) {
 			fmt.Sprintf("leaders %q %q peers %v", s.Leader(), peer.Leader(), s.Peers())
 	})
 }
+
+// start_join joins once at start; with both expecting 2, the pair forms
+// one cluster. An unreachable start_join fails the start, as documented
+// for the compatible agent (retry_join is the option that waits).
+func TestStartJoin(t *testing.T) {
+	a, _, serfA := gossipServer(t, "first", 2, nil)
+	cfg := DefaultConfig()
+	cfg.NodeName, cfg.RPCAddr, cfg.SerfAddr = "second", freeAddr(t), freeAddr(t)
+	cfg.BootstrapExpect, cfg.StartJoin, cfg.NumSchedulers = 2, []string{serfA}, 1
+	cfg.Logger = log.New(testWriter{t}, "", 0)
+	b, err := NewServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Shutdown()
+	waitFor(t, 20*time.Second, "one cluster of two", func() (bool, string) {
+		return a.Leader() != "" && a.Leader() == b.Leader() && len(b.Peers()) == 2,
+			fmt.Sprintf("%q %q %v", a.Leader(), b.Leader(), b.Peers())
+	})
+
+	cfg = DefaultConfig()
+	cfg.NodeName, cfg.RPCAddr, cfg.SerfAddr = "third", freeAddr(t), freeAddr(t)
+	cfg.BootstrapExpect, cfg.StartJoin = 3, []string{freeAddr(t)}
+	cfg.Logger = log.New(testWriter{t}, "", 0)
+	if s, err := NewServer(cfg); err == nil {
+		s.Shutdown()
+		t.Fatal("a start_join that reaches nobody started the server")
+	} else if !strings.Contains(err.Error(), "start_join") {
+		t.Fatalf("error: %v", err)
+	}
+}
