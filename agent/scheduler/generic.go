@@ -148,19 +148,29 @@ func (s *pass) classify(tg *structs.TaskGroup, allocs []*structs.Allocation) gro
 	return g
 }
 
-// rescheduleNow decides whether a failed allocation is replaced now. When
-// its policy allows a reschedule later, a follow-up evaluation is created
-// for that time instead.
+// rescheduleWindow is how early a reschedule may run: timers fire a little
+// early and clocks differ a little, and Nomad, too, reschedules an
+// allocation due within a second as "now".
+const rescheduleWindow = time.Second
+
+// rescheduleNow decides whether a failed allocation is replaced now (the
+// "reschedule now" set) or later (a follow-up evaluation is created for
+// its time, the "reschedule later" set). The delay counts from when the
+// allocation's tasks finished, not from its ModifyTime, which every plan
+// that touches the allocation moves forward. The follow-up evaluation the
+// allocation points at always replaces it.
 func (s *pass) rescheduleNow(tg *structs.TaskGroup, a *structs.Allocation) bool {
 	p := tg.ReschedulePolicy
 	if p == nil || (!p.Unlimited && p.Attempts == 0) {
 		return false
 	}
+	failedAt := finishedAt(a)
 	if !p.Unlimited {
+		// Attempts count within the interval before the failure.
 		used := 0
 		if a.RescheduleTracker != nil {
 			for _, ev := range a.RescheduleTracker.Events {
-				if s.now.Sub(time.Unix(0, ev.RescheduleTime)) < p.Interval {
+				if failedAt.Sub(time.Unix(0, ev.RescheduleTime)) < p.Interval {
 					used++
 				}
 			}
@@ -169,9 +179,11 @@ func (s *pass) rescheduleNow(tg *structs.TaskGroup, a *structs.Allocation) bool 
 			return false
 		}
 	}
-	failedAt := time.Unix(0, a.ModifyTime)
+	if a.FollowupEvalID != "" && a.FollowupEvalID == s.eval.ID {
+		return true
+	}
 	at := failedAt.Add(rescheduleDelay(p, a))
-	if !at.After(s.now) {
+	if !at.After(s.now.Add(rescheduleWindow)) {
 		return true
 	}
 	if a.FollowupEvalID == "" {
@@ -188,6 +200,21 @@ func (s *pass) rescheduleNow(tg *structs.TaskGroup, a *structs.Allocation) bool 
 			fmt.Sprintf("failed; will be rescheduled at %s by evaluation %s", at.UTC().Format(time.RFC3339), shortID(follow.ID)))
 	}
 	return false
+}
+
+// finishedAt is when a failed allocation's last task finished; its
+// ModifyTime when no task recorded a finish.
+func finishedAt(a *structs.Allocation) time.Time {
+	var last time.Time
+	for _, ts := range a.TaskStates {
+		if ts != nil && ts.FinishedAt.After(last) {
+			last = ts.FinishedAt
+		}
+	}
+	if last.IsZero() {
+		return time.Unix(0, a.ModifyTime)
+	}
+	return last
 }
 
 // rescheduleDelay is the wait before the next reschedule of a's line.

@@ -448,3 +448,45 @@ func TestFailedAllocationOfOldVersionIsReplacedOnUpdate(t *testing.T) {
 		t.Fatalf("%d placements, want the replacement", n)
 	}
 }
+
+// TestRescheduleFollowUpRunsWhenDue encodes Nomad's reschedule timing: the
+// delay counts from when the allocation's tasks finished, and the
+// follow-up evaluation an allocation points at (FollowupEvalID) replaces
+// it when it runs. The plan that records FollowupEvalID moves the
+// allocation's ModifyTime forward; measuring from ModifyTime found the
+// follow-up "not yet due", and the recorded follow-up kept a second one
+// from being made: the allocation stayed failed for good.
+func TestRescheduleFollowUpRunsWhenDue(t *testing.T) {
+	h := newHarness(t)
+	a := h.node("a", 4000, 8192)
+	job := h.register(h.parse("seed004.nomad"))
+	h.apply(h.schedule(h.eval(job, structs.EvalTriggerJobRegister)))
+	h.run(job, all)
+	b := h.node("b", 4000, 8192)
+	failed := h.live(job)[0]
+	finished := h.now
+	h.must(h.st.UpdateAllocsFromClient(h.next(), []*structs.Allocation{{ID: failed.ID,
+		ClientStatus: structs.AllocClientStatusFailed, ModifyTime: finished.UnixNano(),
+		TaskStates: map[string]*structs.TaskState{"redis": {State: "dead", Failed: true, FinishedAt: finished}}}}))
+
+	// The failure's evaluation runs a little later and defers to a
+	// follow-up at finish + 30s; its plan is applied later still.
+	h.now = finished.Add(400 * time.Millisecond)
+	res := h.schedule(h.eval(job, structs.EvalTriggerRetryFailedAlloc))
+	if len(res.FollowUps) != 1 || !res.FollowUps[0].WaitUntil.Equal(finished.Add(30*time.Second)) {
+		t.Fatalf("follow-ups: %+v (want one at finish + 30s)", res.FollowUps)
+	}
+	follow := res.FollowUps[0]
+	h.now = finished.Add(900 * time.Millisecond)
+	h.apply(res)
+	h.must(h.st.UpsertEvals(h.next(), []*structs.Evaluation{follow}))
+
+	// The follow-up runs at its time, a hair early as timers do.
+	h.now = follow.WaitUntil.Add(-10 * time.Millisecond)
+	res = h.schedule(follow)
+	wantUpdates(t, res, "cache", structs.DesiredUpdates{Place: 1})
+	if placed := res.Plan.NodeAllocation[b.ID]; len(placed) != 1 || placed[0].PreviousAllocation != failed.ID {
+		t.Fatalf("the follow-up did not replace the failed allocation: %+v", res.Plan.NodeAllocation)
+	}
+	_ = a
+}
