@@ -161,23 +161,15 @@ const rescheduleWindow = time.Second
 // allocation points at always replaces it.
 func (s *pass) rescheduleNow(tg *structs.TaskGroup, a *structs.Allocation) bool {
 	p := tg.ReschedulePolicy
-	if p == nil || (!p.Unlimited && p.Attempts == 0) {
+	failedAt := a.FinishedAt()
+	// Attempts count within the interval before the failure.
+	if !a.RescheduleAttemptsLeft(p, failedAt) {
 		return false
 	}
-	failedAt := finishedAt(a)
-	if !p.Unlimited {
-		// Attempts count within the interval before the failure.
-		used := 0
-		if a.RescheduleTracker != nil {
-			for _, ev := range a.RescheduleTracker.Events {
-				if failedAt.Sub(time.Unix(0, ev.RescheduleTime)) < p.Interval {
-					used++
-				}
-			}
-		}
-		if used >= p.Attempts {
-			return false
-		}
+	// Inside an active deployment only what the deployment watcher marked
+	// is replaced: the deployment's progress deadline decides the rest.
+	if d := s.deployment; d != nil && d.Active() && a.DeploymentID == d.ID && !a.DesiredTransition.ShouldReschedule() {
+		return false
 	}
 	if a.FollowupEvalID != "" && a.FollowupEvalID == s.eval.ID {
 		return true
@@ -200,21 +192,6 @@ func (s *pass) rescheduleNow(tg *structs.TaskGroup, a *structs.Allocation) bool 
 			fmt.Sprintf("failed; will be rescheduled at %s by evaluation %s", at.UTC().Format(time.RFC3339), shortID(follow.ID)))
 	}
 	return false
-}
-
-// finishedAt is when a failed allocation's last task finished; its
-// ModifyTime when no task recorded a finish.
-func finishedAt(a *structs.Allocation) time.Time {
-	var last time.Time
-	for _, ts := range a.TaskStates {
-		if ts != nil && ts.FinishedAt.After(last) {
-			last = ts.FinishedAt
-		}
-	}
-	if last.IsZero() {
-		return time.Unix(0, a.ModifyTime)
-	}
-	return last
 }
 
 // rescheduleDelay is the wait before the next reschedule of a's line.

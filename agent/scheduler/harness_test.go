@@ -198,3 +198,17 @@ func countAllocs(m map[string][]*structs.Allocation) int {
 	}
 	return n
 }
+
+// succeed marks the job's running deployments successful, as the
+// deployment watcher does once every allocation is healthy.
+func (h *harness) succeed(job *structs.Job) {
+	h.t.Helper()
+	ds, err := h.st.DeploymentsByJobID(nil, job.Namespace, job.ID)
+	h.must(err)
+	for _, d := range ds {
+		if d.Active() {
+			h.must(h.st.UpdateDeploymentStatus(h.next(), &structs.DeploymentStatusUpdate{DeploymentID: d.ID,
+				Status: structs.DeploymentStatusSuccessful, StatusDescription: structs.DeploymentDescSuccessful}, nil, nil))
+		}
+	}
+}

@@ -379,6 +379,7 @@ func TestRescheduleFailedAllocation(t *testing.T) {
 	job := h.register(h.parse("seed004.nomad"))
 	h.apply(h.schedule(h.eval(job, structs.EvalTriggerJobRegister)))
 	h.run(job, all)
+	h.succeed(job)
 	b := h.node("b", 4000, 8192)
 	failed := h.live(job)[0]
 	h.must(h.st.UpdateAllocsFromClient(h.next(), []*structs.Allocation{{ID: failed.ID,
@@ -462,6 +463,7 @@ func TestRescheduleFollowUpRunsWhenDue(t *testing.T) {
 	job := h.register(h.parse("seed004.nomad"))
 	h.apply(h.schedule(h.eval(job, structs.EvalTriggerJobRegister)))
 	h.run(job, all)
+	h.succeed(job)
 	b := h.node("b", 4000, 8192)
 	failed := h.live(job)[0]
 	finished := h.now
@@ -489,4 +491,35 @@ func TestRescheduleFollowUpRunsWhenDue(t *testing.T) {
 		t.Fatalf("the follow-up did not replace the failed allocation: %+v", res.Plan.NodeAllocation)
 	}
 	_ = a
+}
+
+// TestActiveDeploymentReschedulesOnlyMarkedAllocations encodes Nomad's
+// reconciler rule: a failed allocation of an active deployment is replaced
+// only once the deployment watcher marked it (DesiredTransition.Reschedule);
+// until then the deployment's progress deadline decides its fate.
+func TestActiveDeploymentReschedulesOnlyMarkedAllocations(t *testing.T) {
+	h := newHarness(t)
+	h.node("a", 4000, 8192)
+	job := h.register(h.parse("seed004.nomad"))
+	h.apply(h.schedule(h.eval(job, structs.EvalTriggerJobRegister)))
+	h.run(job, all)
+	failed := h.live(job)[0]
+	if failed.DeploymentID == "" {
+		t.Fatal("the allocation belongs to no deployment")
+	}
+	h.must(h.st.UpdateAllocsFromClient(h.next(), []*structs.Allocation{{ID: failed.ID,
+		ClientStatus: structs.AllocClientStatusFailed, ModifyTime: h.now.UnixNano()}}))
+
+	res := h.schedule(h.eval(job, structs.EvalTriggerRetryFailedAlloc))
+	if len(res.FollowUps) != 0 || countAllocs(res.Plan.NodeAllocation) != 0 {
+		t.Fatalf("an unmarked failed allocation of an active deployment was rescheduled: follow-ups %d, allocs %d",
+			len(res.FollowUps), countAllocs(res.Plan.NodeAllocation))
+	}
+
+	yes := true
+	h.must(h.st.UpdateAllocsDesiredTransitions(h.next(),
+		map[string]*structs.DesiredTransition{failed.ID: {Reschedule: &yes}}, nil))
+	h.now = h.now.Add(31 * time.Second)
+	res = h.schedule(h.eval(job, structs.EvalTriggerDeploymentWatcher))
+	wantUpdates(t, res, "cache", structs.DesiredUpdates{Place: 1})
 }

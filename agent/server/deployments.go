@@ -75,12 +75,12 @@ func (s *Server) checkDeployment(snap *state.StateSnapshot, d *structs.Deploymen
 			DeploymentID: d.ID, Eval: s.deploymentEval(job, d, ts)})
 		return err
 	}
+	if failed, err := s.handleUnhealthy(snap, d, job, ts); failed || err != nil {
+		return err
+	}
 	healthy, complete := 0, true
 	for _, g := range d.TaskGroups {
 		healthy += g.HealthyAllocs
-		if g.UnhealthyAllocs > 0 {
-			return s.failDeployment(snap, d, job, structs.DeploymentDescFailedAllocations)
-		}
 		if !g.RequireProgressBy.IsZero() && ts.After(g.RequireProgressBy) && g.HealthyAllocs < g.DesiredTotal {
 			return s.failDeployment(snap, d, job, structs.DeploymentDescProgressDeadline)
 		}
@@ -105,6 +105,50 @@ func (s *Server) checkDeployment(snap *state.StateSnapshot, d *structs.Deploymen
 		return err
 	}
 	return nil
+}
+
+// handleUnhealthy acts on the deployment's unhealthy allocations as Nomad
+// does: with no progress deadline, or for an allocation that has no
+// reschedule attempt left, the deployment fails at once; otherwise the
+// allocation is marked for replacement (DesiredTransition.Reschedule) and
+// the progress deadline decides whether the deployment fails.
+func (s *Server) handleUnhealthy(snap *state.StateSnapshot, d *structs.Deployment, job *structs.Job, ts time.Time) (bool, error) {
+	unhealthy := false
+	for _, g := range d.TaskGroups {
+		unhealthy = unhealthy || g.UnhealthyAllocs > 0
+	}
+	if !unhealthy {
+		return false, nil
+	}
+	allocs, err := snap.AllocsByDeployment(nil, d.ID)
+	if err != nil {
+		return false, err
+	}
+	transitions := map[string]*structs.DesiredTransition{}
+	for _, a := range allocs {
+		if a.DeploymentStatus == nil || a.DeploymentStatus.Healthy == nil || *a.DeploymentStatus.Healthy ||
+			a.DesiredStatus != structs.AllocDesiredStatusRun {
+			continue
+		}
+		g := d.TaskGroups[a.TaskGroup]
+		tg := job.LookupTaskGroup(a.TaskGroup)
+		if g == nil || tg == nil {
+			continue
+		}
+		if g.ProgressDeadline == 0 || !a.RescheduleAttemptsLeft(tg.ReschedulePolicy, ts) {
+			return true, s.failDeployment(snap, d, job, structs.DeploymentDescFailedAllocations)
+		}
+		if !a.DesiredTransition.ShouldReschedule() {
+			yes := true
+			transitions[a.ID] = &structs.DesiredTransition{Reschedule: &yes}
+		}
+	}
+	if len(transitions) == 0 {
+		return false, nil
+	}
+	_, err = s.apply(AllocDesiredTransitionRequestType, &AllocDesiredTransitionRequest{
+		Transitions: transitions, Evals: []*structs.Evaluation{s.deploymentEval(job, d, ts)}})
+	return false, err
 }
 
 // autoPromotable reports whether every group awaiting promotion asks for

@@ -463,7 +463,10 @@ func TestServer_AutoRevertOnUnhealthy(t *testing.T) {
 	defer s.Shutdown()
 	a := testNode("nomad", 4000, 8192)
 	client := startFakeClient(t, s, a)
-	revert := []string{"auto_revert = false", "auto_revert = true", "min_healthy_time = \"10s\"", "min_healthy_time = \"0s\""}
+	// Without a progress deadline the first unhealthy allocation fails
+	// the deployment at once (with one, it would be replaced instead).
+	revert := []string{"auto_revert = false", "auto_revert = true", "min_healthy_time = \"10s\"", "min_healthy_time = \"0s\"",
+		"progress_deadline = \"10m\"", "progress_deadline = \"0\""}
 	job := parseJob(t, "seed003.nomad", revert...)
 	if _, err := s.RegisterJob(job, false, 0); err != nil {
 		t.Fatal(err)
@@ -608,4 +611,62 @@ func TestServer_DrainBatchAndSystem(t *testing.T) {
 		return onA(batch) == 0 && onA(sys) == 0 && !n.Drain,
 			fmt.Sprintf("batch %d system %d drain %v", onA(batch), onA(sys), n.Drain)
 	})
+}
+
+// TestServer_UnhealthyAllocationWithDeadline encodes Nomad's deployment
+// watcher: with a progress deadline, an unhealthy allocation that may
+// still be rescheduled is marked for replacement and the deployment keeps
+// running; one with no reschedule attempt left fails the deployment.
+func TestServer_UnhealthyAllocationWithDeadline(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		edits      []string
+		wantFailed bool
+	}{
+		{name: "attempts left", wantFailed: false},
+		{name: "no attempts", edits: []string{"restart {", "reschedule {\n      attempts = 0\n      unlimited = false\n    }\n    restart {"}, wantFailed: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := testServer(t, "")
+			defer s.Shutdown()
+			a := testNode("nomad", 4000, 8192)
+			client := startFakeClient(t, s, a)
+			client.mu.Lock()
+			client.manual[a.ID] = true
+			client.mu.Unlock()
+			job := parseJob(t, "seed003.nomad", tc.edits...)
+			if _, err := s.RegisterJob(job, false, 0); err != nil {
+				t.Fatal(err)
+			}
+			var bad *structs.Allocation
+			waitFor(t, 10*time.Second, "an allocation", func() (bool, string) {
+				for _, alloc := range liveAllocs(t, s, job) {
+					bad = alloc
+					return true, ""
+				}
+				return false, "none yet"
+			})
+			no := false
+			if _, err := s.UpdateAllocsFromClient([]*structs.Allocation{{ID: bad.ID, ClientStatus: structs.AllocClientStatusRunning,
+				DeploymentStatus: &structs.AllocDeploymentStatus{Healthy: &no, Timestamp: time.Now()}}}); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, 10*time.Second, "the watcher's decision", func() (bool, string) {
+				d, _ := s.State().LatestDeploymentByJobID(nil, job.Namespace, job.ID)
+				got, _ := s.State().AllocByID(nil, bad.ID)
+				if tc.wantFailed {
+					return d.Status == structs.DeploymentStatusFailed && d.StatusDescription == structs.DeploymentDescFailedAllocations,
+						d.Status + ": " + d.StatusDescription
+				}
+				return d.Status == structs.DeploymentStatusRunning && got.DesiredTransition.ShouldReschedule(),
+					fmt.Sprintf("%s, reschedule mark %v", d.Status, got.DesiredTransition.ShouldReschedule())
+			})
+			if !tc.wantFailed {
+				time.Sleep(1500 * time.Millisecond) // the watcher looks again every second
+				if d, _ := s.State().LatestDeploymentByJobID(nil, job.Namespace, job.ID); d.Status != structs.DeploymentStatusRunning {
+					t.Fatalf("the deployment became %s before its deadline", d.Status)
+				}
+			}
+		})
+	}
 }

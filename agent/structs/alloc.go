@@ -78,6 +78,46 @@ type DesiredTransition struct {
 // ShouldMigrate tells whether the drainer marked the allocation to move.
 func (d DesiredTransition) ShouldMigrate() bool { return d.Migrate != nil && *d.Migrate }
 
+// ShouldReschedule tells whether the deployment watcher marked an
+// unhealthy allocation for replacement.
+func (d DesiredTransition) ShouldReschedule() bool { return d.Reschedule != nil && *d.Reschedule }
+
+// FinishedAt is when a failed allocation's last task finished; its
+// ModifyTime when no task recorded a finish.
+func (a *Allocation) FinishedAt() time.Time {
+	var last time.Time
+	for _, ts := range a.TaskStates {
+		if ts != nil && ts.FinishedAt.After(last) {
+			last = ts.FinishedAt
+		}
+	}
+	if last.IsZero() {
+		return time.Unix(0, a.ModifyTime)
+	}
+	return last
+}
+
+// RescheduleAttemptsLeft reports whether policy allows one more
+// reschedule of a at time at: attempts are counted within the interval
+// before it, and an unlimited policy always allows one.
+func (a *Allocation) RescheduleAttemptsLeft(p *ReschedulePolicy, at time.Time) bool {
+	if p == nil || (!p.Unlimited && p.Attempts == 0) {
+		return false
+	}
+	if p.Unlimited {
+		return true
+	}
+	used := 0
+	if a.RescheduleTracker != nil {
+		for _, ev := range a.RescheduleTracker.Events {
+			if at.Sub(time.Unix(0, ev.RescheduleTime)) < p.Interval {
+				used++
+			}
+		}
+	}
+	return used < p.Attempts
+}
+
 // AllocDeploymentStatus is the client's view of an allocation's health
 // within its deployment.
 type AllocDeploymentStatus struct {
