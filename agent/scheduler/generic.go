@@ -171,6 +171,10 @@ func (s *pass) rescheduleNow(tg *structs.TaskGroup, a *structs.Allocation) bool 
 	if d := s.deployment; d != nil && d.Active() && a.DeploymentID == d.ID && !a.DesiredTransition.ShouldReschedule() {
 		return false
 	}
+	// Nor is a failed deployment's: the deployment judged that version.
+	if d := s.deploymentOf(a); d != nil && d.Status == structs.DeploymentStatusFailed {
+		return false
+	}
 	if a.FollowupEvalID != "" && a.FollowupEvalID == s.eval.ID {
 		return true
 	}
@@ -234,6 +238,21 @@ func (s *pass) reconcileGroup(tg *structs.TaskGroup, allocs []*structs.Allocatio
 	g := s.classify(tg, allocs)
 	u := s.updates(tg.Name)
 	names := newNameIndex(tg.Count)
+
+	// Canaries that can no longer be promoted (their deployment failed,
+	// or a newer version replaced it) are stopped, as Nomad does: they are
+	// extra allocations, and the healthy old ones they were to replace
+	// keep running.
+	var kept []*structs.Allocation
+	for _, a := range g.untainted {
+		if why := s.staleCanary(tg.Name, a); why != "" {
+			s.stop(a, structs.AllocNotNeeded, "", why)
+			u.Stop++
+			continue
+		}
+		kept = append(kept, a)
+	}
+	g.untainted = kept
 
 	// Canaries of an unpromoted deployment share names with the
 	// allocations they may replace, so they stay out of the name count
@@ -359,7 +378,8 @@ func (s *pass) reconcileGroup(tg *structs.TaskGroup, allocs []*structs.Allocatio
 	// needs new allocations places update.canary of them next to the old
 	// ones, which all keep running.
 	var canaryPlaces []placement
-	if s.wantsCanaries(tg, promoted) && (len(destructive) > 0 || len(canaries) > 0) {
+	canarying := s.wantsCanaries(tg, promoted) && (len(destructive) > 0 || len(canaries) > 0)
+	if canarying {
 		for _, a := range canaries {
 			s.decide(tg.Name, a.Name, a.ID, structs.DecisionIgnore, "canary waiting for the deployment to be promoted")
 			u.Ignore++
@@ -407,7 +427,15 @@ func (s *pass) reconcileGroup(tg *structs.TaskGroup, allocs []*structs.Allocatio
 	if len(applied) > limit {
 		applied = destructive[:limit]
 	}
-	s.ensureDeployment(tg, len(fresh) > 0 || len(inplace) > 0 || len(applied) > 0 || len(canaryPlaces) > 0)
+	if canarying {
+		// While canaries await promotion, nothing of the new version is
+		// placed beyond them (lost and failed allocations are replaced).
+		for _, p := range fresh {
+			s.decide(tg.Name, p.name, "", structs.DecisionIgnore, "waiting for the canaries to be promoted")
+		}
+		fresh = nil
+	}
+	s.ensureDeployment(tg, len(fresh) > 0 || len(inplace) > 0 || len(applied) > 0 || len(canaryPlaces) > 0, canarying)
 
 	deploymentID := ""
 	if s.deployment != nil && s.deployment.Active() {
@@ -443,6 +471,43 @@ func (s *pass) reconcileGroup(tg *structs.TaskGroup, allocs []*structs.Allocatio
 	}
 	u.Place += uint64(len(fresh))
 	return s.place(tg, append(append(places, canaryPlaces...), fresh...))
+}
+
+// staleCanary tells why a canary can no longer be promoted, or "" when
+// it is no canary, or a promoted or promotable one.
+func (s *pass) staleCanary(group string, a *structs.Allocation) string {
+	if a.DeploymentStatus == nil || !a.DeploymentStatus.Canary || a.DeploymentID == "" {
+		return ""
+	}
+	d := s.deploymentOf(a)
+	if d == nil {
+		return "" // its deployment is gone: treat it as any allocation
+	}
+	if st := d.TaskGroups[group]; st != nil && st.Promoted {
+		return ""
+	}
+	switch {
+	case d.Status == structs.DeploymentStatusFailed:
+		return fmt.Sprintf("canary of deployment %s, which failed", shortID(d.ID))
+	case s.deployment == nil || d.ID != s.deployment.ID:
+		return fmt.Sprintf("canary of deployment %s, which a newer job version replaced", shortID(d.ID))
+	}
+	return ""
+}
+
+// deploymentOf looks up an allocation's deployment.
+func (s *pass) deploymentOf(a *structs.Allocation) *structs.Deployment {
+	if a.DeploymentID == "" {
+		return nil
+	}
+	if s.deployment != nil && s.deployment.ID == a.DeploymentID {
+		return s.deployment
+	}
+	d, err := s.state.DeploymentByID(nil, a.DeploymentID)
+	if err != nil {
+		return nil
+	}
+	return d
 }
 
 // promoted reports whether the group's canaries in the current deployment
@@ -540,7 +605,7 @@ func (s *pass) destructiveLimit(tg *structs.TaskGroup, allocs []*structs.Allocat
 
 // ensureDeployment creates the deployment of the current job version the
 // first time one of its groups changes, and gives the group its state.
-func (s *pass) ensureDeployment(tg *structs.TaskGroup, changing bool) {
+func (s *pass) ensureDeployment(tg *structs.TaskGroup, changing, canarying bool) {
 	if s.job.Type != structs.JobTypeService || tg.Update == nil || tg.Update.MaxParallel == 0 || !changing {
 		return
 	}
@@ -562,7 +627,13 @@ func (s *pass) ensureDeployment(tg *structs.TaskGroup, changing bool) {
 	if s.plan.Deployment == nil || s.deployment.TaskGroups[tg.Name] != nil {
 		return // an existing deployment keeps the state it was created with
 	}
-	if tg.Update.Canary > 0 {
+	// Desired canaries only when a destructive change needs them: a job's
+	// first version has nothing to canary and nothing to promote.
+	canaries := 0
+	if canarying {
+		canaries = tg.Update.Canary
+	}
+	if canaries > 0 {
 		s.deployment.StatusDescription = structs.DeploymentDescRunningNeedsPromotion
 		if tg.Update.AutoPromote {
 			s.deployment.StatusDescription = structs.DeploymentDescRunningAutoPromotion
@@ -572,7 +643,7 @@ func (s *pass) ensureDeployment(tg *structs.TaskGroup, changing bool) {
 		AutoRevert:       tg.Update.AutoRevert,
 		AutoPromote:      tg.Update.AutoPromote,
 		ProgressDeadline: tg.Update.ProgressDeadline,
-		DesiredCanaries:  tg.Update.Canary,
+		DesiredCanaries:  canaries,
 		DesiredTotal:     tg.Count,
 	}
 }

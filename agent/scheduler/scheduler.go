@@ -19,6 +19,7 @@ type State interface {
 	NodeByID(ws memdb.WatchSet, id string) (*structs.Node, error)
 	Nodes(ws memdb.WatchSet) ([]*structs.Node, error)
 	LatestDeploymentByJobID(ws memdb.WatchSet, namespace, jobID string) (*structs.Deployment, error)
+	DeploymentByID(ws memdb.WatchSet, id string) (*structs.Deployment, error)
 	LatestIndex() (uint64, error)
 }
 

@@ -79,10 +79,13 @@ func (s *Server) checkDeployment(snap *state.StateSnapshot, d *structs.Deploymen
 		return err
 	}
 	healthy, complete := 0, true
-	for _, g := range d.TaskGroups {
+	for name, g := range d.TaskGroups {
 		healthy += g.HealthyAllocs
-		if !g.RequireProgressBy.IsZero() && ts.After(g.RequireProgressBy) && g.HealthyAllocs < g.DesiredTotal {
-			return s.failDeployment(snap, d, job, structs.DeploymentDescProgressDeadline)
+		// A group whose healthy canaries are all there waits for a
+		// person to promote it; that is not a lack of progress.
+		awaitingPromotion := g.DesiredCanaries > 0 && !g.Promoted && g.HealthyAllocs >= g.DesiredCanaries
+		if !awaitingPromotion && !g.RequireProgressBy.IsZero() && ts.After(g.RequireProgressBy) && g.HealthyAllocs < g.DesiredTotal {
+			return s.failDeployment(snap, d, job, structs.DeploymentDescProgressDeadline, name)
 		}
 		if g.HealthyAllocs < g.DesiredTotal || (g.DesiredCanaries > 0 && !g.Promoted) {
 			complete = false
@@ -136,7 +139,7 @@ func (s *Server) handleUnhealthy(snap *state.StateSnapshot, d *structs.Deploymen
 			continue
 		}
 		if g.ProgressDeadline == 0 || !a.RescheduleAttemptsLeft(tg.ReschedulePolicy, ts) {
-			return true, s.failDeployment(snap, d, job, structs.DeploymentDescFailedAllocations)
+			return true, s.failDeployment(snap, d, job, structs.DeploymentDescFailedAllocations, a.TaskGroup)
 		}
 		if !a.DesiredTransition.ShouldReschedule() {
 			yes := true
@@ -193,16 +196,14 @@ func (s *Server) deploymentEval(job *structs.Job, d *structs.Deployment, ts time
 	}
 }
 
-// failDeployment fails a deployment and, when a group asks for
-// auto_revert, re-registers the latest stable version of the job.
-func (s *Server) failDeployment(snap *state.StateSnapshot, d *structs.Deployment, job *structs.Job, desc string) error {
+// failDeployment fails a deployment because of one of its groups and,
+// when that group's update strategy asks for auto_revert, re-registers
+// the latest stable version of the job.
+func (s *Server) failDeployment(snap *state.StateSnapshot, d *structs.Deployment, job *structs.Job, desc, group string) error {
 	req := &DeploymentStatusUpdateRequest{
 		Update: &structs.DeploymentStatusUpdate{DeploymentID: d.ID, Status: structs.DeploymentStatusFailed, StatusDescription: desc},
 	}
-	autoRevert := false
-	for _, g := range d.TaskGroups {
-		autoRevert = autoRevert || g.AutoRevert
-	}
+	autoRevert := d.TaskGroups[group] != nil && d.TaskGroups[group].AutoRevert
 	ts := now()
 	if autoRevert {
 		versions, err := snap.JobVersionsByID(nil, job.Namespace, job.ID)

@@ -1,0 +1,130 @@
+package server
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"drover/agent/jobspec"
+	"drover/agent/structs"
+)
+
+// TestServer_HealthyCanariesOutwaitTheProgressDeadline encodes Nomad's
+// rule that a group whose healthy canaries reach the desired number is
+// waiting for a person (promotion), not failing to progress: the deadline
+// does not fail it.
+func TestServer_HealthyCanariesOutwaitTheProgressDeadline(t *testing.T) {
+	s := testServer(t, "")
+	defer s.Shutdown()
+	startFakeClient(t, s, testNode("nomad", 8000, 8192))
+	base := []string{"count = 1", "count = 2", "canary = 0", "canary = 1", "min_healthy_time = \"10s\"", "min_healthy_time = \"50ms\"",
+		"healthy_deadline = \"3m\"", "healthy_deadline = \"200ms\"", "progress_deadline = \"10m\"", "progress_deadline = \"500ms\""}
+	job := parseJob(t, "seed003.nomad", base...)
+	if _, err := s.RegisterJob(job, false, 0); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "version 0 stable", func() (bool, string) {
+		j, _ := s.State().JobByID(nil, job.Namespace, job.ID)
+		return j.Stable, fmt.Sprintf("version %d stable %v", j.Version, j.Stable)
+	})
+	if _, err := s.RegisterJob(parseJob(t, "seed003.nomad", append(base, "redis:3.2", "redis:4.0")...), false, 0); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "a healthy canary", func() (bool, string) {
+		d, _ := s.State().LatestDeploymentByJobID(nil, job.Namespace, job.ID)
+		g := d.TaskGroups["cache"]
+		return d.JobVersion == 1 && g.HealthyAllocs == 1 && g.DesiredCanaries == 1, fmt.Sprintf("%+v", g)
+	})
+	time.Sleep(1500 * time.Millisecond) // three times the progress deadline
+	d, _ := s.State().LatestDeploymentByJobID(nil, job.Namespace, job.ID)
+	if d.Status != structs.DeploymentStatusRunning || d.StatusDescription != structs.DeploymentDescRunningNeedsPromotion {
+		t.Fatalf("deployment waiting for promotion became %s: %s", d.Status, d.StatusDescription)
+	}
+}
+
+// TestServer_AutoRevertIsPerGroup encodes that auto_revert belongs to the
+// failing group's update strategy: a group without it fails the
+// deployment without rolling the job back, even when another group has it.
+func TestServer_AutoRevertIsPerGroup(t *testing.T) {
+	s := testServer(t, "")
+	defer s.Shutdown()
+	node := testNode("nomad", 8000, 8192)
+	client := startFakeClient(t, s, node)
+	src := func(image string) *structs.Job {
+		text := fmt.Sprintf(`job "two" {
+  datacenters = ["dc1"]
+  group "reverting" {
+    update {
+      max_parallel      = 1
+      min_healthy_time  = "0s"
+      progress_deadline = "0"
+      auto_revert       = true
+    }
+    task "t" {
+      driver = "docker"
+      config { image = %[1]q }
+    }
+  }
+  group "plain" {
+    update {
+      max_parallel      = 1
+      min_healthy_time  = "0s"
+      progress_deadline = "0"
+      auto_revert       = false
+    }
+    task "t" {
+      driver = "docker"
+      config { image = %[1]q }
+    }
+  }
+}`, image)
+		job, err := jobspec.Parse("two.nomad", []byte(text), jobspec.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return job
+	}
+	job := src("redis:3.2")
+	if _, err := s.RegisterJob(job, false, 0); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "version 0 stable", func() (bool, string) {
+		j, _ := s.State().JobByID(nil, job.Namespace, job.ID)
+		return j.Stable, fmt.Sprintf("version %d stable %v", j.Version, j.Stable)
+	})
+	client.mu.Lock()
+	client.manual[node.ID] = true
+	client.mu.Unlock()
+	if _, err := s.RegisterJob(src("redis:4.0"), false, 0); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the plain group's new allocation, reported unhealthy", func() (bool, string) {
+		for _, a := range liveAllocs(t, s, job) {
+			if a.Job.Version == 1 && a.TaskGroup == "plain" {
+				no := false
+				if _, err := s.UpdateAllocsFromClient([]*structs.Allocation{{ID: a.ID, ClientStatus: structs.AllocClientStatusRunning,
+					DeploymentStatus: &structs.AllocDeploymentStatus{Healthy: &no, Timestamp: time.Now()}}}); err != nil {
+					t.Fatal(err)
+				}
+				return true, ""
+			}
+		}
+		return false, "not yet"
+	})
+	var failed *structs.Deployment
+	waitFor(t, 10*time.Second, "version 1's deployment failed", func() (bool, string) {
+		ds, _ := s.State().DeploymentsByJobID(nil, job.Namespace, job.ID)
+		for _, d := range ds {
+			if d.JobVersion == 1 && d.Status == structs.DeploymentStatusFailed {
+				failed = d
+				return true, ""
+			}
+		}
+		return false, fmt.Sprint(len(ds), " deployments")
+	})
+	time.Sleep(300 * time.Millisecond)
+	j, _ := s.State().JobByID(nil, job.Namespace, job.ID)
+	if failed.StatusDescription != structs.DeploymentDescFailedAllocations || j.Version != 1 {
+		t.Fatalf("failing group without auto_revert: %q, job version %d (want no rollback)", failed.StatusDescription, j.Version)
+	}
+}
