@@ -361,14 +361,17 @@ func TestClient_ReregistersWithARestartedServer(t *testing.T) {
 
 // TestClient_UnhealthyFailsTheDeployment: an allocation whose task fails
 // reports unhealthy, and one that never stays up for min_healthy_time
-// reports unhealthy at healthy_deadline; either fails the deployment.
+// reports unhealthy at healthy_deadline; without a progress deadline
+// either fails the deployment at once (with one, the allocation would be
+// marked for rescheduling and the deadline would decide).
 func TestClient_UnhealthyFailsTheDeployment(t *testing.T) {
 	cases := []struct {
 		name, group, config string
 	}{
 		{"task failure", `    update {
-      min_healthy_time = "1s"
-      healthy_deadline = "30s"
+      min_healthy_time  = "1s"
+      healthy_deadline  = "30s"
+      progress_deadline = "0"
     }
     restart {
       attempts = 0
@@ -378,7 +381,7 @@ func TestClient_UnhealthyFailsTheDeployment(t *testing.T) {
 		{"healthy deadline", `    update {
       min_healthy_time = "2s"
       healthy_deadline = "3s"
-      progress_deadline = "10m"
+      progress_deadline = "0"
     }
     restart {
       attempts = 100
