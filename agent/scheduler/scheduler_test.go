@@ -523,3 +523,38 @@ func TestActiveDeploymentReschedulesOnlyMarkedAllocations(t *testing.T) {
 	res = h.schedule(h.eval(job, structs.EvalTriggerDeploymentWatcher))
 	wantUpdates(t, res, "cache", structs.DesiredUpdates{Place: 1})
 }
+
+// TestSystemJobUpdateHonoursMaxParallel encodes Nomad's system scheduler:
+// a destructive update replaces at most update.max_parallel allocations
+// per pass and asks for a rolling-update evaluation after update.stagger
+// for the rest.
+func TestSystemJobUpdateHonoursMaxParallel(t *testing.T) {
+	h := newHarness(t)
+	for _, n := range []string{"a", "b", "c"} {
+		h.node(n, 2000, 2048)
+	}
+	update := "  update {\n    max_parallel = 1\n    stagger = \"10s\"\n  }\n\n  group \"agent\" {"
+	job := h.register(h.parse("system.nomad", "raw_exec", "mock", "  group \"agent\" {", update))
+	h.apply(h.schedule(h.eval(job, structs.EvalTriggerJobRegister)))
+	h.run(job, nil)
+
+	job = h.register(h.parse("system.nomad", "raw_exec", "mock", "  group \"agent\" {", update, "/bin/true", "/bin/false"))
+	res := h.schedule(h.eval(job, structs.EvalTriggerJobRegister))
+	wantUpdates(t, res, "agent", structs.DesiredUpdates{DestructiveUpdate: 1, Ignore: 2})
+	if len(res.FollowUps) != 1 || res.FollowUps[0].TriggeredBy != structs.EvalTriggerRollingUpdate ||
+		!res.FollowUps[0].WaitUntil.Equal(h.now.Add(10*time.Second)) {
+		t.Fatalf("follow-ups: %+v, want one rolling-update after the stagger", res.FollowUps)
+	}
+	h.apply(res)
+	h.run(job, nil)
+	h.now = h.now.Add(10 * time.Second)
+	res = h.schedule(res.FollowUps[0])
+	wantUpdates(t, res, "agent", structs.DesiredUpdates{DestructiveUpdate: 1, Ignore: 2})
+	h.apply(res)
+	h.run(job, nil)
+	res = h.schedule(h.eval(job, structs.EvalTriggerRollingUpdate))
+	wantUpdates(t, res, "agent", structs.DesiredUpdates{DestructiveUpdate: 1, Ignore: 2})
+	if len(res.FollowUps) != 0 {
+		t.Fatalf("a follow-up after the last batch: %+v", res.FollowUps)
+	}
+}

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"fmt"
+	"time"
 
 	"drover/agent/structs"
 )
@@ -34,6 +35,13 @@ func (s *pass) system(allocs []*structs.Allocation) error {
 		}
 		var places []placement
 		name := structs.AllocName(s.job.ID, tg.Name, 0)
+		// update.max_parallel bounds the destructive updates of one pass;
+		// a rolling-update evaluation after update.stagger does the next.
+		budget := -1
+		if tg.Update != nil && tg.Update.MaxParallel > 0 {
+			budget = tg.Update.MaxParallel
+		}
+		held := false
 		for _, node := range s.placer.nodes {
 			a := onNode[node.ID]
 			if a == nil {
@@ -46,15 +54,20 @@ func (s *pass) system(allocs []*structs.Allocation) error {
 				continue
 			}
 			delete(onNode, node.ID)
-			if err := s.systemUpdate(tg, a, u, &places); err != nil {
+			waited, err := s.systemUpdate(tg, a, u, &places, &budget)
+			if err != nil {
 				return err
 			}
+			held = held || waited
 		}
 		// Allocations left on nodes that are no longer ready or eligible
 		// (but not draining) keep running, as on any ineligible node.
 		for _, a := range onNode {
 			s.decide(tg.Name, a.Name, a.ID, structs.DecisionIgnore, "its node is not eligible for new work but keeps what it runs")
 			u.Ignore++
+		}
+		if held {
+			s.rollingFollowUp(tg.Update.Stagger)
 		}
 		if err := s.place(tg, places); err != nil {
 			return err
@@ -63,17 +76,34 @@ func (s *pass) system(allocs []*structs.Allocation) error {
 	return nil
 }
 
-func (s *pass) systemUpdate(tg *structs.TaskGroup, a *structs.Allocation, u *structs.DesiredUpdates, places *[]placement) error {
+// rollingFollowUp asks for the next batch of a system job's update after
+// the stagger, once per pass.
+func (s *pass) rollingFollowUp(stagger time.Duration) {
+	for _, f := range s.followUps {
+		if f.TriggeredBy == structs.EvalTriggerRollingUpdate {
+			return
+		}
+	}
+	s.followUps = append(s.followUps, &structs.Evaluation{
+		ID: structs.GenerateUUID(), Namespace: s.eval.Namespace, Priority: s.eval.Priority, Type: s.eval.Type,
+		TriggeredBy: structs.EvalTriggerRollingUpdate, JobID: s.eval.JobID, JobModifyIndex: s.eval.JobModifyIndex,
+		Status: structs.EvalStatusPending, WaitUntil: s.now.Add(stagger), PreviousEval: s.eval.ID,
+	})
+}
+
+// systemUpdate brings one node's allocation to the current version. It
+// reports waited when the update budget held a destructive update back.
+func (s *pass) systemUpdate(tg *structs.TaskGroup, a *structs.Allocation, u *structs.DesiredUpdates, places *[]placement, budget *int) (waited bool, err error) {
 	if a.Job == nil || a.Job.JobModifyIndex == s.job.JobModifyIndex {
 		s.decide(tg.Name, a.Name, a.ID, structs.DecisionIgnore, fmt.Sprintf("already runs job version %d", s.job.Version))
 		u.Ignore++
-		return nil
+		return false, nil
 	}
 	why := destructiveChange(a.Job, s.job, tg.Name)
 	if why == "" {
 		ok, err := s.placer.fitsInPlace(tg, a.NodeID)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if ok {
 			c := a.Copy()
@@ -82,13 +112,23 @@ func (s *pass) systemUpdate(tg *structs.TaskGroup, a *structs.Allocation, u *str
 			s.plan.AppendAlloc(c)
 			s.decide(tg.Name, a.Name, a.ID, structs.DecisionInPlace, "the change can be applied to the running allocation")
 			u.InPlaceUpdate++
-			return nil
+			return false, nil
 		}
 		why = "its node no longer satisfies the job"
+	}
+	if *budget == 0 {
+		s.decide(tg.Name, a.Name, a.ID, structs.DecisionIgnore, fmt.Sprintf(
+			"needs a new allocation (%s); waiting: update.max_parallel = %d, the next batch follows after update.stagger",
+			why, tg.Update.MaxParallel))
+		u.Ignore++
+		return true, nil
+	}
+	if *budget > 0 {
+		*budget--
 	}
 	s.stop(a, structs.AllocUpdating, "", why)
 	*places = append(*places, placement{name: a.Name, previous: a, onNode: s.nodes[a.NodeID],
 		action: structs.DecisionDestructive, reason: "replaces " + shortID(a.ID) + ": " + why})
 	u.DestructiveUpdate++
-	return nil
+	return false, nil
 }
