@@ -128,3 +128,56 @@ func TestServer_AutoRevertIsPerGroup(t *testing.T) {
 		t.Fatalf("failing group without auto_revert: %q, job version %d (want no rollback)", failed.StatusDescription, j.Version)
 	}
 }
+
+// TestServer_DrainBudgetSpansNodes encodes migrate.max_parallel as a limit
+// per job across every draining node: two nodes drained at once move one
+// allocation of a max_parallel = 1 group, not one each.
+func TestServer_DrainBudgetSpansNodes(t *testing.T) {
+	s := testServer(t, "")
+	defer s.Shutdown()
+	a1, a2 := testNode("one", 1000, 8192), testNode("two", 1000, 8192) // two allocations each
+	client := startFakeClient(t, s, a1, a2)
+	job := parseJob(t, "seed004.nomad", "group \"cache\" {", "group \"cache\" {\n    count = 4\n    migrate { max_parallel = 1 }")
+	if _, err := s.RegisterJob(job, false, 0); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "4 healthy", func() (bool, string) {
+		n := 0
+		for _, alloc := range liveAllocs(t, s, job) {
+			if alloc.ClientStatus == structs.AllocClientStatusRunning && alloc.DeploymentStatus.IsHealthy() {
+				n++
+			}
+		}
+		return n == 4, fmt.Sprintf("%d healthy", n)
+	})
+	// Replacements land on a slow node and never turn healthy, so the
+	// budget, once spent, stays spent.
+	c := testNode("three", 8000, 8192)
+	if _, err := s.RegisterNode(c); err != nil {
+		t.Fatal(err)
+	}
+	client.mu.Lock()
+	client.nodes[c.ID], client.manual[c.ID] = true, true
+	client.mu.Unlock()
+	for _, n := range []*structs.Node{a1, a2} {
+		if _, err := s.UpdateDrain(n.ID, &structs.DrainSpec{Deadline: time.Hour}, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	most := 0
+	for time.Now().Before(deadline) {
+		moving := 0
+		all, _ := s.State().AllocsByJob(nil, job.Namespace, job.ID, true)
+		for _, alloc := range all {
+			if alloc.DesiredTransition.ShouldMigrate() {
+				moving++
+			}
+		}
+		most = max(most, moving)
+		time.Sleep(5 * time.Millisecond)
+	}
+	if most != 1 {
+		t.Fatalf("%d allocations marked to migrate at once with migrate.max_parallel = 1 (want 1)", most)
+	}
+}

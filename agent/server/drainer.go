@@ -46,17 +46,20 @@ func (s *Server) drainNodes() {
 		return
 	}
 	ts := now()
+	// migrate.max_parallel limits a job's group across every draining
+	// node, so all nodes of this pass spend one budget.
+	budget := map[string]int{}
 	for _, n := range nodes {
 		if n.DrainStrategy == nil {
 			continue
 		}
-		if err := s.drainNode(snap, n, ts); err != nil {
+		if err := s.drainNode(snap, n, ts, budget); err != nil {
 			s.logger.Printf("[ERROR] drainer: node %s: %v", n.ID, err)
 		}
 	}
 }
 
-func (s *Server) drainNode(snap *state.StateSnapshot, node *structs.Node, ts time.Time) error {
+func (s *Server) drainNode(snap *state.StateSnapshot, node *structs.Node, ts time.Time, budget map[string]int) error {
 	allocs, err := snap.AllocsByNode(nil, node.ID)
 	if err != nil {
 		return err
@@ -65,7 +68,6 @@ func (s *Server) drainNode(snap *state.StateSnapshot, node *structs.Node, ts tim
 	transitions := map[string]*structs.DesiredTransition{}
 	jobs := map[string]*structs.Job{}
 	remaining, system := 0, []*structs.Allocation{}
-	budget := map[string]int{} // per job+group: how many may be marked now
 	for _, a := range allocs {
 		if a.TerminalStatus() {
 			continue
