@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -180,4 +181,43 @@ func TestServer_DrainBudgetSpansNodes(t *testing.T) {
 	if most != 1 {
 		t.Fatalf("%d allocations marked to migrate at once with migrate.max_parallel = 1 (want 1)", most)
 	}
+}
+
+// TestServer_FailedEvaluationGetsAFollowUp encodes Nomad's retry of
+// failed evaluations: one that reached its delivery limit is marked
+// failed and a delayed "failed-follow-up" evaluation of the same job is
+// created, so the job is looked at again later.
+func TestServer_FailedEvaluationGetsAFollowUp(t *testing.T) {
+	s := testServer(t, "")
+	defer s.Shutdown()
+	// A type no worker handles: the test plays the failing worker.
+	e := &structs.Evaluation{ID: structs.GenerateUUID(), Namespace: "default", Priority: 50, Type: "test-failing",
+		TriggeredBy: structs.EvalTriggerJobRegister, JobID: "flaky", Status: structs.EvalStatusPending}
+	if _, err := s.apply(EvalUpdateRequestType, &EvalUpdateRequest{Evals: []*structs.Evaluation{e}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < s.config.EvalDeliveryLimit; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		got, token, err := s.broker.Dequeue(ctx, []string{"test-failing"})
+		cancel()
+		if err != nil || got.ID != e.ID {
+			t.Fatalf("delivery %d: %v %v", i+1, got, err)
+		}
+		if err := s.broker.Nack(got.ID, token); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 10*time.Second, "the failed evaluation and its follow-up", func() (bool, string) {
+		failed, _ := s.State().EvalByID(nil, e.ID)
+		if failed == nil || failed.Status != structs.EvalStatusFailed || failed.NextEval == "" {
+			return false, fmt.Sprintf("%+v", failed)
+		}
+		next, _ := s.State().EvalByID(nil, failed.NextEval)
+		if next == nil {
+			return false, "no follow-up " + failed.NextEval
+		}
+		return next.TriggeredBy == structs.EvalTriggerFailedFollowUp && next.Status == structs.EvalStatusPending &&
+				next.JobID == "flaky" && next.PreviousEval == e.ID && next.WaitUntil.After(time.Now()),
+			fmt.Sprintf("%+v", next)
+	})
 }

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"math/rand"
+	"time"
 
 	"drover/agent/structs"
 )
@@ -124,9 +126,29 @@ func (s *Server) reapFailedEvals(ctx context.Context) {
 			c := e.Copy()
 			c.Status = structs.EvalStatusFailed
 			c.StatusDescription = "evaluation reached delivery limit"
-			if _, err := s.apply(EvalUpdateRequestType, &EvalUpdateRequest{Evals: []*structs.Evaluation{c}}); err != nil {
+			follow := s.failedFollowUp(c, now())
+			if _, err := s.apply(EvalUpdateRequestType, &EvalUpdateRequest{Evals: []*structs.Evaluation{c, follow}}); err != nil {
 				s.logger.Printf("[ERROR] server: mark evaluation %s failed: %v", e.ID, err)
 			}
 		}
 	}
+}
+
+// failedFollowUp is the delayed evaluation that looks at a failed
+// evaluation's job again, as Nomad does: after a baseline delay plus a
+// random part, so that a cluster-wide problem is not retried in lockstep.
+// It links the two (NextEval, PreviousEval).
+func (s *Server) failedFollowUp(failed *structs.Evaluation, ts time.Time) *structs.Evaluation {
+	delay := s.config.FailedEvalFollowUpBaseline
+	if r := s.config.FailedEvalFollowUpJitter; r > 0 {
+		delay += time.Duration(rand.Int63n(int64(r)))
+	}
+	follow := &structs.Evaluation{
+		ID: structs.GenerateUUID(), Namespace: failed.Namespace, Priority: failed.Priority, Type: failed.Type,
+		TriggeredBy: structs.EvalTriggerFailedFollowUp, JobID: failed.JobID, JobModifyIndex: failed.JobModifyIndex,
+		Status: structs.EvalStatusPending, WaitUntil: ts.Add(delay), PreviousEval: failed.ID,
+		CreateTime: ts.UnixNano(), ModifyTime: ts.UnixNano(),
+	}
+	failed.NextEval = follow.ID
+	return follow
 }

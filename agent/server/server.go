@@ -91,6 +91,11 @@ type Config struct {
 	// find it before a missed heartbeat counts: long, so that a failover
 	// marks no node down.
 	FailoverHeartbeatTTL time.Duration
+	// FailedEvalFollowUpBaseline and FailedEvalFollowUpJitter delay the
+	// evaluation that retries a failed one: the baseline plus a random
+	// part of the jitter (Nomad: 1 minute plus up to 5).
+	FailedEvalFollowUpBaseline time.Duration
+	FailedEvalFollowUpJitter   time.Duration
 	// RPCHoldTimeout is how long a request waits for a leader during an
 	// election before failing with "No cluster leader".
 	RPCHoldTimeout time.Duration
@@ -106,20 +111,22 @@ type Config struct {
 func DefaultConfig() *Config {
 	host, _ := os.Hostname()
 	return &Config{
-		NodeName:               host,
-		Region:                 "global",
-		Datacenter:             "dc1",
-		RPCAddr:                "127.0.0.1:4647",
-		NumSchedulers:          runtime.NumCPU(),
-		MinHeartbeatTTL:        10 * time.Second,
-		MaxHeartbeatsPerSecond: 50,
-		HeartbeatGrace:         10 * time.Second,
-		EvalNackTimeout:        60 * time.Second,
-		EvalDeliveryLimit:      3,
-		BootstrapExpect:        1,
-		FailoverHeartbeatTTL:   5 * time.Minute,
-		RPCHoldTimeout:         5 * time.Second,
-		Logger:                 log.New(os.Stderr, "", log.LstdFlags),
+		NodeName:                   host,
+		Region:                     "global",
+		Datacenter:                 "dc1",
+		RPCAddr:                    "127.0.0.1:4647",
+		NumSchedulers:              runtime.NumCPU(),
+		MinHeartbeatTTL:            10 * time.Second,
+		MaxHeartbeatsPerSecond:     50,
+		HeartbeatGrace:             10 * time.Second,
+		EvalNackTimeout:            60 * time.Second,
+		EvalDeliveryLimit:          3,
+		BootstrapExpect:            1,
+		FailoverHeartbeatTTL:       5 * time.Minute,
+		RPCHoldTimeout:             5 * time.Second,
+		FailedEvalFollowUpBaseline: time.Minute,
+		FailedEvalFollowUpJitter:   5 * time.Minute,
+		Logger:                     log.New(os.Stderr, "", log.LstdFlags),
 	}
 }
 

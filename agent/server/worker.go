@@ -64,7 +64,7 @@ func (s *Server) processEval(eval *structs.Evaluation) error {
 			break
 		}
 		if attempt == maxPlanAttempts {
-			// Give up for now; a follow-up evaluation retries later.
+			// Give up for now; a failed-follow-up evaluation retries later.
 			res.Eval.Status = structs.EvalStatusFailed
 			res.Eval.StatusDescription = "maximum attempts reached (5)"
 			break
@@ -84,6 +84,9 @@ func (s *Server) processEval(eval *structs.Evaluation) error {
 		updates = append(updates, res.BlockedEval)
 	}
 	updates = append(updates, res.FollowUps...)
+	if res.Eval.Status == structs.EvalStatusFailed {
+		updates = append(updates, s.failedFollowUp(res.Eval, now()))
+	}
 	_, err := s.apply(EvalUpdateRequestType, &EvalUpdateRequest{Evals: updates})
 	return err
 }
