@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"log"
 	"testing"
 	"time"
 
@@ -220,4 +221,50 @@ func TestServer_FailedEvaluationGetsAFollowUp(t *testing.T) {
 				next.JobID == "flaky" && next.PreviousEval == e.ID && next.WaitUntil.After(time.Now()),
 			fmt.Sprintf("%+v", next)
 	})
+}
+
+// TestServer_StalePlanIsRejected: a plan carries the delivery token of its
+// evaluation; once the evaluation was redelivered (the first worker took
+// longer than the nack timeout) the first worker's plan is refused, so two
+// workers' plans for one evaluation never both apply.
+func TestServer_StalePlanIsRejected(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.NodeName, cfg.RPCAddr, cfg.NumSchedulers = "stale", "127.0.0.1:0", 1
+	cfg.EvalNackTimeout = 200 * time.Millisecond
+	cfg.Logger = log.New(testWriter{t}, "", 0)
+	s, err := NewServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.WaitForLeader(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e := &structs.Evaluation{ID: structs.GenerateUUID(), Namespace: "default", Priority: 50, Type: "test-slow",
+		TriggeredBy: structs.EvalTriggerJobRegister, JobID: "slow", Status: structs.EvalStatusPending}
+	if _, err := s.apply(EvalUpdateRequestType, &EvalUpdateRequest{Evals: []*structs.Evaluation{e}}); err != nil {
+		t.Fatal(err)
+	}
+	_, first, err := s.broker.Dequeue(ctx, []string{"test-slow"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(400 * time.Millisecond) // past the nack timeout: redelivered
+	_, second, err := s.broker.Dequeue(ctx, []string{"test-slow"})
+	if err != nil || second == first {
+		t.Fatalf("redelivery: token %q (first %q), %v", second, first, err)
+	}
+	d := &structs.Deployment{ID: structs.GenerateUUID(), Namespace: "default", JobID: "slow",
+		Status: structs.DeploymentStatusRunning, TaskGroups: map[string]*structs.DeploymentState{}}
+	plan := func(token string) *structs.Plan {
+		return &structs.Plan{EvalID: e.ID, EvalToken: token, Priority: 50, Deployment: d.Copy()}
+	}
+	if _, err := s.planQ.Submit(ctx, plan(first)); err == nil {
+		t.Fatal("the first worker's plan applied after its evaluation was redelivered")
+	}
+	if _, err := s.planQ.Submit(ctx, plan(second)); err != nil {
+		t.Fatalf("the current worker's plan: %v", err)
+	}
 }

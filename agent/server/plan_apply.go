@@ -76,6 +76,11 @@ func (s *Server) planApply(ctx context.Context) {
 // applyPlan checks a plan against the newest state and commits what still
 // fits.
 func (s *Server) applyPlan(p *structs.Plan) (*structs.PlanResult, error) {
+	// Only the worker that holds the evaluation now may commit for it: one
+	// that outlived the nack timeout lost it to a redelivery.
+	if token, ok := s.broker.Outstanding(p.EvalID); !ok || token != p.EvalToken {
+		return nil, errorf(ErrInvalidRequest, "plan for evaluation %s refused: its delivery token is no longer outstanding", p.EvalID)
+	}
 	snap := s.State().Snapshot()
 	result, err := evaluatePlan(snap, p)
 	if err != nil {

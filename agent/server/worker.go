@@ -31,7 +31,7 @@ func (s *Server) runWorker(id int) {
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
-		if err := s.processEval(eval); err != nil {
+		if err := s.processEval(eval, token); err != nil {
 			s.logger.Printf("[ERROR] worker %d: evaluation %s: %v", id, eval.ID, err)
 			s.broker.Nack(eval.ID, token)
 			continue
@@ -40,11 +40,15 @@ func (s *Server) runWorker(id int) {
 	}
 }
 
-// processEval schedules one evaluation to completion.
-func (s *Server) processEval(eval *structs.Evaluation) error {
+// processEval schedules one evaluation to completion. Its plans carry the
+// delivery token, and the nack timer is reset at each step, so that a
+// long pass keeps its evaluation while it makes progress.
+func (s *Server) processEval(eval *structs.Evaluation, token string) error {
+	keep := func() { s.broker.OutstandingReset(eval.ID, token) }
 	if err := s.waitForIndex(eval.ModifyIndex, 5*time.Second); err != nil {
 		return err
 	}
+	keep()
 	var res *scheduler.Result
 	for attempt := 1; ; attempt++ {
 		snap := s.State().Snapshot()
@@ -56,6 +60,8 @@ func (s *Server) processEval(eval *structs.Evaluation) error {
 		if res.Plan.IsNoOp() {
 			break
 		}
+		keep()
+		res.Plan.EvalToken = token
 		result, err := s.planQ.Submit(s.shutdownCtx, res.Plan)
 		if err != nil {
 			return fmt.Errorf("submit plan: %w", err)
@@ -72,6 +78,7 @@ func (s *Server) processEval(eval *structs.Evaluation) error {
 		if err := s.waitForIndex(result.RefreshIndex, 5*time.Second); err != nil {
 			return err
 		}
+		keep()
 	}
 	updates := []*structs.Evaluation{res.Eval}
 	if res.BlockedEval != nil {

@@ -24,9 +24,13 @@ type PlanAnnotations struct {
 // applier checks it against the newest state before committing it, so two
 // schedulers working at once never over-commit a node.
 type Plan struct {
-	EvalID   string
-	Priority int
-	Job      *Job
+	EvalID string
+	// EvalToken is the broker's delivery token of the evaluation: a plan
+	// whose token is no longer outstanding (the evaluation was redelivered
+	// to another worker) is refused.
+	EvalToken string
+	Priority  int
+	Job       *Job
 	// NodeUpdate holds allocations to stop, keyed by node, already carrying
 	// their new DesiredStatus, DesiredDescription and (for lost allocations)
 	// ClientStatus.
