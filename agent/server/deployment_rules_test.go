@@ -268,3 +268,39 @@ func TestServer_StalePlanIsRejected(t *testing.T) {
 		t.Fatalf("the current worker's plan: %v", err)
 	}
 }
+
+// TestServer_DownNodesUpdatesAreRefused: a node marked down must
+// heartbeat (and so be ready again) before its allocation updates count;
+// a late "running" from it would overwrite "lost".
+func TestServer_DownNodesUpdatesAreRefused(t *testing.T) {
+	s := testServer(t, "")
+	defer s.Shutdown()
+	a := testNode("client-one", 4000, 8192)
+	client := startFakeClient(t, s, a)
+	job := parseJob(t, "seed004.nomad")
+	if _, err := s.RegisterJob(job, false, 0); err != nil {
+		t.Fatal(err)
+	}
+	var alloc *structs.Allocation
+	waitFor(t, 10*time.Second, "a running allocation", func() (bool, string) {
+		for _, x := range liveAllocs(t, s, job) {
+			if x.ClientStatus == structs.AllocClientStatusRunning {
+				alloc = x
+				return true, ""
+			}
+		}
+		return false, "none"
+	})
+	client.silence(a.ID)
+	waitFor(t, 10*time.Second, "lost with its node", func() (bool, string) {
+		got, _ := s.State().AllocByID(nil, alloc.ID)
+		return got.ClientStatus == structs.AllocClientStatusLost, got.ClientStatus
+	})
+	_, err := s.UpdateAllocsFromClient([]*structs.Allocation{{ID: alloc.ID, NodeID: a.ID, ClientStatus: structs.AllocClientStatusRunning}})
+	if err == nil {
+		t.Fatal("an update from a down node was accepted")
+	}
+	if got, _ := s.State().AllocByID(nil, alloc.ID); got.ClientStatus != structs.AllocClientStatusLost {
+		t.Fatalf("the update from the down node overwrote lost with %s", got.ClientStatus)
+	}
+}

@@ -229,6 +229,17 @@ func (s *Server) UpdateAllocsFromClient(allocs []*structs.Allocation) (uint64, e
 	}
 	ts := now()
 	snap := s.State().Snapshot()
+	// A node marked down must heartbeat first: until then what it says
+	// about its allocations would undo "lost" and the replacements.
+	for _, a := range allocs {
+		existing, err := snap.AllocByID(nil, a.ID)
+		if err != nil || existing == nil {
+			continue
+		}
+		if node, err := snap.NodeByID(nil, existing.NodeID); err == nil && node != nil && node.Status == structs.NodeStatusDown {
+			return 0, errorf(ErrInvalidRequest, "node %s is down: its allocation updates are refused until it heartbeats again", node.ID)
+		}
+	}
 	seen := map[string]bool{}
 	var evals []*structs.Evaluation
 	for _, a := range allocs {
