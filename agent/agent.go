@@ -184,6 +184,7 @@ func (a *Agent) startClient(name, httpAdv string) (*client.Client, error) {
 		Servers: servers, StateDir: stateDir, AllocDir: allocDir, NetworkInterface: cfg.Client.NetworkInterface,
 		HTTPAddr: httpAdv, CPUTotalCompute: cfg.Client.CPUTotalCompute, MemoryTotalMB: cfg.Client.MemoryTotalMB,
 		DiskTotalMB: cfg.Client.DiskTotalMB, ReservedCPU: cfg.Client.Reserved.CPU, ReservedMemoryMB: cfg.Client.Reserved.MemoryMB,
+		ReservedDiskMB: cfg.Client.Reserved.DiskMB, ReservedPorts: cfg.Client.Reserved.ReservedPorts,
 		MinDynamicPort: cfg.Client.MinDynamicPort, MaxDynamicPort: cfg.Client.MaxDynamicPort,
 		MaxKillTimeout: cfg.Client.MaxKillTimeout, Version: Version, Logger: a.logger,
 	}

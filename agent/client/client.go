@@ -46,8 +46,12 @@ type Config struct {
 	DiskTotalMB      int
 	ReservedCPU      int
 	ReservedMemoryMB int
-	MinDynamicPort   int
-	MaxDynamicPort   int
+	ReservedDiskMB   int
+	// ReservedPorts are host ports never handed to allocations
+	// ("22,80,8000-8100").
+	ReservedPorts  string
+	MinDynamicPort int
+	MaxDynamicPort int
 	// MaxKillTimeout caps a task's kill_timeout.
 	MaxKillTimeout time.Duration
 	Version        string

@@ -70,8 +70,10 @@ func (c *Client) fingerprint(ctx context.Context) (*structs.Node, error) {
 			MaxDynamicPort: cfg.MaxDynamicPort,
 		},
 		ReservedResources: &structs.NodeReservedResources{
-			Cpu:    structs.NodeReservedCpuResources{CpuShares: uint64(cfg.ReservedCPU)},
-			Memory: structs.NodeReservedMemoryResources{MemoryMB: uint64(cfg.ReservedMemoryMB)},
+			Cpu:      structs.NodeReservedCpuResources{CpuShares: uint64(cfg.ReservedCPU)},
+			Memory:   structs.NodeReservedMemoryResources{MemoryMB: uint64(cfg.ReservedMemoryMB)},
+			Disk:     structs.NodeReservedDiskResources{DiskMB: uint64(cfg.ReservedDiskMB)},
+			Networks: structs.NodeReservedNetworkResources{ReservedHostPorts: cfg.ReservedPorts},
 		},
 		Drivers: map[string]*structs.DriverInfo{},
 	}

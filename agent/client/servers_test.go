@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"drover/agent/drivers"
+	"drover/agent/drivers/mock"
 	droverrpc "drover/agent/rpc"
 	"drover/agent/server"
 )
@@ -96,5 +98,32 @@ func TestCallServersFailsOver(t *testing.T) {
 	err = c.callServers(ctx, "Node.Heartbeat", &server.NodeHeartbeatArgs{NodeID: "n"}, &reply)
 	if !errors.Is(err, droverrpc.ErrNoServers) {
 		t.Fatalf("no server answered: %v", err)
+	}
+}
+
+// The client's reserved resources, reserved_ports included, reach the
+// node the servers schedule on.
+func TestReservedResourcesReachTheNode(t *testing.T) {
+	srv := testServer(t)
+	dir := t.TempDir()
+	c, err := New(&Config{
+		NodeName: "reserving", Datacenter: "dc1", Servers: []string{srv.RPCAddr()},
+		StateDir: dir + "/client", AllocDir: dir + "/alloc", CPUTotalCompute: 4000, MemoryTotalMB: 4096,
+		ReservedCPU: 500, ReservedMemoryMB: 256, ReservedDiskMB: 1024, ReservedPorts: "22,8000-8100",
+		Version: "test", Logger: log.New(io.Discard, "", 0),
+	}, drivers.NewRegistry(mock.New()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	waitFor(t, 10*time.Second, "the node registered", func() (bool, string) {
+		n, _ := srv.State().NodeByID(nil, c.NodeID())
+		return n != nil, ""
+	})
+	n, _ := srv.State().NodeByID(nil, c.NodeID())
+	r := n.ReservedResources
+	if r == nil || r.Cpu.CpuShares != 500 || r.Memory.MemoryMB != 256 || r.Disk.DiskMB != 1024 ||
+		r.Networks.ReservedHostPorts != "22,8000-8100" || !n.ReservedHostPorts()[8050] {
+		t.Fatalf("reserved resources on the server: %+v", r)
 	}
 }

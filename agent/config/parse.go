@@ -18,6 +18,7 @@ import (
 	"github.com/zclconf/go-cty/cty/convert"
 
 	"drover/agent/hclerr"
+	"drover/agent/structs"
 )
 
 // ParseFile reads and parses one configuration file. Files whose name ends
@@ -382,6 +383,12 @@ var attrChecks = map[string]func(v reflect.Value) (string, string){
 	"ports.rpc":               portCheck,
 	"ports.serf":              portCheck,
 	"client.min_dynamic_port": portCheck,
+	"client.reserved.reserved_ports": func(v reflect.Value) (string, string) {
+		if _, err := structs.ParsePortSpec(v.String()); err != nil {
+			return "Invalid reserved_ports", fmt.Sprintf("reserved_ports: %v.", err)
+		}
+		return "", ""
+	},
 	"client.max_dynamic_port": portCheck,
 	"server.bootstrap_expect": func(v reflect.Value) (string, string) {
 		if v.Int() < 0 {

@@ -599,6 +599,11 @@ func TestParseErrors(t *testing.T) {
 			want: []string{`bad.hcl:2,22-23: Invalid port;`},
 		},
 		{
+			name: "bad reserved_ports",
+			src:  "client {\n  reserved {\n    reserved_ports = \"22,80-70\"\n  }\n}\n",
+			want: []string{`bad.hcl:3,22-32: Invalid reserved_ports; reserved_ports: "80-70": the range ends before it starts.`},
+		},
+		{
 			name: "negative bootstrap_expect",
 			src:  "server {\n  bootstrap_expect = -1\n}\n",
 			want: []string{`bad.hcl:2,22-24: Invalid bootstrap_expect; bootstrap_expect must be >= 0, got -1.`},

@@ -310,7 +310,7 @@ func nodeAddress(node *structs.Node) string {
 // dimension when ports cannot be had.
 func (p *placer) assignResources(tg *structs.TaskGroup, node *structs.Node, u *nodeUsage) (*structs.AllocatedResources, string) {
 	ip := nodeAddress(node)
-	taken := map[int]bool{}
+	taken := node.ReservedHostPorts() // the client's reserved_ports are never handed out
 	for port := range u.ports {
 		taken[port] = true
 	}

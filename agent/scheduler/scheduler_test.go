@@ -558,3 +558,30 @@ func TestSystemJobUpdateHonoursMaxParallel(t *testing.T) {
 		t.Fatalf("a follow-up after the last batch: %+v", res.FollowUps)
 	}
 }
+
+// TestReservedPortsAreNotHandedOut encodes the client's reserved_ports:
+// neither dynamic nor static ports of an allocation may be among them, in
+// placement as in the plan applier.
+func TestReservedPortsAreNotHandedOut(t *testing.T) {
+	h := newHarness(t)
+	n := h.node("a", 8000, 8192)
+	n.NodeResources.MinDynamicPort, n.NodeResources.MaxDynamicPort = 20000, 20003
+	n.ReservedResources = &structs.NodeReservedResources{Networks: structs.NodeReservedNetworkResources{ReservedHostPorts: "20000-20002"}}
+	h.must(h.st.UpsertNode(h.next(), n))
+
+	job := h.register(h.parse("seed003.nomad"))
+	res := h.schedule(h.eval(job, structs.EvalTriggerJobRegister))
+	wantUpdates(t, res, "cache", structs.DesiredUpdates{Place: 1})
+	for _, a := range res.Plan.NodeAllocation[n.ID] {
+		if ports := a.HostPorts(); len(ports) != 1 || ports[0] != 20003 {
+			t.Fatalf("dynamic ports %v: want the one port not reserved, 20003", ports)
+		}
+	}
+	h.apply(res)
+	// A second instance finds no free port: all others are reserved.
+	job = h.register(h.parse("seed003.nomad", "count = 1", "count = 2"))
+	res = h.schedule(h.eval(job, structs.EvalTriggerJobRegister))
+	if res.Eval.FailedTGAllocs["cache"] == nil {
+		t.Fatalf("a second instance was placed on reserved ports: %+v", res.Plan.NodeAllocation)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"drover/agent/jobspec"
+	"drover/agent/state"
 	"drover/agent/structs"
 )
 
@@ -302,5 +303,33 @@ func TestServer_DownNodesUpdatesAreRefused(t *testing.T) {
 	}
 	if got, _ := s.State().AllocByID(nil, alloc.ID); got.ClientStatus != structs.AllocClientStatusLost {
 		t.Fatalf("the update from the down node overwrote lost with %s", got.ClientStatus)
+	}
+}
+
+// TestPlanApplierRefusesReservedPorts: the plan applier re-checks every
+// node of a plan, reserved_ports included, since a plan may come from a
+// snapshot that predates the node's latest fingerprint.
+func TestPlanApplierRefusesReservedPorts(t *testing.T) {
+	st, err := state.NewStateStore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := testNode("ports", 4000, 4096)
+	node.ReservedResources = &structs.NodeReservedResources{Networks: structs.NodeReservedNetworkResources{ReservedHostPorts: "22,8080"}}
+	if err := st.UpsertNode(10, node); err != nil {
+		t.Fatal(err)
+	}
+	plan := func(port int) *structs.Plan {
+		a := &structs.Allocation{ID: structs.GenerateUUID(), NodeID: node.ID, DesiredStatus: structs.AllocDesiredStatusRun,
+			ClientStatus: structs.AllocClientStatusPending,
+			AllocatedResources: &structs.AllocatedResources{Shared: structs.AllocatedSharedResources{
+				Ports: []structs.PortMapping{{Label: "http", Value: port}}}}}
+		return &structs.Plan{NodeAllocation: map[string][]*structs.Allocation{node.ID: {a}}}
+	}
+	if ok, err := nodeFits(st.Snapshot(), node.ID, plan(8080)); err != nil || ok {
+		t.Fatalf("a plan using reserved port 8080 fits: %v %v", ok, err)
+	}
+	if ok, err := nodeFits(st.Snapshot(), node.ID, plan(8081)); err != nil || !ok {
+		t.Fatalf("a plan using free port 8081 does not fit: %v %v", ok, err)
 	}
 }

@@ -160,12 +160,16 @@ func nodeFits(snap *state.StateSnapshot, nodeID string, p *structs.Plan) (bool, 
 	}
 	var used structs.ComparableResources
 	ports := map[int]string{}
+	reserved := node.ReservedHostPorts()
 	add := func(a *structs.Allocation) bool {
 		if a.TerminalStatus() {
 			return true
 		}
 		used.Add(a.AllocatedResources.Comparable())
 		for _, port := range a.HostPorts() {
+			if reserved[port] && planned[a.ID] != nil {
+				return false // the node withholds it (reserved_ports)
+			}
 			if owner, taken := ports[port]; taken && owner != a.ID {
 				return false
 			}
