@@ -2,8 +2,11 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -331,5 +334,49 @@ func TestPlanApplierRefusesReservedPorts(t *testing.T) {
 	}
 	if ok, err := nodeFits(st.Snapshot(), node.ID, plan(8081)); err != nil || !ok {
 		t.Fatalf("a plan using free port 8081 does not fit: %v %v", ok, err)
+	}
+}
+
+// TestServer_CheckIndexIsAtomic: -check-index compares the job modify
+// index inside the FSM, the one writer, so of many writers that read the
+// same index exactly one wins and the others get the index conflict.
+func TestServer_CheckIndexIsAtomic(t *testing.T) {
+	s := testServer(t, "")
+	defer s.Shutdown()
+	resp, err := s.RegisterJob(parseJob(t, "seed003.nomad"), false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const writers = 50
+	var wg sync.WaitGroup
+	results := make(chan error, writers)
+	start := make(chan struct{})
+	for i := 0; i < writers; i++ {
+		// Each writer changes the job differently, so each is a real
+		// registration, all enforcing the index they read.
+		job := parseJob(t, "seed003.nomad", "count = 1", fmt.Sprintf("count = 1\n    meta { writer = \"%d\" }", i))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			_, err := s.RegisterJob(job, true, resp.JobModifyIndex)
+			results <- err
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(results)
+	won := 0
+	for err := range results {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, ErrIndexMismatch) || !strings.Contains(err.Error(), "conflicting job modify index"):
+			t.Errorf("a losing writer got %v, want the index conflict", err)
+		}
+	}
+	t.Logf("%d of %d writers won", won, writers)
+	if won != 1 {
+		t.Fatalf("%d of %d writers with the same JobModifyIndex succeeded, want exactly 1", won, writers)
 	}
 }

@@ -43,6 +43,8 @@ func (s *Server) RegisterJob(job *structs.Job, enforceIndex bool, jobModifyIndex
 	if err != nil {
 		return nil, err
 	}
+	// Checked here for a quick answer, and again in the FSM, which is the
+	// check that counts when writers race.
 	if enforceIndex {
 		if err := checkIndex(existing, jobModifyIndex); err != nil {
 			return nil, err
@@ -76,7 +78,8 @@ func (s *Server) RegisterJob(job *structs.Job, enforceIndex bool, jobModifyIndex
 	job.SubmitTime = ts.UnixNano()
 	job.Stop = false
 	job.Status, job.StatusDescription, job.Stable = "", "", false
-	index, err := s.apply(JobRegisterRequestType, &JobRegisterRequest{Job: job, Eval: eval})
+	index, err := s.apply(JobRegisterRequestType, &JobRegisterRequest{Job: job, Eval: eval,
+		EnforceIndex: enforceIndex, JobModifyIndex: jobModifyIndex})
 	if err != nil {
 		return nil, err
 	}

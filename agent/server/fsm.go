@@ -43,6 +43,11 @@ const (
 type JobRegisterRequest struct {
 	Job  *structs.Job
 	Eval *structs.Evaluation
+	// EnforceIndex (-check-index) registers only if the stored job's
+	// JobModifyIndex is still JobModifyIndex (0: must not exist). The FSM
+	// compares, so concurrent writers cannot both pass.
+	EnforceIndex   bool
+	JobModifyIndex uint64
 }
 
 // JobDeregisterRequest stops (re-registers with Stop set) or purges a job.
@@ -197,6 +202,15 @@ func (f *fsm) Apply(l *raft.Log) interface{} {
 	case JobRegisterRequestType:
 		var req JobRegisterRequest
 		decode(&req)
+		if req.EnforceIndex {
+			existing, jerr := st.JobByID(nil, req.Job.Namespace, req.Job.ID)
+			if jerr != nil {
+				return jerr
+			}
+			if err := checkIndex(existing, req.JobModifyIndex); err != nil {
+				return err
+			}
+		}
 		if err = st.UpsertJob(l.Index, req.Job); err == nil && req.Eval != nil {
 			evals = []*structs.Evaluation{req.Eval}
 			err = st.UpsertEvals(l.Index, evals)
