@@ -19,8 +19,8 @@ import (
 
 	"drover/agent/drivers"
 	droverrpc "drover/agent/rpc"
-	"drover/agent/server"
 	"drover/agent/structs"
+	"drover/agent/wire"
 )
 
 // Config is a client's configuration.
@@ -199,21 +199,21 @@ func (c *Client) registerAndHeartbeat() {
 	registered := false
 	backoff := time.Second
 	for c.ctx.Err() == nil {
-		var reply server.NodeUpdateResponse
+		var reply wire.NodeUpdateResponse
 		var err error
 		if !registered {
 			node := c.node()
-			err = c.call("Node.Register", &server.NodeRegisterArgs{Node: node}, &reply)
+			err = c.call("Node.Register", &wire.NodeRegisterArgs{Node: node}, &reply)
 			if err == nil {
-				err = c.call("Node.UpdateStatus", &server.NodeStatusArgs{NodeID: c.nodeID, Status: structs.NodeStatusReady}, &reply)
+				err = c.call("Node.UpdateStatus", &wire.NodeStatusArgs{NodeID: c.nodeID, Status: structs.NodeStatusReady}, &reply)
 			}
 			if err == nil {
 				registered = true
 				c.logger.Printf("[INFO] client: node %s registered", c.nodeID)
 			}
 		} else {
-			err = c.call("Node.Heartbeat", &server.NodeHeartbeatArgs{NodeID: c.nodeID}, &reply)
-			if err != nil && errors.Is(err, server.ErrNotFound) {
+			err = c.call("Node.Heartbeat", &wire.NodeHeartbeatArgs{NodeID: c.nodeID}, &reply)
+			if err != nil && errors.Is(err, wire.ErrNotFound) {
 				registered = false
 				continue
 			}
@@ -246,10 +246,10 @@ func (c *Client) watchAllocs() {
 	defer c.wg.Done()
 	var index uint64
 	for c.ctx.Err() == nil {
-		var reply server.NodeGetAllocsResponse
+		var reply wire.NodeGetAllocsResponse
 		ctx, cancel := context.WithTimeout(c.ctx, 6*time.Minute)
 		err := c.callServers(ctx, "Node.GetAllocs",
-			&server.NodeGetAllocsArgs{NodeID: c.nodeID, MinIndex: index, MaxWait: 5 * time.Minute}, &reply)
+			&wire.NodeGetAllocsArgs{NodeID: c.nodeID, MinIndex: index, MaxWait: 5 * time.Minute}, &reply)
 		cancel()
 		if err != nil {
 			select {
@@ -348,8 +348,8 @@ func (c *Client) syncAllocs() {
 		if len(updates) == 0 {
 			continue
 		}
-		var reply server.GenericResponse
-		if err := c.call("Node.UpdateAllocs", &server.NodeAllocsUpdateArgs{Allocs: updates}, &reply); err != nil {
+		var reply wire.GenericResponse
+		if err := c.call("Node.UpdateAllocs", &wire.NodeAllocsUpdateArgs{Allocs: updates}, &reply); err != nil {
 			c.logger.Printf("[WARN] client: report %d allocation(s): %v", len(updates), err)
 			c.mu.Lock()
 			for id, ar := range batch {

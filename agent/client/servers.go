@@ -7,7 +7,7 @@ import (
 	"sync"
 
 	droverrpc "drover/agent/rpc"
-	"drover/agent/server"
+	"drover/agent/wire"
 )
 
 // serverList is the servers a client talks to: the ones it was configured
@@ -75,8 +75,8 @@ func (c *Client) callServers(ctx context.Context, method string, args, reply int
 			return err
 		}
 		if droverrpc.IsServerError(err) {
-			remote := server.RemoteError(err)
-			if !errors.Is(remote, server.ErrNotLeader) && !errors.Is(remote, server.ErrNoLeader) {
+			remote := wire.Decode(err)
+			if !errors.Is(remote, wire.ErrNotLeader) && !errors.Is(remote, wire.ErrNoLeader) {
 				c.servers.prefer(addr)
 				return remote
 			}

@@ -3,17 +3,11 @@ package server
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	droverrpc "drover/agent/rpc"
-	"drover/agent/state"
 	"drover/agent/structs"
 )
-
-// ErrNoLeader answers requests that need a leader while there is none,
-// with the text users of the compatible API know.
-var ErrNoLeader = errors.New("No cluster leader")
 
 // forward hands a request to the leader when this server is not it, and
 // reports done=false on the leader, which then serves it itself. While
@@ -60,43 +54,6 @@ func (s *Server) forward(method string, args, reply interface{}) (done bool, err
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-}
-
-// wireKinds are the errors whose kind survives an RPC hop. net/rpc carries
-// only text, so the kind travels as a "[kind] " prefix that
-// RemoteError turns back into an error errors.Is recognises.
-var wireKinds = []error{
-	ErrNotLeader, ErrNoLeader, ErrNotFound, ErrShuttingDown, ErrIndexMismatch, ErrInvalidRequest, ErrValidation,
-	state.ErrJobNotFound, state.ErrNodeNotFound, state.ErrDeploymentNotFound, state.ErrEvalNotFound,
-}
-
-// wireError prepares an endpoint's error for the wire.
-func wireError(err error) error {
-	if err == nil {
-		return nil
-	}
-	for _, k := range wireKinds {
-		if errors.Is(err, k) {
-			return errors.New("[" + k.Error() + "] " + err.Error())
-		}
-	}
-	return err
-}
-
-// RemoteError restores the kind and the text of an error that crossed an
-// RPC hop; other errors are returned unchanged.
-func RemoteError(err error) error {
-	if err == nil || !droverrpc.IsServerError(err) {
-		return err
-	}
-	text := err.Error()
-	for _, k := range wireKinds {
-		prefix := "[" + k.Error() + "] "
-		if strings.HasPrefix(text, prefix) {
-			return &kindError{kind: k, msg: strings.TrimPrefix(text, prefix)}
-		}
-	}
-	return err
 }
 
 // Arguments of the job and deployment writes, for forwarding.

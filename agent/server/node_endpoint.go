@@ -9,80 +9,24 @@ import (
 
 	"drover/agent/state"
 	"drover/agent/structs"
+	"drover/agent/wire"
 )
 
-// Arguments and replies of the node-facing RPC endpoints.
-
-// NodeRegisterArgs registers a node.
-type NodeRegisterArgs struct {
-	Node *structs.Node
-}
-
-// NodeUpdateResponse tells a node how soon to heartbeat again.
-type NodeUpdateResponse struct {
-	HeartbeatTTL time.Duration
-	Index        uint64
-	Leader       string
-	// Servers are the RPC addresses of the cluster's servers, which the
-	// client adds to those it was configured with, for failover.
-	Servers []string
-}
-
-// NodeHeartbeatArgs keeps a node alive.
-type NodeHeartbeatArgs struct {
-	NodeID string
-}
-
-// NodeStatusArgs changes a node's status (the client reports "ready").
-type NodeStatusArgs struct {
-	NodeID string
-	Status string
-}
-
-// NodeAllocsUpdateArgs carries the client's view of its allocations.
-type NodeAllocsUpdateArgs struct {
-	Allocs []*structs.Allocation
-}
-
-// GenericResponse carries the index a write was applied at.
-type GenericResponse struct {
-	Index uint64
-}
-
-// NodeGetAllocsArgs asks for a node's allocations once the state index
-// passes MinIndex (a blocking query).
-type NodeGetAllocsArgs struct {
-	NodeID   string
-	MinIndex uint64
-	MaxWait  time.Duration
-}
-
-// NodeGetAllocsResponse lists a node's allocations.
-type NodeGetAllocsResponse struct {
-	Allocs []*structs.Allocation
-	Index  uint64
-}
-
-// NodeDrainArgs starts (DrainSpec set) or stops a drain.
-type NodeDrainArgs struct {
-	NodeID       string
-	DrainSpec    *structs.DrainSpec
-	MarkEligible bool
-}
-
-// NodeEligibilityArgs sets scheduling eligibility.
-type NodeEligibilityArgs struct {
-	NodeID      string
-	Eligibility string
-}
-
-// NodeDrainResponse answers drain and eligibility changes.
-type NodeDrainResponse struct {
-	EvalIDs         []string
-	EvalCreateIndex uint64
-	NodeModifyIndex uint64
-	Index           uint64
-}
+// The node-facing RPC messages live in agent/wire, which clients import
+// without linking the server; the aliases keep the server's code short.
+type (
+	NodeRegisterArgs      = wire.NodeRegisterArgs
+	NodeUpdateResponse    = wire.NodeUpdateResponse
+	NodeHeartbeatArgs     = wire.NodeHeartbeatArgs
+	NodeStatusArgs        = wire.NodeStatusArgs
+	NodeAllocsUpdateArgs  = wire.NodeAllocsUpdateArgs
+	GenericResponse       = wire.GenericResponse
+	NodeGetAllocsArgs     = wire.NodeGetAllocsArgs
+	NodeGetAllocsResponse = wire.NodeGetAllocsResponse
+	NodeDrainArgs         = wire.NodeDrainArgs
+	NodeEligibilityArgs   = wire.NodeEligibilityArgs
+	NodeDrainResponse     = wire.NodeDrainResponse
+)
 
 // heartbeatTTL spreads heartbeats: at least the minimum TTL, longer on big
 // clusters so the leader sees at most MaxHeartbeatsPerSecond, plus a

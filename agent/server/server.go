@@ -22,18 +22,6 @@ import (
 	"drover/agent/state"
 )
 
-// Sentinel errors the HTTP and RPC layers map to status codes.
-var (
-	ErrNotLeader      = errors.New("not the leader")
-	ErrNotFound       = errors.New("not found")
-	ErrShuttingDown   = errors.New("server is shutting down")
-	ErrIndexMismatch  = errors.New("index mismatch")
-	ErrInvalidRequest = errors.New("invalid request")
-	// ErrValidation marks a job that fails validation; like the API it is
-	// compatible with, the HTTP layer answers it with 500 and the text.
-	ErrValidation = errors.New("validation failed")
-)
-
 // Config is a server's configuration. DefaultConfig documents each default.
 type Config struct {
 	// NodeName names this server in raft and in /v1/agent/members.
