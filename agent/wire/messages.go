@@ -80,4 +80,3 @@ type NodeDrainResponse struct {
 	NodeModifyIndex uint64
 	Index           uint64
 }
-
