@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
 	"github.com/hashicorp/go-memdb"
@@ -62,7 +61,7 @@ func (s *Server) RegisterJob(job *structs.Job, enforceIndex bool, jobModifyIndex
 		resp.EvalID = eval.ID
 	}
 	s.cancelBlocked(job.Namespace, job.ID)
-	if existing != nil && !specChanged(existing, job) {
+	if existing != nil && !existing.SpecChanged(job) {
 		if eval == nil {
 			resp.JobModifyIndex = existing.JobModifyIndex
 			return resp, nil
@@ -102,19 +101,6 @@ func checkIndex(existing *structs.Job, want uint64) error {
 			want, existing.JobModifyIndex)
 	}
 	return nil
-}
-
-// specChanged compares what the user declared, ignoring the fields the
-// server owns.
-func specChanged(a, b *structs.Job) bool {
-	strip := func(j *structs.Job) []byte {
-		c := *j
-		c.Status, c.StatusDescription, c.Stable, c.Version, c.SubmitTime = "", "", false, 0, 0
-		c.CreateIndex, c.ModifyIndex, c.JobModifyIndex = 0, 0, 0
-		out, _ := json.Marshal(&c)
-		return out
-	}
-	return string(strip(a)) != string(strip(b))
 }
 
 // cancelBlocked drops a job's blocked evaluation when a newer registration
@@ -163,7 +149,7 @@ func (s *Server) PlanJob(job *structs.Job, diff bool) (*JobPlanResponse, error) 
 	planned.Stop = false
 	if existing != nil {
 		resp.JobModifyIndex = existing.JobModifyIndex
-		if specChanged(existing, job) {
+		if existing.SpecChanged(job) {
 			planned.CreateIndex = existing.CreateIndex
 			planned.Version = existing.Version + 1
 			planned.JobModifyIndex = existing.JobModifyIndex + 1

@@ -367,3 +367,17 @@ func (j *Job) Copy() *Job {
 	}
 	return &c
 }
+
+// SpecChanged compares what the user declared in two versions of a job,
+// ignoring the fields the server owns (status, stability, version, times,
+// indexes).
+func (j *Job) SpecChanged(other *Job) bool {
+	strip := func(x *Job) []byte {
+		c := *x
+		c.Status, c.StatusDescription, c.Stable, c.Version, c.SubmitTime = "", "", false, 0, 0
+		c.CreateIndex, c.ModifyIndex, c.JobModifyIndex = 0, 0, 0
+		out, _ := json.Marshal(&c)
+		return out
+	}
+	return string(strip(j)) != string(strip(other))
+}
