@@ -211,6 +211,19 @@ func devAgent(t *testing.T) (string, *api.Client) {
 		freePort(t), freePort(t), freePort(t))), 0o644)
 	_, client, stop := startAgent(t, "agent", "-dev", "-config", ports)
 	t.Cleanup(func() { stop() })
+	// The client registers in the background; tests start once its node
+	// is ready, as a student does after the agent's banner.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		nodes, _, err := client.Nodes().List(nil)
+		if err == nil && len(nodes) == 1 && nodes[0].Status == "ready" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the dev agent's node is not ready: %v %v", err, nodes)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	return client.Address(), client
 }
 
