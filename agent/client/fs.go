@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"drover/agent/drivers/logrotate"
@@ -35,6 +36,9 @@ func (c *Client) StreamLogs(ctx context.Context, allocID, task, stream string, f
 	if stream != "stdout" && stream != "stderr" {
 		return fmt.Errorf("log type must be stdout or stderr, got %q", stream)
 	}
+	if task == "" || strings.ContainsAny(task, `/\`) || task == "." || task == ".." {
+		return fmt.Errorf("invalid task name %q", task)
+	}
 	dir := filepath.Join(c.AllocDir(allocID), "alloc", "logs")
 	base := task + "." + stream
 	files, err := logrotate.Files(dir, base)
@@ -44,11 +48,22 @@ func (c *Client) StreamLogs(ctx context.Context, allocID, task, stream string, f
 	if len(files) == 0 && !follow {
 		return nil
 	}
+	// Everything is read through a root at the log directory: the task
+	// owns these files and may have replaced one with a link, and a link
+	// must never lead outside (to the host's files).
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil
+		}
+		return err
+	}
+	defer root.Close()
 	// Position: which file and where in it.
 	total := int64(0)
 	sizes := make([]int64, len(files))
 	for i, f := range files {
-		if st, err := os.Stat(f); err == nil {
+		if st, err := root.Stat(filepath.Base(f)); err == nil {
 			sizes[i] = st.Size()
 			total += sizes[i]
 		}
@@ -73,7 +88,7 @@ func (c *Client) StreamLogs(ctx context.Context, allocID, task, stream string, f
 	buf := make([]byte, 64<<10)
 	for {
 		if current != "" {
-			n, err := readFrom(current, pos, buf, func(data []byte, at int64) error {
+			n, err := readFrom(root, filepath.Base(current), pos, buf, func(data []byte, at int64) error {
 				return emit(LogChunk{File: relLogPath(current), Offset: skipped + at, Data: data})
 			})
 			if err != nil {
@@ -84,7 +99,7 @@ func (c *Client) StreamLogs(ctx context.Context, allocID, task, stream string, f
 		// A newer file means the current one was rotated away.
 		files, _ = logrotate.Files(dir, base)
 		if next := nextFile(files, current); next != "" {
-			if st, err := os.Stat(current); err == nil {
+			if st, err := root.Stat(filepath.Base(current)); err == nil {
 				skipped += st.Size()
 			}
 			current, pos = next, 0
@@ -121,15 +136,16 @@ func nextFile(files []string, current string) string {
 	return ""
 }
 
-// readFrom emits what path holds from pos on, in chunks, and returns how
-// many bytes it read.
-func readFrom(path string, pos int64, buf []byte, emit func([]byte, int64) error) (int64, error) {
-	f, err := os.Open(path)
+// readFrom emits what the file name under root holds from pos on, in
+// chunks, and returns how many bytes it read. A link that leads out of
+// root is an error, never the file it points at.
+func readFrom(root *os.Root, name string, pos int64, buf []byte, emit func([]byte, int64) error) (int64, error) {
+	f, err := root.Open(name)
 	if err != nil {
 		if os.IsNotExist(err) {
 			return 0, nil
 		}
-		return 0, err
+		return 0, fmt.Errorf("read log %s: %w", name, err)
 	}
 	defer f.Close()
 	if _, err := f.Seek(pos, io.SeekStart); err != nil {

@@ -28,6 +28,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 )
 
 // DefaultMaxFiles and DefaultMaxBytes apply when a caller passes a
@@ -154,7 +155,7 @@ func NewWriter(dir, base string, maxFiles int, maxBytes int64) (*Writer, error) 
 }
 
 func (w *Writer) open() error {
-	f, err := os.OpenFile(fileName(w.dir, w.base, w.idx), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	f, err := openNoLink(fileName(w.dir, w.base, w.idx), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("open log file: %w", err)
 	}
@@ -237,7 +238,7 @@ func CurrentFile(dir, base string) (string, error) {
 		return fileName(dir, base, idx[len(idx)-1]), nil
 	}
 	path := fileName(dir, base, 0)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	f, err := openNoLink(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return "", fmt.Errorf("create log file: %w", err)
 	}
@@ -280,9 +281,12 @@ func RotateIfNeeded(dir, base string, maxFiles int, maxBytes int64) error {
 	}
 	cur := idx[len(idx)-1]
 	curPath := fileName(dir, base, cur)
-	fi, err := os.Stat(curPath)
+	fi, err := os.Lstat(curPath)
 	if err != nil {
 		return fmt.Errorf("rotate log file: %w", err)
+	}
+	if fi.Mode()&os.ModeSymlink != 0 {
+		return fmt.Errorf("rotate %s: it is a link, which the task made; not following it", curPath)
 	}
 	if fi.Size() > maxBytes {
 		if err := copyTruncate(curPath, fileName(dir, base, cur+1), filepath.Join(dir, "."+base+".rotating")); err != nil {
@@ -295,7 +299,7 @@ func RotateIfNeeded(dir, base string, maxFiles int, maxBytes int64) error {
 func copyTruncate(curPath, nextPath, tmpPath string) (err error) {
 	// Opened by descriptor so the renames below cannot make us copy or
 	// truncate the wrong file.
-	live, err := os.OpenFile(curPath, os.O_RDWR, 0)
+	live, err := openNoLink(curPath, os.O_RDWR, 0)
 	if err != nil {
 		return err
 	}
@@ -303,7 +307,7 @@ func copyTruncate(curPath, nextPath, tmpPath string) (err error) {
 	if err := os.Rename(curPath, nextPath); err != nil {
 		return err
 	}
-	tmp, err := os.OpenFile(tmpPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	tmp, err := openNoLink(tmpPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
 	}
@@ -326,4 +330,26 @@ func copyTruncate(curPath, nextPath, tmpPath string) (err error) {
 		return err
 	}
 	return live.Truncate(0)
+}
+
+// openNoLink opens a file of a log directory the task can write to. The
+// task may have replaced a file or the directory with a link (to the
+// host's /etc/hostname, say); writing, truncating or reading through it
+// would act on a file that is not the task's. So the directory is opened
+// as a root (nothing resolves outside it), and a link in the file's place
+// is refused.
+func openNoLink(path string, flag int, perm os.FileMode) (*os.File, error) {
+	dir, name := filepath.Split(path)
+	if fi, err := os.Lstat(filepath.Clean(dir)); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		return nil, fmt.Errorf("log directory %s is a link; not following it", dir)
+	}
+	root, err := os.OpenRoot(filepath.Clean(dir))
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	if fi, err := root.Lstat(name); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		return nil, fmt.Errorf("%s is a link; not writing through it", path)
+	}
+	return root.OpenFile(name, flag|syscall.O_NOFOLLOW, perm)
 }

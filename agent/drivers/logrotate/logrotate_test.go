@@ -452,3 +452,41 @@ func TestRotateIfNeeded_SeparateProcessKeepsWriting(t *testing.T) {
 		t.Fatalf("writer died: %v", err)
 	}
 }
+
+// A task can replace its log file with a link to a host file; the writer,
+// the rotator and CurrentFile never write, truncate or create through it.
+func TestLinksAreNeverFollowed(t *testing.T) {
+	host := filepath.Join(t.TempDir(), "hostname")
+	if err := os.WriteFile(host, []byte("the host's file\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.Symlink(host, filepath.Join(dir, "evil.stdout.0")); err != nil {
+		t.Fatal(err)
+	}
+	if w, err := NewWriter(dir, "evil.stdout", 2, 10); err == nil {
+		w.Write([]byte("overwrite"))
+		w.Close()
+		t.Error("the writer opened a link")
+	}
+	if err := RotateIfNeeded(dir, "evil.stdout", 2, 1); err == nil {
+		t.Error("the rotator followed a link")
+	}
+	if got, _ := os.ReadFile(host); string(got) != "the host's file\n" {
+		t.Fatalf("the host's file changed: %q", got)
+	}
+	// A link in place of the directory is refused too.
+	linkDir := filepath.Join(t.TempDir(), "logs")
+	if err := os.Symlink(filepath.Dir(host), linkDir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CurrentFile(linkDir, "hostname"); err == nil {
+		t.Error("CurrentFile went through a linked directory")
+	}
+	if _, err := NewWriter(linkDir, "other.stdout", 2, 10); err == nil {
+		t.Error("the writer created a file through a linked directory")
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(host), "other.stdout.0")); err == nil {
+		t.Fatal("a file was created in the host directory")
+	}
+}
