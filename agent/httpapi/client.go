@@ -216,6 +216,7 @@ func NewClientHandler(local LocalClient, serverHTTP func() (string, error), info
 	}
 	h.clientRoutes()
 	h.route("/v1/agent/self", map[string]endpointFunc{http.MethodGet: h.agentSelf})
+	h.route("/v1/agent/health", map[string]endpointFunc{http.MethodGet: h.agentHealth})
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		addr, err := serverHTTP()
 		if err != nil {

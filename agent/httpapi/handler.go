@@ -91,8 +91,12 @@ type AgentInfo struct {
 // and a job of 16 MiB is already absurd.
 const maxBodySize = 16 << 20
 
-// maxBlockingWait is the longest (and the default) wait of a blocking query.
-const maxBlockingWait = 5 * time.Minute
+// A blocking query waits defaultBlockingWait unless ?wait= says otherwise,
+// and never longer than maxBlockingWait.
+const (
+	defaultBlockingWait = 5 * time.Minute
+	maxBlockingWait     = 10 * time.Minute
+)
 
 // handler serves the API. Every endpoint is an endpointFunc: it returns the
 // object to encode as JSON, or an error that picks the status code.
@@ -180,6 +184,8 @@ func (h *handler) routes() {
 	h.route("/v1/deployment/fail/{id}", write(h.deploymentFail))
 
 	h.route("/v1/agent/self", local(h.agentSelf))
+	h.route("/v1/agent/health", local(h.agentHealth))
+	h.route("/v1/validate/job", write(h.jobValidate))
 	h.route("/v1/agent/members", local(h.agentMembers))
 	h.route("/v1/agent/join", write(h.agentJoin))
 	h.route("/v1/agent/force-leave", write(h.agentForceLeave))
@@ -271,7 +277,9 @@ func statusOf(err error) int {
 		errors.Is(err, state.ErrNodeNotFound), errors.Is(err, state.ErrDeploymentNotFound),
 		errors.Is(err, state.ErrEvalNotFound):
 		return http.StatusNotFound
-	case errors.Is(err, server.ErrInvalidRequest):
+	case errors.Is(err, server.ErrInvalidRequest), errors.Is(err, server.ErrValidation):
+		// A job that fails validation is the caller's mistake: 400, with
+		// the validation text naming the field.
 		return http.StatusBadRequest
 	}
 	return http.StatusInternalServerError
@@ -381,15 +389,18 @@ func blockingParams(r *http.Request) (uint64, time.Duration, error) {
 		}
 		index = i
 	}
-	wait := maxBlockingWait
+	wait := defaultBlockingWait
 	if v := q.Get("wait"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil {
 			return 0, 0, badRequest("Invalid wait time: %q", v)
 		}
-		if d > 0 && d < maxBlockingWait {
-			wait = d
-		}
+		// Clamped to [0, maxBlockingWait]; a wait of 0 (or less) does not
+		// block at all.
+		wait = min(max(d, 0), maxBlockingWait)
+	}
+	if wait == 0 {
+		index = 0
 	}
 	return index, wait, nil
 }

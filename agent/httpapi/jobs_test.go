@@ -307,15 +307,15 @@ func TestJobRegisterChecks(t *testing.T) {
 		}
 	}
 
-	// An invalid job is refused with the validation text, as a 500.
+	// An invalid job is refused with the validation text, as a 400.
 	bad := smallJob("bad", 1)
 	bad.TaskGroups[0].Count = ptr(-1)
 	_, _, err = a.client.Jobs().Register(bad, nil)
-	if statusCode(err) != 500 || !strings.Contains(err.Error(), "Task group count can't be negative") {
+	if statusCode(err) != 400 || !strings.Contains(err.Error(), "Task group count can't be negative") {
 		t.Fatalf("invalid job: %v", err)
 	}
 	_, _, err = a.client.Jobs().Plan(bad, false, nil)
-	if statusCode(err) != 500 || !strings.Contains(err.Error(), "Task group count can't be negative") {
+	if statusCode(err) != 400 || !strings.Contains(err.Error(), "Task group count can't be negative") {
 		t.Fatalf("plan of invalid job: %v", err)
 	}
 

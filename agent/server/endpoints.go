@@ -286,8 +286,8 @@ func (s *Server) evalsForNode(snap *state.StateSnapshot, nodeID, trigger string,
 // expires) and returns the state's current index; used by the HTTP layer.
 func (s *Server) BlockingQuery(ctx context.Context, minIndex uint64, wait time.Duration,
 	query func(ws memdb.WatchSet, snap *state.StateSnapshot) (uint64, error)) (uint64, error) {
-	if wait <= 0 || wait > 5*time.Minute {
-		wait = 5 * time.Minute
+	if wait <= 0 || wait > 10*time.Minute {
+		wait = 10 * time.Minute
 	}
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
