@@ -205,14 +205,14 @@ func (c *Client) registerAndHeartbeat() {
 			node := c.node()
 			err = c.call("Node.Register", &wire.NodeRegisterArgs{Node: node}, &reply)
 			if err == nil {
-				err = c.call("Node.UpdateStatus", &wire.NodeStatusArgs{NodeID: c.nodeID, Status: structs.NodeStatusReady}, &reply)
+				err = c.call("Node.UpdateStatus", &wire.NodeStatusArgs{NodeID: c.nodeID, SecretID: c.secretID, Status: structs.NodeStatusReady}, &reply)
 			}
 			if err == nil {
 				registered = true
 				c.logger.Printf("[INFO] client: node %s registered", c.nodeID)
 			}
 		} else {
-			err = c.call("Node.Heartbeat", &wire.NodeHeartbeatArgs{NodeID: c.nodeID}, &reply)
+			err = c.call("Node.Heartbeat", &wire.NodeHeartbeatArgs{NodeID: c.nodeID, SecretID: c.secretID}, &reply)
 			if err != nil && errors.Is(err, wire.ErrNotFound) {
 				registered = false
 				continue
@@ -249,7 +249,7 @@ func (c *Client) watchAllocs() {
 		var reply wire.NodeGetAllocsResponse
 		ctx, cancel := context.WithTimeout(c.ctx, 6*time.Minute)
 		err := c.callServers(ctx, "Node.GetAllocs",
-			&wire.NodeGetAllocsArgs{NodeID: c.nodeID, MinIndex: index, MaxWait: 5 * time.Minute}, &reply)
+			&wire.NodeGetAllocsArgs{NodeID: c.nodeID, SecretID: c.secretID, MinIndex: index, MaxWait: 5 * time.Minute}, &reply)
 		cancel()
 		if err != nil {
 			select {
@@ -349,7 +349,7 @@ func (c *Client) syncAllocs() {
 			continue
 		}
 		var reply wire.GenericResponse
-		if err := c.call("Node.UpdateAllocs", &wire.NodeAllocsUpdateArgs{Allocs: updates}, &reply); err != nil {
+		if err := c.call("Node.UpdateAllocs", &wire.NodeAllocsUpdateArgs{NodeID: c.nodeID, SecretID: c.secretID, Allocs: updates}, &reply); err != nil {
 			c.logger.Printf("[WARN] client: report %d allocation(s): %v", len(updates), err)
 			c.mu.Lock()
 			for id, ar := range batch {

@@ -16,6 +16,8 @@ var (
 	ErrIndexMismatch  = wire.ErrIndexMismatch
 	ErrInvalidRequest = wire.ErrInvalidRequest
 	ErrValidation     = wire.ErrValidation
+	// ErrPermissionDenied refuses a node RPC with the wrong secret.
+	ErrPermissionDenied = wire.ErrPermissionDenied
 )
 
 func init() {

@@ -305,7 +305,44 @@ type nodeEndpoint struct {
 	srv *Server
 }
 
+// authorize admits a node's own RPC: its SecretID must match the one the
+// node registered with. On a follower the request goes to the leader
+// as it came, secret included, and the leader decides (done is true and
+// reply filled). A refusal is logged, with the node, for the operator.
+func (e *nodeEndpoint) authorize(method, nodeID, secretID string, args, reply interface{}) (done bool, err error) {
+	if done, err := e.srv.forward(method, args, reply); done {
+		return true, wireError(err)
+	}
+	return false, e.srv.checkSecret(method, nodeID, secretID)
+}
+
+// checkSecret compares a node's secret with the stored one. A node not
+// registered yet has nothing to compare with; its requests then fail on
+// their own ("node not found").
+func (s *Server) checkSecret(method, nodeID, secretID string) error {
+	node, err := s.State().NodeByID(nil, nodeID)
+	if err != nil || node == nil || node.SecretID == "" {
+		return nil
+	}
+	if node.SecretID != secretID {
+		s.logger.Printf("[WARN] server: %s for node %s refused: wrong or missing node secret", method, nodeID)
+		return wireError(errorf(ErrPermissionDenied, "Permission denied"))
+	}
+	return nil
+}
+
 func (e *nodeEndpoint) Register(args *NodeRegisterArgs, reply *NodeUpdateResponse) error {
+	if args.Node == nil {
+		return wireError(errorf(ErrInvalidRequest, "missing node"))
+	}
+	if args.Node.SecretID == "" {
+		return wireError(errorf(ErrInvalidRequest, "missing node secret ID"))
+	}
+	// Re-registering a known node takes its secret: a node ID alone must
+	// not let anyone take a node over.
+	if done, err := e.authorize("Node.Register", args.Node.ID, args.Node.SecretID, args, reply); done || err != nil {
+		return err
+	}
 	r, err := e.srv.RegisterNode(args.Node)
 	if err != nil {
 		return wireError(err)
@@ -315,6 +352,9 @@ func (e *nodeEndpoint) Register(args *NodeRegisterArgs, reply *NodeUpdateRespons
 }
 
 func (e *nodeEndpoint) UpdateStatus(args *NodeStatusArgs, reply *NodeUpdateResponse) error {
+	if done, err := e.authorize("Node.UpdateStatus", args.NodeID, args.SecretID, args, reply); done || err != nil {
+		return err
+	}
 	r, err := e.srv.UpdateNodeStatus(args.NodeID, args.Status)
 	if err != nil {
 		return wireError(err)
@@ -324,6 +364,9 @@ func (e *nodeEndpoint) UpdateStatus(args *NodeStatusArgs, reply *NodeUpdateRespo
 }
 
 func (e *nodeEndpoint) Heartbeat(args *NodeHeartbeatArgs, reply *NodeUpdateResponse) error {
+	if done, err := e.authorize("Node.Heartbeat", args.NodeID, args.SecretID, args, reply); done || err != nil {
+		return err
+	}
 	r, err := e.srv.Heartbeat(args.NodeID)
 	if err != nil {
 		return wireError(err)
@@ -333,12 +376,28 @@ func (e *nodeEndpoint) Heartbeat(args *NodeHeartbeatArgs, reply *NodeUpdateRespo
 }
 
 func (e *nodeEndpoint) UpdateAllocs(args *NodeAllocsUpdateArgs, reply *GenericResponse) error {
+	if done, err := e.authorize("Node.UpdateAllocs", args.NodeID, args.SecretID, args, reply); done || err != nil {
+		return err
+	}
+	// A node speaks only for its own allocations.
+	for _, a := range args.Allocs {
+		if existing, err := e.srv.State().AllocByID(nil, a.ID); err == nil && existing != nil && existing.NodeID != args.NodeID {
+			e.srv.logger.Printf("[WARN] server: Node.UpdateAllocs from node %s refused: allocation %s runs on node %s",
+				args.NodeID, a.ID, existing.NodeID)
+			return wireError(errorf(ErrPermissionDenied, "Permission denied"))
+		}
+	}
 	index, err := e.srv.UpdateAllocsFromClient(args.Allocs)
 	reply.Index = index
 	return wireError(err)
 }
 
 func (e *nodeEndpoint) GetAllocs(args *NodeGetAllocsArgs, reply *NodeGetAllocsResponse) error {
+	// A read, answered locally like any stale read: the secret is checked
+	// against this server's state.
+	if err := e.srv.checkSecret("Node.GetAllocs", args.NodeID, args.SecretID); err != nil {
+		return err
+	}
 	r, err := e.srv.GetNodeAllocs(e.srv.shutdownCtx, args.NodeID, args.MinIndex, args.MaxWait)
 	if err != nil {
 		return wireError(err)

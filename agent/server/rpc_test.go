@@ -24,6 +24,8 @@ func TestNodeRPC(t *testing.T) {
 
 	node := testNode("client-one", 4000, 8192)
 	node.Status = structs.NodeStatusInit
+	node.SecretID = structs.GenerateUUID()
+	secret := node.SecretID
 	var reg NodeUpdateResponse
 	if err := pool.Call(ctx, addr, "Node.Register", &NodeRegisterArgs{Node: node}, &reg); err != nil {
 		t.Fatal(err)
@@ -32,7 +34,7 @@ func TestNodeRPC(t *testing.T) {
 		t.Fatalf("register reply: %+v", reg)
 	}
 	var up NodeUpdateResponse
-	if err := pool.Call(ctx, addr, "Node.UpdateStatus", &NodeStatusArgs{NodeID: node.ID, Status: structs.NodeStatusReady}, &up); err != nil {
+	if err := pool.Call(ctx, addr, "Node.UpdateStatus", &NodeStatusArgs{NodeID: node.ID, SecretID: secret, Status: structs.NodeStatusReady}, &up); err != nil {
 		t.Fatal(err)
 	}
 	stored, _ := s.State().NodeByID(nil, node.ID)
@@ -45,7 +47,7 @@ func TestNodeRPC(t *testing.T) {
 	go func() {
 		var r NodeGetAllocsResponse
 		idx, _ := s.State().Index("allocs")
-		if err := pool.Call(ctx, addr, "Node.GetAllocs", &NodeGetAllocsArgs{NodeID: node.ID, MinIndex: idx, MaxWait: 10 * time.Second}, &r); err != nil {
+		if err := pool.Call(ctx, addr, "Node.GetAllocs", &NodeGetAllocsArgs{NodeID: node.ID, SecretID: secret, MinIndex: idx, MaxWait: 10 * time.Second}, &r); err != nil {
 			t.Error(err)
 		}
 		got <- &r
@@ -73,7 +75,7 @@ func TestNodeRPC(t *testing.T) {
 		DeploymentStatus: &structs.AllocDeploymentStatus{Healthy: &yes, Timestamp: time.Now()},
 		TaskStates: map[string]*structs.TaskState{"redis": {State: structs.TaskStateRunning, StartedAt: time.Now().UTC(),
 			Events: []*structs.TaskEvent{{Type: "Started", Time: time.Now().UnixNano(), DisplayMessage: "Task started by client"}}}}}
-	if err := pool.Call(ctx, addr, "Node.UpdateAllocs", &NodeAllocsUpdateArgs{Allocs: []*structs.Allocation{update}}, &gen); err != nil {
+	if err := pool.Call(ctx, addr, "Node.UpdateAllocs", &NodeAllocsUpdateArgs{NodeID: node.ID, SecretID: secret, Allocs: []*structs.Allocation{update}}, &gen); err != nil {
 		t.Fatal(err)
 	}
 	after, _ := s.State().AllocByID(nil, alloc.ID)
@@ -83,7 +85,7 @@ func TestNodeRPC(t *testing.T) {
 	}
 
 	var hb NodeUpdateResponse
-	if err := pool.Call(ctx, addr, "Node.Heartbeat", &NodeHeartbeatArgs{NodeID: node.ID}, &hb); err != nil {
+	if err := pool.Call(ctx, addr, "Node.Heartbeat", &NodeHeartbeatArgs{NodeID: node.ID, SecretID: secret}, &hb); err != nil {
 		t.Fatal(err)
 	}
 	var drain NodeDrainResponse
@@ -107,5 +109,57 @@ func TestNodeRPC(t *testing.T) {
 	}
 	if remote := RemoteError(err); remote.Error() != "node not found" || !errors.Is(remote, ErrNotFound) {
 		t.Fatalf("remote error %q: want \"node not found\" of kind ErrNotFound", remote)
+	}
+
+	// Without the node's secret, or with another, every node RPC is
+	// refused: a node ID alone reaches nothing.
+	for name, call := range map[string]func(secret string) error{
+		"Node.Heartbeat": func(sec string) error {
+			return pool.Call(ctx, addr, "Node.Heartbeat", &NodeHeartbeatArgs{NodeID: node.ID, SecretID: sec}, &hb)
+		},
+		"Node.GetAllocs": func(sec string) error {
+			var r NodeGetAllocsResponse
+			return pool.Call(ctx, addr, "Node.GetAllocs", &NodeGetAllocsArgs{NodeID: node.ID, SecretID: sec}, &r)
+		},
+		"Node.UpdateStatus": func(sec string) error {
+			var r NodeUpdateResponse
+			return pool.Call(ctx, addr, "Node.UpdateStatus", &NodeStatusArgs{NodeID: node.ID, SecretID: sec, Status: structs.NodeStatusReady}, &r)
+		},
+		"Node.Register": func(sec string) error {
+			c := node.Copy()
+			c.SecretID = sec
+			var r NodeUpdateResponse
+			return pool.Call(ctx, addr, "Node.Register", &NodeRegisterArgs{Node: c}, &r)
+		},
+		"Node.UpdateAllocs": func(sec string) error {
+			var r GenericResponse
+			return pool.Call(ctx, addr, "Node.UpdateAllocs", &NodeAllocsUpdateArgs{NodeID: node.ID, SecretID: sec,
+				Allocs: []*structs.Allocation{{ID: update.ID, ClientStatus: structs.AllocClientStatusFailed}}}, &r)
+		},
+	} {
+		for _, sec := range []string{"", "not-the-secret"} {
+			err := RemoteError(call(sec))
+			if name == "Node.Register" && sec == "" {
+				if !errors.Is(err, ErrInvalidRequest) || err.Error() != "missing node secret ID" {
+					t.Errorf("Node.Register without a secret: %v", err)
+				}
+				continue
+			}
+			if err == nil || !errors.Is(err, ErrPermissionDenied) {
+				t.Errorf("%s with secret %q: %v, want Permission denied", name, sec, err)
+			}
+		}
+	}
+	// Another node cannot report this node's allocations.
+	other := testNode("client-two", 4000, 8192)
+	other.SecretID = structs.GenerateUUID()
+	if _, err := s.RegisterNode(other); err != nil {
+		t.Fatal(err)
+	}
+	var r GenericResponse
+	err = pool.Call(ctx, addr, "Node.UpdateAllocs", &NodeAllocsUpdateArgs{NodeID: other.ID, SecretID: other.SecretID,
+		Allocs: []*structs.Allocation{{ID: update.ID, ClientStatus: structs.AllocClientStatusFailed}}}, &r)
+	if !errors.Is(RemoteError(err), ErrPermissionDenied) {
+		t.Errorf("client-two reporting client-one's allocation: %v", err)
 	}
 }

@@ -18,6 +18,9 @@ var (
 	// ErrValidation marks a job that fails validation; like the API it is
 	// compatible with, the HTTP layer answers it with 500 and the text.
 	ErrValidation = errors.New("validation failed")
+	// ErrPermissionDenied refuses a node RPC whose secret does not match
+	// the node's.
+	ErrPermissionDenied = errors.New("Permission denied")
 )
 
 // KindError is an error whose message is exactly what users see (no
@@ -37,7 +40,7 @@ func Errorf(kind error, format string, args ...interface{}) error {
 
 var (
 	kindsMu sync.RWMutex
-	kinds   = []error{ErrNotLeader, ErrNoLeader, ErrNotFound, ErrShuttingDown, ErrIndexMismatch, ErrInvalidRequest, ErrValidation}
+	kinds   = []error{ErrNotLeader, ErrNoLeader, ErrNotFound, ErrShuttingDown, ErrIndexMismatch, ErrInvalidRequest, ErrValidation, ErrPermissionDenied}
 )
 
 // RegisterKinds adds error kinds that must survive an RPC hop (the

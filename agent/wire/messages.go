@@ -27,18 +27,22 @@ type NodeUpdateResponse struct {
 
 // NodeHeartbeatArgs keeps a node alive.
 type NodeHeartbeatArgs struct {
-	NodeID string
+	NodeID   string
+	SecretID string
 }
 
 // NodeStatusArgs changes a node's status (the client reports "ready").
 type NodeStatusArgs struct {
-	NodeID string
-	Status string
+	NodeID   string
+	SecretID string
+	Status   string
 }
 
 // NodeAllocsUpdateArgs carries the client's view of its allocations.
 type NodeAllocsUpdateArgs struct {
-	Allocs []*structs.Allocation
+	NodeID   string
+	SecretID string
+	Allocs   []*structs.Allocation
 }
 
 // GenericResponse carries the index a write was applied at.
@@ -50,6 +54,7 @@ type GenericResponse struct {
 // passes MinIndex (a blocking query).
 type NodeGetAllocsArgs struct {
 	NodeID   string
+	SecretID string
 	MinIndex uint64
 	MaxWait  time.Duration
 }
