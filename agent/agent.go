@@ -96,6 +96,10 @@ func New(cfg *config.Config, logger *log.Logger) (*Agent, error) {
 		scfg.StartJoin, scfg.RetryJoin = join.StartJoin, join.RetryJoin
 		scfg.RetryInterval, scfg.RetryMaxAttempts = join.RetryInterval, join.RetryMaxAttempts
 		scfg.Build = Version
+		if cfg.Server.MaxGroupCount > 0 {
+			scfg.Limits.MaxGroupCount = cfg.Server.MaxGroupCount
+			scfg.Limits.MaxJobAllocs = max(scfg.Limits.MaxJobAllocs, cfg.Server.MaxGroupCount)
+		}
 		if cfg.Server.NumSchedulers > 0 {
 			scfg.NumSchedulers = cfg.Server.NumSchedulers
 		}

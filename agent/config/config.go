@@ -124,6 +124,10 @@ type ServerConfig struct {
 	// DataDir overrides the top-level DataDir for server state.
 	DataDir string `hcl:"data_dir"`
 
+	// MaxGroupCount raises (or lowers) the largest count a task group may
+	// ask for; 0 keeps the default of 10,000 (see structs.Limits).
+	MaxGroupCount int `hcl:"max_group_count"`
+
 	// NumSchedulers is the number of scheduler workers; 0 means one per
 	// CPU core.
 	NumSchedulers int `hcl:"num_schedulers"`

@@ -35,7 +35,7 @@ func (s *Server) RegisterJob(job *structs.Job, enforceIndex bool, jobModifyIndex
 	}
 	job = job.Copy()
 	job.Canonicalize()
-	if err := job.Validate(); err != nil {
+	if err := job.ValidateWith(s.limits()); err != nil {
 		return nil, errorf(ErrValidation, "%v", err)
 	}
 	existing, err := s.State().JobByID(nil, job.Namespace, job.ID)
@@ -136,7 +136,7 @@ func (s *Server) PlanJob(job *structs.Job, diff bool) (*JobPlanResponse, error) 
 	}
 	job = job.Copy()
 	job.Canonicalize()
-	if err := job.Validate(); err != nil {
+	if err := job.ValidateWith(s.limits()); err != nil {
 		return nil, errorf(ErrValidation, "%v", err)
 	}
 	snap := s.State().Snapshot()
@@ -302,4 +302,13 @@ func (s *Server) BlockingQuery(ctx context.Context, minIndex uint64, wait time.D
 		}
 		return index, err
 	}
+}
+
+// limits are the job limits in force: the configured ones, or the
+// defaults for a Config that predates them.
+func (s *Server) limits() structs.Limits {
+	if s.config.Limits == (structs.Limits{}) {
+		return structs.DefaultLimits
+	}
+	return s.config.Limits
 }

@@ -20,6 +20,7 @@ import (
 
 	droverrpc "drover/agent/rpc"
 	"drover/agent/state"
+	"drover/agent/structs"
 )
 
 // Config is a server's configuration. DefaultConfig documents each default.
@@ -87,6 +88,8 @@ type Config struct {
 	// RPCHoldTimeout is how long a request waits for a leader during an
 	// election before failing with "No cluster leader".
 	RPCHoldTimeout time.Duration
+	// Limits bound what one job may ask for (structs.DefaultLimits).
+	Limits structs.Limits
 	// Build is the version gossiped to other servers.
 	Build string
 	// Logger receives the server's log lines.
@@ -110,6 +113,7 @@ func DefaultConfig() *Config {
 		EvalNackTimeout:            60 * time.Second,
 		EvalDeliveryLimit:          3,
 		BootstrapExpect:            1,
+		Limits:                     structs.DefaultLimits,
 		FailoverHeartbeatTTL:       5 * time.Minute,
 		RPCHoldTimeout:             5 * time.Second,
 		FailedEvalFollowUpBaseline: time.Minute,

@@ -52,13 +52,9 @@ func (v *validator) add(path, format string, args ...interface{}) {
 
 // Validate checks a canonicalized job and returns a *ValidationError listing
 // every problem, or nil.
+// The default Limits apply; ValidateWith takes others.
 func (j *Job) Validate() error {
-	v := &validator{}
-	j.validate(v)
-	if len(v.errs) == 0 {
-		return nil
-	}
-	return &ValidationError{Errors: v.errs}
+	return j.ValidateWith(DefaultLimits)
 }
 
 func (j *Job) validate(v *validator) {
