@@ -96,6 +96,17 @@ func New(cfg *config.Config, logger *log.Logger) (*Agent, error) {
 		scfg.StartJoin, scfg.RetryJoin = join.StartJoin, join.RetryJoin
 		scfg.RetryInterval, scfg.RetryMaxAttempts = join.RetryInterval, join.RetryMaxAttempts
 		scfg.Build = Version
+		for _, th := range []struct {
+			set time.Duration
+			to  *time.Duration
+		}{
+			{cfg.Server.JobGCThreshold, &scfg.GCThresholds.Job}, {cfg.Server.EvalGCThreshold, &scfg.GCThresholds.Eval},
+			{cfg.Server.DeploymentGCThreshold, &scfg.GCThresholds.Deployment}, {cfg.Server.NodeGCThreshold, &scfg.GCThresholds.Node},
+		} {
+			if th.set > 0 {
+				*th.to = th.set
+			}
+		}
 		if cfg.Server.MaxGroupCount > 0 {
 			scfg.Limits.MaxGroupCount = cfg.Server.MaxGroupCount
 			scfg.Limits.MaxJobAllocs = max(scfg.Limits.MaxJobAllocs, cfg.Server.MaxGroupCount)

@@ -124,6 +124,15 @@ type ServerConfig struct {
 	// DataDir overrides the top-level DataDir for server state.
 	DataDir string `hcl:"data_dir"`
 
+	// JobGCThreshold, EvalGCThreshold, DeploymentGCThreshold and
+	// NodeGCThreshold are how long a dead job, a finished evaluation, a
+	// finished deployment and a down node are kept before garbage
+	// collection; 0 keeps the defaults (4h, 1h, 1h, 24h).
+	JobGCThreshold        time.Duration `hcl:"job_gc_threshold"`
+	EvalGCThreshold       time.Duration `hcl:"eval_gc_threshold"`
+	DeploymentGCThreshold time.Duration `hcl:"deployment_gc_threshold"`
+	NodeGCThreshold       time.Duration `hcl:"node_gc_threshold"`
+
 	// MaxGroupCount raises (or lowers) the largest count a task group may
 	// ask for; 0 keeps the default of 10,000 (see structs.Limits).
 	MaxGroupCount int `hcl:"max_group_count"`

@@ -61,6 +61,8 @@ type Server interface {
 	Members() []server.Member
 	Join(addrs []string) (int, error)
 	ForceLeave(name string) error
+	// ForceGC collects every finished object now (system gc).
+	ForceGC() error
 	RaftConfig() (*server.RaftConfiguration, error)
 }
 
@@ -186,6 +188,9 @@ func (h *handler) routes() {
 	h.route("/v1/agent/self", local(h.agentSelf))
 	h.route("/v1/agent/health", local(h.agentHealth))
 	h.route("/v1/validate/job", write(h.jobValidate))
+	h.route("/v1/system/gc", write(func(w http.ResponseWriter, r *http.Request) (interface{}, error) {
+		return nil, h.srv.ForceGC()
+	}))
 	h.route("/v1/agent/members", local(h.agentMembers))
 	h.route("/v1/agent/join", write(h.agentJoin))
 	h.route("/v1/agent/force-leave", write(h.agentForceLeave))

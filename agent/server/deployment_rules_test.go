@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"drover/agent/gc"
 	"drover/agent/jobspec"
 	"drover/agent/state"
 	"drover/agent/structs"
@@ -379,4 +380,43 @@ func TestServer_CheckIndexIsAtomic(t *testing.T) {
 	if won != 1 {
 		t.Fatalf("%d of %d writers with the same JobModifyIndex succeeded, want exactly 1", won, writers)
 	}
+}
+
+// TestServer_GarbageCollection: the leader forgets a stopped job whose
+// allocations finished, with its evaluations, allocations and deployment,
+// once past the thresholds (here: at once, every 200ms), through raft.
+func TestServer_GarbageCollection(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.NodeName, cfg.RPCAddr, cfg.NumSchedulers = "gc", "127.0.0.1:0", 1
+	cfg.GCInterval, cfg.GCThresholds = 200*time.Millisecond, gc.Thresholds{}
+	cfg.Logger = log.New(testWriter{t}, "", 0)
+	s, err := NewServer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.WaitForLeader(ctx); err != nil {
+		t.Fatal(err)
+	}
+	startFakeClient(t, s, testNode("gc-node", 4000, 8192))
+	job := parseJob(t, "seed003.nomad")
+	if _, err := s.RegisterJob(job, false, 0); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "running", func() (bool, string) {
+		return len(liveAllocs(t, s, job)) == 1, ""
+	})
+	if _, err := s.DeregisterJob(job.Namespace, job.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "everything of the stopped job collected", func() (bool, string) {
+		j, _ := s.State().JobByID(nil, job.Namespace, job.ID)
+		allocs, _ := s.State().AllocsByJob(nil, job.Namespace, job.ID, true)
+		evals, _ := s.State().EvalsByJob(nil, job.Namespace, job.ID)
+		deps, _ := s.State().DeploymentsByJobID(nil, job.Namespace, job.ID)
+		return j == nil && len(allocs) == 0 && len(evals) == 0 && len(deps) == 0,
+			fmt.Sprintf("job %v, %d allocs, %d evals, %d deployments", j != nil, len(allocs), len(evals), len(deps))
+	})
 }

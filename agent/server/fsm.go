@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -33,6 +34,7 @@ const (
 	DeploymentPromoteRequestType
 	JobStabilityRequestType
 	NodeDeregisterRequestType
+	GCRequestType
 )
 
 // The log entries. Every value that must be the same on all replicas
@@ -304,6 +306,25 @@ func (f *fsm) Apply(l *raft.Log) interface{} {
 		err = st.UpdateDeploymentPromotion(l.Index, req.DeploymentID, req.Groups, req.Eval)
 		if req.Eval != nil {
 			evals = []*structs.Evaluation{req.Eval}
+		}
+	case GCRequestType:
+		var req GCRequest
+		decode(&req)
+		if g := req.Garbage; g != nil {
+			err = st.DeleteEvals(l.Index, g.Evals, g.Allocs)
+			for _, j := range g.Jobs {
+				if err == nil {
+					if derr := st.DeleteJob(l.Index, j.Namespace, j.ID); derr != nil && !errors.Is(derr, state.ErrJobNotFound) {
+						err = derr
+					}
+				}
+			}
+			if err == nil {
+				err = st.DeleteDeployments(l.Index, g.Deployments)
+			}
+			if err == nil && len(g.Nodes) > 0 {
+				err = st.DeleteNode(l.Index, g.Nodes)
+			}
 		}
 	case JobStabilityRequestType:
 		var req JobStabilityRequest

@@ -37,6 +37,7 @@ func (s *Server) establishLeadership() {
 	s.goLeader(ctx, s.watchDeployments)
 	s.goLeader(ctx, s.runDrainer)
 	s.goLeader(ctx, s.reconcilePeers)
+	s.goLeader(ctx, s.collectGarbage)
 	s.logger.Printf("[INFO] server: cluster leadership acquired")
 }
 

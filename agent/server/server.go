@@ -18,6 +18,7 @@ import (
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/hashicorp/serf/serf"
 
+	"drover/agent/gc"
 	droverrpc "drover/agent/rpc"
 	"drover/agent/state"
 	"drover/agent/structs"
@@ -88,6 +89,10 @@ type Config struct {
 	// RPCHoldTimeout is how long a request waits for a leader during an
 	// election before failing with "No cluster leader".
 	RPCHoldTimeout time.Duration
+	// GCInterval is how often the leader collects garbage; GCThresholds
+	// how long things must have been finished first (gc.DefaultThresholds).
+	GCInterval   time.Duration
+	GCThresholds gc.Thresholds
 	// Limits bound what one job may ask for (structs.DefaultLimits).
 	Limits structs.Limits
 	// Build is the version gossiped to other servers.
@@ -114,6 +119,8 @@ func DefaultConfig() *Config {
 		EvalDeliveryLimit:          3,
 		BootstrapExpect:            1,
 		Limits:                     structs.DefaultLimits,
+		GCInterval:                 5 * time.Minute,
+		GCThresholds:               gc.DefaultThresholds,
 		FailoverHeartbeatTTL:       5 * time.Minute,
 		RPCHoldTimeout:             5 * time.Second,
 		FailedEvalFollowUpBaseline: time.Minute,
@@ -235,6 +242,9 @@ func (s *Server) setupRPC() error {
 		return err
 	}
 	if err := s.rpcServer.RegisterName("Deployment", &deploymentEndpoint{srv: s}); err != nil {
+		return err
+	}
+	if err := s.rpcServer.RegisterName("System", &systemEndpoint{srv: s}); err != nil {
 		return err
 	}
 	s.mux.ServeRPC(s.rpcServer)

@@ -205,3 +205,23 @@ func (s *StateStore) UpdateDeploymentPromotion(index uint64, deploymentID string
 		return nil
 	})
 }
+
+// DeleteDeployments is garbage collection of finished deployments. IDs not
+// found are skipped, so a repeated collection is harmless.
+func (s *StateStore) DeleteDeployments(index uint64, ids []string) error {
+	return s.update(index, func(w *writer) error {
+		for _, id := range ids {
+			d, err := deploymentByID(nil, w.txn, id)
+			if err != nil {
+				return fmt.Errorf("delete deployments: %w", err)
+			}
+			if d == nil {
+				continue
+			}
+			if err := w.delete(TableDeployments, d); err != nil {
+				return fmt.Errorf("delete deployment %q: %w", id, err)
+			}
+		}
+		return nil
+	})
+}

@@ -125,6 +125,7 @@ func newRootCommand(s *streams) *cobra.Command {
 		newDeploymentCommand(s),
 		newServerCommand(s),
 		newOperatorCommand(s),
+		newSystemCommand(s),
 		newLogsCommand(s),
 		newLabCommand(s),
 		newClusterCommand(s),
