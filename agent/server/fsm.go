@@ -166,6 +166,9 @@ type fsm struct {
 	mu    sync.RWMutex // guards state, which Restore replaces
 	state *state.StateStore
 	hooks fsmHooks
+	// restoreErr is why the last snapshot restore failed: raft only says
+	// that none could be loaded.
+	restoreErr error
 }
 
 func newFSM() (*fsm, error) {
@@ -371,7 +374,11 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	st, err := state.Restore(rc)
 	if err != nil {
-		return fmt.Errorf("restore state: %w", err)
+		err = fmt.Errorf("restore state: %w", err)
+		f.mu.Lock()
+		f.restoreErr = err
+		f.mu.Unlock()
+		return err
 	}
 	f.mu.Lock()
 	old := f.state

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -322,6 +323,22 @@ func (s *Server) setupRaft() error {
 	}
 	r, err := raft.NewRaft(conf, s.fsm, logs, stable, snaps, s.transport)
 	if err != nil {
+		if s.config.DataDir != "" && strings.Contains(err.Error(), "snapshot") {
+			why := err
+			s.fsm.mu.RLock()
+			if s.fsm.restoreErr != nil {
+				why = s.fsm.restoreErr
+			}
+			s.fsm.mu.RUnlock()
+			dir := filepath.Join(s.config.DataDir, "server", "snapshots")
+			// Refuse to start rather than run on lost or partial state, and
+			// say what the operator can do.
+			return fmt.Errorf("start raft: the snapshot in %s cannot be restored: %v.\n"+
+				"Nothing was skipped and nothing was changed. To recover: restore %s from a backup; "+
+				"or, on one server of a cluster whose other servers hold the state, stop this server, "+
+				"move %s aside and start it again so that it catches up from the leader", dir, why,
+				filepath.Join(s.config.DataDir, "server"), filepath.Join(s.config.DataDir, "server"))
+		}
 		return fmt.Errorf("start raft: %w", err)
 	}
 	s.raft = r

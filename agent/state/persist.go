@@ -155,13 +155,13 @@ func Restore(r io.Reader) (*StateStore, error) {
 		}
 		table, obj, err := decodeRecord(rec, jobs)
 		if err != nil {
-			return nil, fmt.Errorf("restore: record %d: %w", n, err)
+			return nil, fmt.Errorf("restore: record %d (%s): %w", n, rec.Type, err)
 		}
 		if table == "" {
 			continue
 		}
 		if err := txn.Insert(table, obj); err != nil {
-			return nil, fmt.Errorf("restore: record %d: %w", n, err)
+			return nil, fmt.Errorf("restore: record %d (%s): %w", n, table, err)
 		}
 	}
 	txn.Commit()
