@@ -76,3 +76,18 @@ func TestJobLimitsAtTheEdge(t *testing.T) {
 		})
 	}
 }
+
+// /v1/jobs/parse refuses an HCL expression that would produce a billion
+// values with a 400 and the position, and keeps serving.
+func TestParseRefusesExpressionBombs(t *testing.T) {
+	a := newTestAgent(t)
+	src := "job \"bomb\" {\n  datacenters = [\"dc1\"]\n  meta = {\n    x = jsonencode([for a in range(1000) : [for b in range(1000) : [for c in range(1000) : c]]])\n  }\n" +
+		"  group \"g\" {\n    task \"t\" {\n      driver = \"docker\"\n      config { image = \"redis\" }\n    }\n  }\n}\n"
+	_, err := a.client.Jobs().ParseHCL(src, true)
+	if err == nil || statusCode(err) != 400 || !strings.Contains(err.Error(), "Expression too large") {
+		t.Fatalf("parse of an expression bomb: %v", err)
+	}
+	if _, _, err := a.client.Jobs().List(nil); err != nil {
+		t.Fatalf("the agent stopped serving: %v", err)
+	}
+}

@@ -51,6 +51,9 @@ func Parse(filename string, src []byte, opts Options) (*structs.Job, error) {
 	if diags.HasErrors() {
 		return nil, hclerr.Error(diags)
 	}
+	if diags := checkBudget(file.Body); diags.HasErrors() {
+		return nil, hclerr.Error(diags)
+	}
 	d := &decoder{ranges: map[string]hcl.Range{}}
 	d.ctx = &hcl.EvalContext{Functions: functions(), Variables: map[string]cty.Value{}}
 
@@ -319,6 +322,10 @@ func (d *decoder) varFile(vars map[string]*variable, path string, allowUndeclare
 	file, diags := hclsyntax.ParseConfig(src, path, hcl.InitialPos)
 	d.diags = append(d.diags, diags...)
 	if diags.HasErrors() {
+		return
+	}
+	if diags := checkBudget(file.Body); diags.HasErrors() {
+		d.diags = append(d.diags, diags...)
 		return
 	}
 	attrs, diags := file.Body.JustAttributes()
