@@ -462,3 +462,49 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// TestDocker_LogsNeverFollowATasksLink: a Docker task shares its alloc
+// directory with the host, so it can put a link to a host file where its
+// log is (the test plays the task and makes the link in that shared
+// directory). The logs API then answers with an error, never the host
+// file; the writer and rotator refusing links are tested in logrotate.
+func TestDocker_LogsNeverFollowATasksLink(t *testing.T) {
+	dockerimg.Require(t)
+	dockerimg.Build(t)
+	a := serverClientAgent(t)
+	c := apiClient(t, a)
+	secret := filepath.Join(t.TempDir(), "hostname")
+	if err := os.WriteFile(secret, []byte("the host's own file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Jobs().Register(dockerJob(t, c, 1, "", ""), nil); err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	waitFor(t, 60*time.Second, "running", func() (bool, string) {
+		running := runningAllocs(t, c, "example")
+		if len(running) == 1 {
+			id = running[0].ID
+		}
+		return len(running) == 1, ""
+	})
+	logFile := filepath.Join(a.Client().AllocDir(id), "alloc", "logs", "redis.stdout.0")
+	if err := os.Remove(logFile); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(secret, logFile); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.Get(fmt.Sprintf("http://%s/v1/client/fs/logs/%s?task=redis&type=stdout&plain=true", a.HTTPAddr(), id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if strings.Contains(string(body), "the host's own file") {
+		t.Fatalf("the logs API returned the host's file through the task's link: %d %q", res.StatusCode, body)
+	}
+	if got, _ := os.ReadFile(secret); string(got) != "the host's own file\n" {
+		t.Fatalf("the host file changed: %q", got)
+	}
+}
