@@ -3,6 +3,7 @@ package jobspec_test
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"drover/agent/jobspec"
@@ -19,6 +20,7 @@ b = local.a }`))
 	f.Add([]byte(`variable "v" { type = map(number) }
 job "x" { meta = var.v }`))
 	f.Fuzz(func(t *testing.T, src []byte) {
+		defer withinMemory(t, src)()
 		job, err := jobspec.Parse("fuzz.nomad", src, jobspec.Options{Vars: []string{"image=x"}, AllowUndeclared: true})
 		if err == nil && job == nil {
 			t.Fatal("nil job without an error")
@@ -37,6 +39,7 @@ func FuzzParseJSON(f *testing.F) {
 	addCorpus(f, "testdata/*.golden")
 	f.Add([]byte(`{"Job": {"ID": "a", "TaskGroups": [{"Name": "g", "Count": null}]}}`))
 	f.Fuzz(func(t *testing.T, src []byte) {
+		defer withinMemory(t, src)()
 		job, err := jobspec.ParseJSON("fuzz.json", src)
 		if err == nil && job == nil {
 			t.Fatal("nil job without an error")
@@ -55,5 +58,24 @@ func addCorpus(f *testing.F, pattern string) {
 			f.Fatal(err)
 		}
 		f.Add(src)
+	}
+}
+
+// maxFuzzAlloc bounds what one input may make the parser allocate: an
+// input a few kilobytes long that needs more is a way to exhaust an
+// agent's memory, and so a failure.
+const maxFuzzAlloc = 256 << 20
+
+// withinMemory fails the case when parsing allocated more than
+// maxFuzzAlloc; call the function it returns when parsing is done.
+func withinMemory(t *testing.T, src []byte) func() {
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	return func() {
+		var after runtime.MemStats
+		runtime.ReadMemStats(&after)
+		if n := after.TotalAlloc - before.TotalAlloc; n > maxFuzzAlloc {
+			t.Fatalf("parsing %d bytes allocated %d MiB (the bound is %d MiB)", len(src), n>>20, maxFuzzAlloc>>20)
+		}
 	}
 }
