@@ -107,6 +107,9 @@ func New(cfg *config.Config, logger *log.Logger) (*Agent, error) {
 				*th.to = th.set
 			}
 		}
+		if cfg.Server.JobGCInterval > 0 {
+			scfg.GCInterval = cfg.Server.JobGCInterval
+		}
 		if cfg.Server.MaxGroupCount > 0 {
 			scfg.Limits.MaxGroupCount = cfg.Server.MaxGroupCount
 			scfg.Limits.MaxJobAllocs = max(scfg.Limits.MaxJobAllocs, cfg.Server.MaxGroupCount)

@@ -128,7 +128,10 @@ type ServerConfig struct {
 	// NodeGCThreshold are how long a dead job, a finished evaluation, a
 	// finished deployment and a down node are kept before garbage
 	// collection; 0 keeps the defaults (4h, 1h, 1h, 24h).
-	JobGCThreshold        time.Duration `hcl:"job_gc_threshold"`
+	JobGCThreshold time.Duration `hcl:"job_gc_threshold"`
+	// JobGCInterval is how often the leader collects garbage; 0 keeps
+	// the default of 5 minutes.
+	JobGCInterval         time.Duration `hcl:"job_gc_interval"`
 	EvalGCThreshold       time.Duration `hcl:"eval_gc_threshold"`
 	DeploymentGCThreshold time.Duration `hcl:"deployment_gc_threshold"`
 	NodeGCThreshold       time.Duration `hcl:"node_gc_threshold"`

@@ -90,12 +90,12 @@ type BrokerStats struct {
 // JobID) is ready or in flight. Two schedulers working on one job at once
 // would produce plans that conflict, and the second would mostly be thrown
 // away by the plan applier. Later evaluations of the job wait in a per-job
-// pending list and the oldest of them (by CreateIndex, then enqueue order)
-// is released when the current one is acked or fails. We release the oldest
-// rather than collapsing to the newest because every pending evaluation is
-// a record in the state store that must reach a terminal status, and only a
-// scheduler run (or the leader, through raft) can write that; running an
-// older one is cheap since it is scheduled against the newest state anyway.
+// pending list; when the current one is acked or fails, the newest of them
+// (by CreateIndex, then enqueue order) is released and the others are
+// superseded: they would schedule the same job against the same state.
+// Each is a record in the state store that must reach a terminal status,
+// so the leader takes them (TakeSuperseded) and marks them canceled
+// through raft, as Nomad does.
 // Evaluations with an empty JobID are not serialised.
 //
 // The broker keeps the *Evaluation it was given and hands that same pointer
@@ -130,6 +130,10 @@ type EvalBroker struct {
 	jobs    map[brokerJobKey]string      // job → ID of its ready or unacked eval
 	pending map[brokerJobKey]*brokerHeap // job → evals waiting for the job
 	delayed *brokerHeap                  // evals waiting for their time
+
+	// superseded are pending evaluations a newer one of the same job made
+	// redundant; the leader marks them canceled through raft.
+	superseded []*structs.Evaluation
 
 	delayTimer *time.Timer
 	delayGen   uint64
@@ -263,6 +267,7 @@ func (b *EvalBroker) resetLocked() {
 	b.pending = make(map[brokerJobKey]*brokerHeap)
 	b.delayed = &brokerHeap{less: delayLess}
 	b.failed = nil
+	b.superseded = nil
 }
 
 // Enqueue adds an evaluation. It is ignored while the broker is disabled
@@ -356,12 +361,33 @@ func (b *EvalBroker) releaseJobLocked(e *brokerEntry) {
 	if h == nil {
 		return
 	}
-	next := heap.Pop(h).(*brokerEntry)
-	if h.Len() == 0 {
-		delete(b.pending, key)
+	// Every waiting evaluation would schedule the same job against the
+	// same (newest) state, so only the newest runs; the others are
+	// superseded and canceled, as in Nomad. Without this a busy job's
+	// evaluations pile up faster than they can run.
+	delete(b.pending, key)
+	var next *brokerEntry
+	for h.Len() > 0 {
+		e := heap.Pop(h).(*brokerEntry)
+		if next != nil {
+			delete(b.evals, next.eval.ID)
+			b.superseded = append(b.superseded, next.eval)
+		}
+		next = e
 	}
 	b.jobs[key] = next.eval.ID
 	b.readyLocked(next)
+}
+
+// TakeSuperseded returns (and forgets) up to max evaluations that a newer
+// one of the same job made redundant, for the leader to cancel.
+func (b *EvalBroker) TakeSuperseded(max int) []*structs.Evaluation {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := min(max, len(b.superseded))
+	out := append([]*structs.Evaluation(nil), b.superseded[:n]...)
+	b.superseded = b.superseded[n:]
+	return out
 }
 
 func (b *EvalBroker) wakeLocked() {

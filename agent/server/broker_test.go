@@ -192,16 +192,17 @@ func TestEvalBroker_OneInFlightPerJob(t *testing.T) {
 		t.Fatalf("after nack dequeued %s, want a1", a1.ID)
 	}
 
+	// After the ack only the newest waiting evaluation runs (it schedules
+	// against the same state the older would); the older one is handed
+	// over to be canceled, as Nomad cancels superseded evaluations.
 	mustAck(t, b, a1.ID, a1Token)
-	a2, a2Token := mustDequeueEval(t, b)
-	if a2.ID != "a2" {
-		t.Fatalf("after ack of a1 dequeued %s, want a2 (oldest pending)", a2.ID)
-	}
-	mustNotDequeueEval(t, b)
-	mustAck(t, b, a2.ID, a2Token)
 	a3, a3Token := mustDequeueEval(t, b)
 	if a3.ID != "a3" {
-		t.Fatalf("dequeued %s, want a3", a3.ID)
+		t.Fatalf("after ack of a1 dequeued %s, want a3 (the newest pending)", a3.ID)
+	}
+	mustNotDequeueEval(t, b)
+	if sup := b.TakeSuperseded(10); len(sup) != 1 || sup[0].ID != "a2" {
+		t.Fatalf("superseded: %v, want a2", sup)
 	}
 	mustAck(t, b, a3.ID, a3Token)
 	mustAck(t, b, b1.ID, b1Token)
@@ -700,9 +701,6 @@ func TestEvalBroker_Concurrent(t *testing.T) {
 				}
 				mu.Lock()
 				acked++
-				if acked == evals {
-					close(allAcked)
-				}
 				mu.Unlock()
 			}
 		}()
@@ -725,13 +723,33 @@ func TestEvalBroker_Concurrent(t *testing.T) {
 	}
 	enq.Wait()
 
+	// Every evaluation is either run and acked, or superseded by a newer
+	// one of its job (and handed over to be canceled), exactly once.
+	superseded := map[string]bool{}
+	go func() {
+		for ctx.Err() == nil {
+			for _, e := range b.TakeSuperseded(100) {
+				mu.Lock()
+				superseded[e.ID] = true
+				mu.Unlock()
+			}
+			mu.Lock()
+			done := acked+len(superseded) == evals
+			mu.Unlock()
+			if done {
+				close(allAcked)
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
 	select {
 	case <-allAcked:
 	case <-ctx.Done():
 		mu.Lock()
-		n := acked
+		n, s := acked, len(superseded)
 		mu.Unlock()
-		t.Fatalf("only %d of %d evals acked; stats %+v", n, evals, b.Stats())
+		t.Fatalf("only %d of %d evals acked and %d superseded; stats %+v", n, evals, s, b.Stats())
 	}
 	cancel()
 	wg.Wait()
@@ -739,8 +757,13 @@ func TestEvalBroker_Concurrent(t *testing.T) {
 	for _, p := range problems {
 		t.Error(p)
 	}
-	if len(delivered) != evals {
-		t.Errorf("%d distinct evals delivered, want %d", len(delivered), evals)
+	if len(delivered)+len(superseded) != evals {
+		t.Errorf("%d distinct evals delivered and %d superseded, want %d in all", len(delivered), len(superseded), evals)
+	}
+	for id := range superseded {
+		if delivered[id] > 0 {
+			t.Errorf("eval %s was both delivered and superseded", id)
+		}
 	}
 	for id, n := range delivered {
 		if n != 1 {

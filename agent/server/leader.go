@@ -38,6 +38,7 @@ func (s *Server) establishLeadership() {
 	s.goLeader(ctx, s.runDrainer)
 	s.goLeader(ctx, s.reconcilePeers)
 	s.goLeader(ctx, s.collectGarbage)
+	s.goLeader(ctx, s.cancelSuperseded)
 	s.logger.Printf("[INFO] server: cluster leadership acquired")
 }
 
@@ -152,4 +153,36 @@ func (s *Server) failedFollowUp(failed *structs.Evaluation, ts time.Time) *struc
 	}
 	failed.NextEval = follow.ID
 	return follow
+}
+
+// cancelSuperseded marks canceled, in batches, the evaluations the broker
+// found redundant: a newer evaluation of the same job runs instead.
+func (s *Server) cancelSuperseded(ctx context.Context) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for {
+			evals := s.broker.TakeSuperseded(1000)
+			if len(evals) == 0 {
+				break
+			}
+			ts := now().UnixNano()
+			for i, e := range evals {
+				c := e.Copy()
+				c.Status = structs.EvalStatusCancelled
+				c.StatusDescription = "canceled after more recent eval was processed"
+				c.ModifyTime = ts
+				evals[i] = c
+			}
+			if _, err := s.apply(EvalUpdateRequestType, &EvalUpdateRequest{Evals: evals}); err != nil {
+				s.logger.Printf("[WARN] server: cancel %d superseded evaluations: %v", len(evals), err)
+				break
+			}
+		}
+	}
 }

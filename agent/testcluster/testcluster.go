@@ -61,8 +61,8 @@ func (m *Member) API(t testing.TB) *api.Client {
 
 // Options shape the cluster.
 type Options struct {
-	// ServerHCL and ClientHCL are added to every server's and client's
-	// configuration.
+	// ServerHCL goes inside every server's server block; ClientHCL is
+	// added to every client's configuration.
 	ServerHCL, ClientHCL string
 	// Start lists the servers to start at once, by index; nil starts all.
 	// The others are started by the test with Start.
@@ -103,8 +103,9 @@ func New(t testing.TB, servers, clients int, opts Options) *Cluster {
     retry_join     = [%s]
     retry_interval = "1s"
   }
+%s
 }
-%s`, servers, strings.Join(joins, ", "), opts.ServerHCL)
+`, servers, strings.Join(joins, ", "), opts.ServerHCL)
 	}
 	for _, m := range c.Clients {
 		m.hcl = fmt.Sprintf(`client {
