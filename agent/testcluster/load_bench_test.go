@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -88,8 +89,11 @@ func BenchmarkSustainedWriters(b *testing.B) {
 	}
 }
 
-// rssBytes is this process's resident set size, from /proc.
+// rssBytes is this process's resident set size, from /proc, after the Go
+// runtime gave back what it no longer uses (so that freed garbage is not
+// mistaken for growth).
 func rssBytes() uint64 {
+	debug.FreeOSMemory()
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
