@@ -252,6 +252,9 @@ func (c *Client) watchAllocs() {
 			&wire.NodeGetAllocsArgs{NodeID: c.nodeID, SecretID: c.secretID, MinIndex: index, MaxWait: 5 * time.Minute}, &reply)
 		cancel()
 		if err != nil {
+			if c.ctx.Err() == nil {
+				c.logger.Printf("[WARN] client: fetch allocations: %v", err)
+			}
 			select {
 			case <-c.ctx.Done():
 				return

@@ -472,3 +472,9 @@ func (s *Server) monitorLeadership() {
 		}
 	}
 }
+
+// SnapshotNow makes raft write a snapshot of the state at once (the log
+// is then compacted), as an operator's snapshot would.
+func (s *Server) SnapshotNow() error {
+	return s.raft.Snapshot().Error()
+}
