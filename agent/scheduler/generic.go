@@ -187,6 +187,7 @@ func (s *pass) rescheduleNow(tg *structs.TaskGroup, a *structs.Allocation) bool 
 			ID: structs.GenerateUUID(), Namespace: s.eval.Namespace, Priority: s.eval.Priority, Type: s.eval.Type,
 			TriggeredBy: structs.EvalTriggerRetryFailedAlloc, JobID: s.eval.JobID, JobModifyIndex: s.eval.JobModifyIndex,
 			Status: structs.EvalStatusPending, WaitUntil: at, PreviousEval: s.eval.ID,
+			CreateTime: s.now.UnixNano(), ModifyTime: s.now.UnixNano(),
 		}
 		s.followUps = append(s.followUps, follow)
 		c := a.Copy()

@@ -478,6 +478,10 @@ func TestRescheduleFollowUpRunsWhenDue(t *testing.T) {
 	if len(res.FollowUps) != 1 || !res.FollowUps[0].WaitUntil.Equal(finished.Add(30*time.Second)) {
 		t.Fatalf("follow-ups: %+v (want one at finish + 30s)", res.FollowUps)
 	}
+	// eval status prints its create time, which must be set.
+	if res.FollowUps[0].CreateTime != h.now.UnixNano() || res.FollowUps[0].ModifyTime != h.now.UnixNano() {
+		t.Fatalf("follow-up times: create %d modify %d, want %d", res.FollowUps[0].CreateTime, res.FollowUps[0].ModifyTime, h.now.UnixNano())
+	}
 	follow := res.FollowUps[0]
 	h.now = finished.Add(900 * time.Millisecond)
 	h.apply(res)

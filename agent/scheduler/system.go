@@ -88,6 +88,7 @@ func (s *pass) rollingFollowUp(stagger time.Duration) {
 		ID: structs.GenerateUUID(), Namespace: s.eval.Namespace, Priority: s.eval.Priority, Type: s.eval.Type,
 		TriggeredBy: structs.EvalTriggerRollingUpdate, JobID: s.eval.JobID, JobModifyIndex: s.eval.JobModifyIndex,
 		Status: structs.EvalStatusPending, WaitUntil: s.now.Add(stagger), PreviousEval: s.eval.ID,
+		CreateTime: s.now.UnixNano(), ModifyTime: s.now.UnixNano(),
 	})
 }
 

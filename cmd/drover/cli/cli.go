@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
 	"strings"
 	"syscall"
 
@@ -111,7 +112,7 @@ func newRootCommand(s *streams) *cobra.Command {
 	root.SetErr(s.Err)
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return &usageError{cmd: c, msg: err.Error()}
+		return &usageError{cmd: c, msg: flagErrorText(err)}
 	})
 	root.AddCommand(
 		newVersionCommand(s),
@@ -221,4 +222,18 @@ func lookupFlag(cmd *cobra.Command, name string) *pflag.Flag {
 		}
 	}
 	return nil
+}
+
+// badNumber matches pflag's complaint about a number that does not parse,
+// e.g. `invalid argument "abc" for "--check-index" flag: strconv.ParseUint: ...`.
+var badNumber = regexp.MustCompile(`^invalid argument "(.*)" for "-{1,2}([^"]+)" flag: strconv\.Parse(?:Int|Uint|Float)`)
+
+// flagErrorText words a flag error as the compatible CLI does: a number
+// that does not parse is `Error parsing -check-index: "abc" is not a
+// number`, not Go's parser speaking.
+func flagErrorText(err error) string {
+	if m := badNumber.FindStringSubmatch(err.Error()); m != nil {
+		return fmt.Sprintf("Error parsing -%s: %q is not a number", m[2], m[1])
+	}
+	return err.Error()
 }
