@@ -1165,7 +1165,14 @@ func followBoth(ctx context.Context, s *streams, client *api.Client, allocID, ta
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := followLog(ctx, client, allocID, task, stream, "end", 0, w); err != nil {
+			// First the recent tail, as the compatible CLI does, so that a
+			// quiet task shows something; then what comes.
+			data, end, err := tailLog(ctx, client, allocID, task, stream, -1, -1)
+			if err == nil {
+				w.Write(data)
+				err = followLog(ctx, client, allocID, task, stream, "start", end, w)
+			}
+			if err != nil {
 				errs[i] = fmt.Errorf("Error reading %s logs: %v", stream, err)
 			}
 		}()

@@ -533,6 +533,22 @@ func TestAllocLogs(t *testing.T) {
 		follow(t, []string{"logs", "-f", ticker.ID[:8]}, "tick\ntick\n", "tock\ntock\n")
 		// The end of the log, then what comes.
 		follow(t, []string{"alloc", "logs", "-f", "-tail", "-n", "1", ticker.ID[:8]}, "tick\ntick\ntick\n", "")
+
+		// A quiet task: -f first shows the recent tail, as the compatible
+		// CLI does, not nothing.
+		quiet := startJob(t, client, `job "quiet" {
+  datacenters = ["dc1"]
+  group "quiet" {
+    task "hush" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo said once; echo warned once >&2; sleep 600"]
+      }
+    }
+  }
+}`)
+		follow(t, []string{"logs", "-f", quiet.ID[:8]}, "said once\n", "warned once\n")
 	})
 
 	t.Run("follow ends with the allocation", func(t *testing.T) {
