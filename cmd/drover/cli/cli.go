@@ -111,6 +111,10 @@ func newRootCommand(s *streams) *cobra.Command {
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
 	root.CompletionOptions.DisableDefaultCmd = true
+	// -version prints what `drover version` prints, as in the compatible CLI.
+	root.Version = Version
+	root.SetVersionTemplate("Drover v{{.Version}}\n")
+	root.InitDefaultVersionFlag()
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &usageError{cmd: c, msg: flagErrorText(err)}
 	})
@@ -153,9 +157,30 @@ func group(use, short, example string, children ...*cobra.Command) *cobra.Comman
 		Use:     use,
 		Short:   short,
 		Example: example,
-		Args:    cobra.NoArgs,
+		// A group parses no flags itself, so that `drover job history
+		// example -address ...` is reported as the unknown command it is,
+		// not as an unknown flag of the group.
+		DisableFlagParsing: true,
 		RunE: func(c *cobra.Command, args []string) error {
-			return c.Help()
+			if len(args) == 0 {
+				return c.Help()
+			}
+			for _, a := range args {
+				if a == "-h" || a == "--help" || a == "-help" {
+					return c.Help()
+				}
+			}
+			if strings.HasPrefix(args[0], "-") {
+				return &usageError{cmd: c, msg: "unknown flag: " + args[0]}
+			}
+			msg := fmt.Sprintf("Unknown command %q for %q", args[0], c.CommandPath())
+			if c.SuggestionsMinimumDistance <= 0 {
+				c.SuggestionsMinimumDistance = 2
+			}
+			if sugg := c.SuggestionsFor(args[0]); len(sugg) > 0 {
+				msg += "\n\nDid you mean this?\n\t" + strings.Join(sugg, "\n\t")
+			}
+			return &usageError{cmd: c, msg: msg}
 		},
 	}
 	c.AddCommand(children...)
