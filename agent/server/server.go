@@ -208,6 +208,7 @@ func NewServer(cfg *Config) (*Server, error) {
 		cancel()
 		return nil, err
 	}
+	s.mux.ServeRPC(s.rpcServer)
 	if err := s.setupSerf(); err != nil {
 		s.Shutdown()
 		return nil, err
@@ -248,7 +249,10 @@ func (s *Server) setupRPC() error {
 	if err := s.rpcServer.RegisterName("System", &systemEndpoint{srv: s}); err != nil {
 		return err
 	}
-	s.mux.ServeRPC(s.rpcServer)
+	// RPC is answered only once raft runs (NewServer calls ServeRPC):
+	// until then a client's call is refused at the connection, and the
+	// client tries its next server, instead of reaching endpoints that
+	// need raft. Raft's own connections are served from the start.
 	go s.mux.Serve()
 	return nil
 }
