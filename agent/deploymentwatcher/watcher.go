@@ -60,27 +60,13 @@ func New(st func() *state.StateStore, raft Raft, logger *log.Logger, now func() 
 
 // Run watches until ctx ends (leadership is lost).
 func (w *Watcher) Run(ctx context.Context) {
-	var index uint64
-	for ctx.Err() == nil {
-		wctx, cancel := context.WithTimeout(ctx, time.Second)
-		next, err := w.state().BlockingQuery(wctx, index, func(ws memdb.WatchSet, snap *state.StateSnapshot) (uint64, error) {
-			if _, err := snap.Deployments(ws); err != nil {
-				return 0, err
-			}
-			if _, err := snap.Allocs(ws); err != nil {
-				return 0, err
-			}
-			return snap.LatestIndex()
-		})
-		cancel()
-		if ctx.Err() != nil {
-			return
+	state.Watch(ctx, w.state, time.Second, func(ws memdb.WatchSet, snap *state.StateSnapshot) error {
+		if _, err := snap.Deployments(ws); err != nil {
+			return err
 		}
-		if err == nil && next > index {
-			index = next
-		}
-		w.Check()
-	}
+		_, err := snap.Allocs(ws)
+		return err
+	}, w.Check)
 }
 
 // Check looks at every running deployment once.

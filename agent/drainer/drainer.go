@@ -47,27 +47,13 @@ func New(st func() *state.StateStore, raft Raft, logger *log.Logger, now func() 
 // Run drains until ctx ends (leadership is lost), looking again whenever
 // nodes or allocations change and at least every second (deadlines).
 func (d *Drainer) Run(ctx context.Context) {
-	var index uint64
-	for ctx.Err() == nil {
-		wctx, cancel := context.WithTimeout(ctx, time.Second)
-		next, err := d.state().BlockingQuery(wctx, index, func(ws memdb.WatchSet, snap *state.StateSnapshot) (uint64, error) {
-			if _, err := snap.Nodes(ws); err != nil {
-				return 0, err
-			}
-			if _, err := snap.Allocs(ws); err != nil {
-				return 0, err
-			}
-			return snap.LatestIndex()
-		})
-		cancel()
-		if ctx.Err() != nil {
-			return
+	state.Watch(ctx, d.state, time.Second, func(ws memdb.WatchSet, snap *state.StateSnapshot) error {
+		if _, err := snap.Nodes(ws); err != nil {
+			return err
 		}
-		if err == nil && next > index {
-			index = next
-		}
-		d.Check()
-	}
+		_, err := snap.Allocs(ws)
+		return err
+	}, d.Check)
 }
 
 // Check moves every draining node along once.

@@ -19,20 +19,8 @@ type agentSelf struct {
 
 // agentMember describes a server as a gossip member: its serf address,
 // and in its tags the RPC port that /v1/status/leader reports, so the CLI
-// can tell which member leads.
-type agentMember struct {
-	Name        string
-	Addr        string
-	Port        uint16
-	Tags        map[string]string
-	Status      string
-	ProtocolMin uint8
-	ProtocolMax uint8
-	ProtocolCur uint8
-	DelegateMin uint8
-	DelegateMax uint8
-	DelegateCur uint8
-}
+// can tell which member leads. It is the server's own description.
+type agentMember = server.Member
 
 // serverMembers is the body of /v1/agent/members.
 type serverMembers struct {
@@ -124,18 +112,15 @@ func (h *handler) selfMember() *agentMember {
 }
 
 func (h *handler) toAgentMember(m server.Member) *agentMember {
-	tags := map[string]string{}
+	c := m
+	c.Tags = map[string]string{}
 	for k, v := range m.Tags {
-		tags[k] = v
+		c.Tags[k] = v
 	}
-	if tags["build"] == "" && m.Name == h.info.NodeName+"."+h.info.Region {
-		tags["build"] = h.info.Version
+	if c.Tags["build"] == "" && m.Name == h.info.NodeName+"."+h.info.Region {
+		c.Tags["build"] = h.info.Version
 	}
-	return &agentMember{
-		Name: m.Name, Addr: m.Addr, Port: m.Port, Tags: tags, Status: m.Status,
-		ProtocolMin: m.ProtocolMin, ProtocolMax: m.ProtocolMax, ProtocolCur: m.ProtocolCur,
-		DelegateMin: m.DelegateMin, DelegateMax: m.DelegateMax, DelegateCur: m.DelegateCur,
-	}
+	return &c
 }
 
 // agentMembers lists the servers as gossip sees them.
