@@ -132,6 +132,12 @@ func NewHandler(srv Server, info AgentInfo, logger *log.Logger, opts ...Option) 
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Drover has no federation: a request for another region has nowhere
+	// to go, and answering it from this region would mislead.
+	if region := r.URL.Query().Get("region"); region != "" && region != h.info.Region {
+		h.writeError(w, r, badRequest("No path to region %q", region))
+		return
+	}
 	h.mux.ServeHTTP(w, r)
 }
 

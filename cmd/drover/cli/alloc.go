@@ -52,11 +52,10 @@ func newLogsCommand(s *streams) *cobra.Command {
 // alloc status
 
 type allocStatusFlags struct {
-	address string
 	short   bool
 	verbose bool
 	stats   bool
-	json    bool
+	out     outputFlags
 }
 
 // newAllocStatusCommand builds "alloc status" named use; path is how its
@@ -82,11 +81,10 @@ func newAllocStatusCommand(s *streams, use, path string) *cobra.Command {
 			return runAllocStatus(s, f, args[0])
 		},
 	}
-	addressFlag(c, &f.address)
 	c.Flags().BoolVar(&f.short, "short", false, "show only the allocation's basics and one line per task")
 	c.Flags().BoolVar(&f.verbose, "verbose", false, "show full IDs, exact times and placement metrics")
 	c.Flags().BoolVar(&f.stats, "stats", false, "show detailed memory and CPU usage of each task")
-	c.Flags().BoolVar(&f.json, "json", false, "print the allocation as JSON")
+	f.out.register(c, "the allocation")
 	return c
 }
 
@@ -194,7 +192,7 @@ func formatAllocListStubs(stubs []*api.AllocationListStub, verbose bool, length 
 }
 
 func runAllocStatus(s *streams, f allocStatusFlags, id string) error {
-	client, err := s.apiClient(f.address)
+	client, err := s.apiClient()
 	if err != nil {
 		return fail(1, "Error initializing client: %v", err)
 	}
@@ -211,8 +209,8 @@ func runAllocStatus(s *streams, f allocStatusFlags, id string) error {
 	if err != nil {
 		return err
 	}
-	if f.json {
-		return printRawJSON(s, client, "/v1/allocation/"+alloc.ID)
+	if f.out.active() {
+		return printRawJSON(s, f.out, client, "/v1/allocation/"+alloc.ID)
 	}
 	if f.short {
 		fmt.Fprintln(s.Out, formatAllocShort(alloc, f.verbose))
@@ -229,22 +227,22 @@ func runAllocStatus(s *streams, f allocStatusFlags, id string) error {
 	}
 	fmt.Fprintln(s.Out, formatAllocBasics(alloc, f.verbose, length))
 	if addrs := formatAllocAddresses(alloc); addrs != "" {
-		fmt.Fprintf(s.Out, "\n%s\n", addrs)
+		fmt.Fprintf(s.Out, "\n%s\n", s.colorize(addrs))
 	}
 	if f.verbose && alloc.Metrics != nil {
 		if scores := formatPlacementScores(alloc.Metrics, length); scores != "" {
-			fmt.Fprintf(s.Out, "\nPlacement Metrics\n%s\n", scores)
+			fmt.Fprintf(s.Out, "\n%s\n%s\n", s.colorize(bold("Placement Metrics")), scores)
 		}
 	}
 	for _, name := range allocTaskNames(alloc) {
 		fmt.Fprintln(s.Out)
-		fmt.Fprint(s.Out, formatTaskStatus(alloc, name, stats, f.stats))
+		fmt.Fprint(s.Out, s.colorize(formatTaskStatus(alloc, name, stats, f.stats)))
 	}
 	return nil
 }
 
 // printRawJSON prints what the agent answers for path, indented.
-func printRawJSON(s *streams, client *api.Client, path string) error {
+func printRawJSON(s *streams, o outputFlags, client *api.Client, path string) error {
 	body, err := client.Raw().Response(path, nil)
 	if err != nil {
 		return fail(1, "Error querying %s: %v", path, err)
@@ -254,12 +252,7 @@ func printRawJSON(s *streams, client *api.Client, path string) error {
 	if err != nil {
 		return fail(1, "Error reading %s: %v", path, err)
 	}
-	var out bytes.Buffer
-	if err := json.Indent(&out, bytes.TrimSpace(raw), "", "    "); err != nil {
-		return fail(1, "Error formatting JSON: %v", err)
-	}
-	fmt.Fprintln(s.Out, out.String())
-	return nil
+	return o.printRaw(s, raw)
 }
 
 func allocTimes(alloc *api.Allocation, verbose bool) (string, string) {
@@ -381,7 +374,7 @@ func formatAllocAddresses(alloc *api.Allocation) string {
 	if mode != "" && mode != "host" {
 		title += fmt.Sprintf(" (mode = %q)", mode)
 	}
-	return title + "\n" + formatList(append([]string{"Label|Dynamic|Address"}, rows...))
+	return bold(title) + "\n" + formatList(append([]string{"Label|Dynamic|Address"}, rows...))
 }
 
 func addressRow(label, dynamic, ip string, value, to int) string {
@@ -498,7 +491,7 @@ func formatTaskStatus(alloc *api.Allocation, name string, stats *api.AllocResour
 			lc = fmt.Sprintf(" (%s)", l.Hook)
 		}
 	}
-	fmt.Fprintf(&b, "Task %q%s is %q\n", name, lc, st.State)
+	b.WriteString(bold(fmt.Sprintf("Task %q%s is %q", name, lc, st.State)) + "\n")
 
 	var usage *api.ResourceUsage
 	if stats != nil {
@@ -506,21 +499,21 @@ func formatTaskStatus(alloc *api.Allocation, name string, stats *api.AllocResour
 			usage = tu.ResourceUsage
 		}
 	}
-	b.WriteString("Task Resources\n")
+	b.WriteString(bold("Task Resources") + "\n")
 	b.WriteString(formatTaskResources(alloc, name, usage))
 	b.WriteString("\n")
 	if detailed && usage != nil {
 		b.WriteString(formatDetailedStats(usage))
 	}
 
-	b.WriteString("\nTask Events:\n")
+	b.WriteString("\n" + bold("Task Events:") + "\n")
 	b.WriteString(formatKV([]string{
 		"Started At|" + timeOrNA(st.StartedAt),
 		"Finished At|" + timeOrNA(st.FinishedAt),
 		fmt.Sprintf("Total Restarts|%d", st.Restarts),
 		"Last Restart|" + timeOrNA(st.LastRestart),
 	}))
-	b.WriteString("\n\nRecent Events:\n")
+	b.WriteString("\n\n" + bold("Recent Events:") + "\n")
 	rows := []string{"Time|Type|Description"}
 	for i := len(st.Events) - 1; i >= 0; i-- {
 		e := st.Events[i]
@@ -744,7 +737,6 @@ func eventDescription(e *api.TaskEvent) string {
 // alloc logs
 
 type allocLogsFlags struct {
-	address string
 	stdout  bool
 	stderr  bool
 	follow  bool
@@ -795,7 +787,6 @@ func newAllocLogsCommand(s *streams, use, path string) *cobra.Command {
 			return runAllocLogs(c.Context(), s, c, f, args)
 		},
 	}
-	addressFlag(c, &f.address)
 	fl := c.Flags()
 	fl.BoolVar(&f.stdout, "stdout", false, "show the task's stdout log (the default)")
 	fl.BoolVar(&f.stderr, "stderr", false, "show the task's stderr log")
@@ -834,7 +825,7 @@ func runAllocLogs(ctx context.Context, s *streams, c *cobra.Command, f allocLogs
 	if f.verbose {
 		length = fullID
 	}
-	client, err := s.apiClient(f.address)
+	client, err := s.apiClient()
 	if err != nil {
 		return fail(1, "Error initializing client: %v", err)
 	}

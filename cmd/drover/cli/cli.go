@@ -30,6 +30,8 @@ type streams struct {
 	// Env is the environment visible to the command (os.Environ form);
 	// injected so tests control it.
 	Env []string
+	// global holds the global flags once they are parsed.
+	global globalOptions
 }
 
 // exitError carries a message and the process exit code a command wants.
@@ -85,8 +87,13 @@ func MainContext(ctx context.Context, args []string, stdout, stderr io.Writer, e
 		fmt.Fprintf(stderr, "For additional help try '%s -help'\n", ue.cmd.CommandPath())
 		return 1
 	default:
-		// Flag and argument errors from cobra itself.
-		fmt.Fprintln(stderr, err)
+		// Flag and argument errors from cobra itself, worded as the
+		// compatible CLI words an unknown command.
+		msg := err.Error()
+		if strings.HasPrefix(msg, "unknown command ") {
+			msg = "U" + msg[1:]
+		}
+		fmt.Fprintln(stderr, msg)
 		cmd, _, ferr := root.Find(args)
 		if ferr != nil || cmd == nil {
 			cmd = root
@@ -115,6 +122,7 @@ func newRootCommand(s *streams) *cobra.Command {
 	root.Version = Version
 	root.SetVersionTemplate("Drover v{{.Version}}\n")
 	root.InitDefaultVersionFlag()
+	s.registerGlobalFlags(root)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &usageError{cmd: c, msg: flagErrorText(err)}
 	})

@@ -36,13 +36,13 @@ func deploymentListRows(ds []*api.Deployment, length int) []string {
 	return rows
 }
 
-func listDeployments(s *streams, client *api.Client, verbose, asJSON bool) error {
+func listDeployments(s *streams, client *api.Client, verbose bool, o outputFlags) error {
 	ds, _, err := client.Deployments().List(nil)
 	if err != nil {
 		return fail(1, "Error retrieving deployments: %v", err)
 	}
-	if asJSON {
-		return printIndentedJSON(s, ds)
+	if o.active() {
+		return o.print(s, ds)
 	}
 	if len(ds) == 0 {
 		fmt.Fprintln(s.Out, "No deployments found")
@@ -57,8 +57,8 @@ func listDeployments(s *streams, client *api.Client, verbose, asJSON bool) error
 }
 
 func newDeploymentListCommand(s *streams) *cobra.Command {
-	var addr string
-	var verbose, asJSON bool
+	var verbose bool
+	var o outputFlags
 	c := &cobra.Command{
 		Use:   "list",
 		Short: "List deployments",
@@ -69,16 +69,15 @@ func newDeploymentListCommand(s *streams) *cobra.Command {
 			if len(args) != 0 {
 				return &usageError{cmd: c, msg: "This command takes no arguments"}
 			}
-			client, err := s.apiClient(addr)
+			client, err := s.apiClient()
 			if err != nil {
 				return fail(1, "Error initializing client: %v", err)
 			}
-			return listDeployments(s, client, verbose, asJSON)
+			return listDeployments(s, client, verbose, o)
 		},
 	}
 	c.Flags().BoolVar(&verbose, "verbose", false, "show full IDs")
-	c.Flags().BoolVar(&asJSON, "json", false, "print the deployments as JSON")
-	addressFlag(c, &addr)
+	o.register(c, "the deployments")
 	return c
 }
 
@@ -119,8 +118,8 @@ func resolveDeployment(client *api.Client, prefix string, verbose bool) (*api.De
 }
 
 func newDeploymentStatusCommand(s *streams) *cobra.Command {
-	var addr string
-	var verbose, asJSON, monitor bool
+	var verbose, monitor bool
+	var o outputFlags
 	c := &cobra.Command{
 		Use:   "status [deployment]",
 		Short: "Show a deployment",
@@ -138,19 +137,19 @@ func newDeploymentStatusCommand(s *streams) *cobra.Command {
 			if len(args) > 1 {
 				return &usageError{cmd: c, msg: "This command takes either one or no arguments"}
 			}
-			client, err := s.apiClient(addr)
+			client, err := s.apiClient()
 			if err != nil {
 				return fail(1, "Error initializing client: %v", err)
 			}
 			if len(args) == 0 {
-				return listDeployments(s, client, verbose, asJSON)
+				return listDeployments(s, client, verbose, o)
 			}
 			d, err := resolveDeployment(client, args[0], verbose)
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return printIndentedJSON(s, d)
+			if o.active() {
+				return o.print(s, d)
 			}
 			length := shortID
 			if verbose {
@@ -171,9 +170,8 @@ func newDeploymentStatusCommand(s *streams) *cobra.Command {
 		},
 	}
 	c.Flags().BoolVar(&verbose, "verbose", false, "show full IDs")
-	c.Flags().BoolVar(&asJSON, "json", false, "print the deployment as JSON")
+	o.register(c, "the deployment")
 	c.Flags().BoolVar(&monitor, "monitor", false, "follow the deployment until it ends")
-	addressFlag(c, &addr)
 	return c
 }
 
@@ -290,7 +288,6 @@ func formatDeploymentGroups(d *api.Deployment) string {
 }
 
 func newDeploymentPromoteCommand(s *streams) *cobra.Command {
-	var addr string
 	var groups []string
 	var verbose bool
 	c := &cobra.Command{
@@ -305,7 +302,7 @@ func newDeploymentPromoteCommand(s *streams) *cobra.Command {
 			if len(args) != 1 {
 				return &usageError{cmd: c, msg: "This command takes one argument: <deployment id>"}
 			}
-			client, err := s.apiClient(addr)
+			client, err := s.apiClient()
 			if err != nil {
 				return fail(1, "Error initializing client: %v", err)
 			}
@@ -331,12 +328,10 @@ func newDeploymentPromoteCommand(s *streams) *cobra.Command {
 	}
 	c.Flags().StringArrayVar(&groups, "group", nil, "promote only this task group's canaries (repeatable)")
 	c.Flags().BoolVar(&verbose, "verbose", false, "show full IDs")
-	addressFlag(c, &addr)
 	return c
 }
 
 func newDeploymentFailCommand(s *streams) *cobra.Command {
-	var addr string
 	var verbose bool
 	c := &cobra.Command{
 		Use:   "fail <deployment>",
@@ -349,7 +344,7 @@ func newDeploymentFailCommand(s *streams) *cobra.Command {
 			if len(args) != 1 {
 				return &usageError{cmd: c, msg: "This command takes one argument: <deployment id>"}
 			}
-			client, err := s.apiClient(addr)
+			client, err := s.apiClient()
 			if err != nil {
 				return fail(1, "Error initializing client: %v", err)
 			}
@@ -369,6 +364,5 @@ func newDeploymentFailCommand(s *streams) *cobra.Command {
 		},
 	}
 	c.Flags().BoolVar(&verbose, "verbose", false, "show full IDs")
-	addressFlag(c, &addr)
 	return c
 }

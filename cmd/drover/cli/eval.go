@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -35,9 +34,8 @@ func newEvalStatusLegacyCommand(s *streams) *cobra.Command {
 }
 
 type evalStatusFlags struct {
-	address string
 	verbose bool
-	json    bool
+	out     outputFlags
 	explain bool
 }
 
@@ -68,9 +66,8 @@ func newEvalStatusCommand(s *streams, use, path string) *cobra.Command {
 			return runEvalStatus(s, f, args[0])
 		},
 	}
-	addressFlag(c, &f.address)
 	c.Flags().BoolVar(&f.verbose, "verbose", false, "show full IDs, exact times and the linked evaluations")
-	c.Flags().BoolVar(&f.json, "json", false, "print the evaluation as JSON")
+	f.out.register(c, "the evaluation")
 	c.Flags().BoolVar(&f.explain, "explain", false, "show the scheduler's decision and reason for each allocation")
 	return c
 }
@@ -79,7 +76,7 @@ func runEvalStatus(s *streams, f evalStatusFlags, id string) error {
 	if len(id) == 1 {
 		return fail(1, "Identifier must contain at least two characters.")
 	}
-	client, err := s.apiClient(f.address)
+	client, err := s.apiClient()
 	if err != nil {
 		return fail(1, "Error initializing client: %v", err)
 	}
@@ -123,13 +120,8 @@ func runEvalStatus(s *streams, f evalStatusFlags, id string) error {
 	if err != nil {
 		return fail(1, "Error querying evaluation: %v", err)
 	}
-	if f.json {
-		var out bytes.Buffer
-		if err := json.Indent(&out, bytes.TrimSpace(raw), "", "    "); err != nil {
-			return fail(1, "Error formatting JSON: %v", err)
-		}
-		fmt.Fprintln(s.Out, out.String())
-		return nil
+	if f.out.active() {
+		return f.out.printRaw(s, raw)
 	}
 	var eval evalWithDecisions
 	if err := json.Unmarshal(raw, &eval); err != nil {

@@ -6,9 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hashicorp/nomad/api"
 	"github.com/ryanuber/columnize"
-	"github.com/spf13/cobra"
 )
 
 // Output conventions of the tutorials' CLI: "key = value" blocks, tables
@@ -95,36 +93,6 @@ func prettyTimeDiff(t, now time.Time) string {
 		}
 	}
 	return strings.Join(parts, "") + " " + suffix
-}
-
-// defaultAddress is the agent the CLI talks to: -address, else
-// DROVER_ADDR, else NOMAD_ADDR (scripts written for the tutorials keep
-// working), else the local agent.
-const defaultAddress = "http://127.0.0.1:4646"
-
-// addressFlag registers -address on a command that talks to an agent.
-func addressFlag(c *cobra.Command, addr *string) {
-	c.Flags().StringVar(addr, "address", "", "the agent's HTTP address (default $DROVER_ADDR, $NOMAD_ADDR or "+defaultAddress+")")
-}
-
-// apiClient is the official Go client of the Nomad-compatible API,
-// pointed at the chosen agent.
-func (s *streams) apiClient(addr string) (*api.Client, error) {
-	if addr == "" {
-		addr = s.getenv("DROVER_ADDR")
-	}
-	if addr == "" {
-		addr = s.getenv("NOMAD_ADDR")
-	}
-	if addr == "" {
-		addr = defaultAddress
-	}
-	if !strings.Contains(addr, "://") {
-		addr = "http://" + addr
-	}
-	cfg := api.DefaultConfig()
-	cfg.Address = addr
-	return api.NewClient(cfg)
 }
 
 // getenv reads the injected environment (the process's when none was

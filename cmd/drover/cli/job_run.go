@@ -45,7 +45,6 @@ var checkIndexError = regexp.MustCompile(`\((Enforcing job modify index.*)\)`)
 
 func newJobRunCommand(s *streams) *cobra.Command {
 	var flags jobFlags
-	var addr string
 	var checkIndex uint64
 	var detach, verbose, explain bool
 	c := &cobra.Command{
@@ -65,7 +64,7 @@ func newJobRunCommand(s *streams) *cobra.Command {
 			if err != nil {
 				return fail(1, "%v", err)
 			}
-			client, err := s.apiClient(addr)
+			client, err := s.apiClient()
 			if err != nil {
 				return fail(1, "Error initializing client: %v", err)
 			}
@@ -110,7 +109,6 @@ func newJobRunCommand(s *streams) *cobra.Command {
 		},
 	}
 	flags.register(c)
-	addressFlag(c, &addr)
 	c.Flags().Uint64Var(&checkIndex, "check-index", 0, "only run if the job's modify index on the server is this one (0: must not exist)")
 	c.Flags().BoolVar(&detach, "detach", false, "return at once with the evaluation ID instead of following it")
 	c.Flags().BoolVar(&verbose, "verbose", false, "show full IDs")
@@ -120,7 +118,6 @@ func newJobRunCommand(s *streams) *cobra.Command {
 
 func newJobPlanCommand(s *streams) *cobra.Command {
 	var flags jobFlags
-	var addr string
 	var noDiff, verbose, explain bool
 	c := &cobra.Command{
 		Use:   "plan <file>",
@@ -139,7 +136,7 @@ func newJobPlanCommand(s *streams) *cobra.Command {
 			if err != nil {
 				return fail(255, "%v", err)
 			}
-			client, err := s.apiClient(addr)
+			client, err := s.apiClient()
 			if err != nil {
 				return fail(255, "Error initializing client: %v", err)
 			}
@@ -151,17 +148,17 @@ func newJobPlanCommand(s *streams) *cobra.Command {
 			if resp.Diff != nil {
 				d := &structs.JobDiff{}
 				if b, err := json.Marshal(resp.Diff); err == nil && json.Unmarshal(b, d) == nil {
-					fmt.Fprintf(s.Out, "%s\n\n", strings.TrimSpace(structs.FormatJobDiff(d, verbose)))
+					fmt.Fprintf(s.Out, "%s\n\n", s.colorize(colorDiff(strings.TrimSpace(structs.FormatJobDiff(d, verbose)))))
 				}
 			}
-			fmt.Fprintln(s.Out, "Scheduler dry-run:")
+			fmt.Fprintln(s.Out, s.colorize(bold("Scheduler dry-run:")))
 			fmt.Fprintln(s.Out, formatDryRun(resp.FailedTGAllocs, *job.Type == "system"))
 			fmt.Fprintln(s.Out)
 			if explain {
 				printDecisions(s.Out, resp.Decisions)
 				fmt.Fprintln(s.Out)
 			}
-			fmt.Fprint(s.Out, formatJobModifyIndex(resp.JobModifyIndex, runArgs(flags), args[0]))
+			fmt.Fprint(s.Out, s.colorize(formatJobModifyIndex(resp.JobModifyIndex, runArgs(flags), args[0])))
 			if planChanges(resp.Annotations) {
 				return fail(1, "")
 			}
@@ -169,7 +166,6 @@ func newJobPlanCommand(s *streams) *cobra.Command {
 		},
 	}
 	flags.register(c)
-	addressFlag(c, &addr)
 	c.Flags().BoolVar(&noDiff, "no-diff", false, "do not show the job diff")
 	c.Flags().BoolVar(&verbose, "verbose", false, "show every field of the diff, not only changed ones")
 	c.Flags().BoolVar(&explain, "explain", false, "print why the scheduler would decide what it does for each allocation")
@@ -244,7 +240,7 @@ func runArgs(f jobFlags) string {
 }
 
 func formatJobModifyIndex(index uint64, args, path string) string {
-	return fmt.Sprintf(`Job Modify Index: %d
+	return fmt.Sprintf(bold("Job Modify Index: %d")+`
 To submit the job with version verification run:
 
 drover job run -check-index %d %s%s
@@ -305,7 +301,6 @@ func statusString(status string, stop bool) string {
 }
 
 func newJobStopCommand(s *streams) *cobra.Command {
-	var addr string
 	var purge, detach, yes, verbose bool
 	c := &cobra.Command{
 		Use:   "stop <job>",
@@ -317,7 +312,7 @@ func newJobStopCommand(s *streams) *cobra.Command {
 			if len(args) != 1 {
 				return &usageError{cmd: c, msg: "This command takes one argument: <job>"}
 			}
-			client, err := s.apiClient(addr)
+			client, err := s.apiClient()
 			if err != nil {
 				return fail(1, "Error initializing client: %v", err)
 			}
@@ -351,7 +346,6 @@ func newJobStopCommand(s *streams) *cobra.Command {
 			return nil
 		},
 	}
-	addressFlag(c, &addr)
 	c.Flags().BoolVar(&purge, "purge", false, "remove the job entirely instead of keeping it stopped")
 	c.Flags().BoolVar(&detach, "detach", false, "print the evaluation ID and return at once")
 	c.Flags().BoolVar(&yes, "yes", false, "do not ask for confirmation when the job was matched by prefix")
@@ -363,48 +357,64 @@ func newJobStopCommand(s *streams) *cobra.Command {
 var confirmInput io.Reader = os.Stdin
 
 func newJobStatusCommand(s *streams) *cobra.Command {
-	var addr string
-	var short, verbose, evals bool
+	var short, verbose, evals, allAllocs bool
+	var o outputFlags
 	c := &cobra.Command{
 		Use:   "status [job]",
 		Short: "Show the status of jobs, or of one job",
 		Long: "Without an argument, lists the jobs. With a job ID (or a prefix of one), shows the\n" +
-			"job, its allocation summary, its latest deployment and its allocations.",
-		Example: "  drover job status\n  drover job status example",
+			"job, its allocation summary, its latest deployment and its allocations.\n" +
+			"-json and -t print, for each job, its summary, allocations, latest deployment\n" +
+			"and evaluations.",
+		Example: "  drover job status\n  drover job status example\n  drover job status -t '{{range .}}{{.Summary.JobID}}{{end}}' example",
 		RunE: func(c *cobra.Command, args []string) error {
-			client, err := s.apiClient(addr)
+			if len(args) > 1 {
+				return &usageError{cmd: c, msg: "This command takes either no arguments or one: <job>"}
+			}
+			if err := o.check(); err != nil {
+				return err
+			}
+			client, err := s.apiClient()
 			if err != nil {
 				return fail(1, "Error initializing client: %v", err)
 			}
 			if len(args) == 0 {
-				return listJobs(s, client)
-			}
-			if len(args) > 1 {
-				return &usageError{cmd: c, msg: "This command takes either no arguments or one: <job>"}
+				return listJobs(s, client, o, allAllocs)
 			}
 			stub, err := findJob(client, args[0])
 			if err != nil {
 				return fail(1, "%v", err)
 			}
-			out, err := formatJobStatus(client, stub.ID, short, verbose, evals)
+			if o.active() {
+				return printJobsStatusData(s, client, o, []string{stub.ID}, allAllocs)
+			}
+			out, err := formatJobStatus(client, stub.ID, short, verbose, evals, allAllocs)
 			if err != nil {
 				return fail(1, "%v", err)
 			}
-			fmt.Fprint(s.Out, out)
+			fmt.Fprint(s.Out, s.colorize(out))
 			return nil
 		},
 	}
-	addressFlag(c, &addr)
 	c.Flags().BoolVar(&short, "short", false, "show only the job's header")
 	c.Flags().BoolVar(&verbose, "verbose", false, "show full IDs and exact times")
 	c.Flags().BoolVar(&evals, "evals", false, "also show the job's evaluations")
+	c.Flags().BoolVar(&allAllocs, "all-allocs", false, "show the allocations of earlier instances of the job too")
+	o.register(c, "each job's status")
 	return c
 }
 
-func listJobs(s *streams, client *api.Client) error {
+func listJobs(s *streams, client *api.Client, o outputFlags, allAllocs bool) error {
 	jobs, _, err := client.Jobs().List(nil)
 	if err != nil {
 		return fail(1, "Error querying jobs: %v", err)
+	}
+	if o.active() {
+		ids := make([]string, len(jobs))
+		for i, j := range jobs {
+			ids[i] = j.ID
+		}
+		return printJobsStatusData(s, client, o, ids, allAllocs)
 	}
 	if len(jobs) == 0 {
 		fmt.Fprintln(s.Out, "No running jobs")
@@ -414,8 +424,41 @@ func listJobs(s *streams, client *api.Client) error {
 	return nil
 }
 
+// jobStatusData is what "job status -json" prints for each job, as the
+// compatible CLI does.
+type jobStatusData struct {
+	Summary          *api.JobSummary
+	Allocations      []*api.AllocationListStub
+	LatestDeployment *api.Deployment
+	Evaluations      []*api.Evaluation
+}
+
+// printJobsStatusData prints the status data of the jobs as -json or -t
+// asks, always as a list.
+func printJobsStatusData(s *streams, client *api.Client, o outputFlags, ids []string, allAllocs bool) error {
+	data := make([]jobStatusData, 0, len(ids))
+	for _, id := range ids {
+		var d jobStatusData
+		var err error
+		if d.Summary, _, err = client.Jobs().Summary(id, nil); err != nil {
+			return fail(1, "Error querying job summary: %v", err)
+		}
+		if d.Allocations, _, err = client.Jobs().Allocations(id, allAllocs, nil); err != nil {
+			return fail(1, "Error querying job allocations: %v", err)
+		}
+		if d.LatestDeployment, _, err = client.Jobs().LatestDeployment(id, nil); err != nil {
+			return fail(1, "Error querying latest job deployment: %v", err)
+		}
+		if d.Evaluations, _, err = client.Jobs().Evaluations(id, nil); err != nil {
+			return fail(1, "Error querying job evaluations: %v", err)
+		}
+		data = append(data, d)
+	}
+	return o.print(s, data)
+}
+
 // formatJobStatus renders "job status <id>" as the tutorials show it.
-func formatJobStatus(client *api.Client, id string, short, verbose, showEvals bool) (string, error) {
+func formatJobStatus(client *api.Client, id string, short, verbose, showEvals, allAllocs bool) (string, error) {
 	job, _, err := client.Jobs().Info(id, nil)
 	if err != nil {
 		return "", fmt.Errorf("Error querying job: %s", err)
@@ -458,7 +501,7 @@ func formatJobStatus(client *api.Client, id string, short, verbose, showEvals bo
 			t := summary.Summary[g]
 			rows = append(rows, fmt.Sprintf("%s|%d|%d|%d|%d|%d|%d", g, t.Queued, t.Starting, t.Running, t.Failed, t.Complete, t.Lost))
 		}
-		b.WriteString("\nSummary\n" + formatList(rows) + "\n")
+		b.WriteString("\n" + bold("Summary") + "\n" + formatList(rows) + "\n")
 	}
 	evals, _, err := client.Jobs().Evaluations(id, nil)
 	if err != nil {
@@ -466,7 +509,7 @@ func formatJobStatus(client *api.Client, id string, short, verbose, showEvals bo
 	}
 	for _, e := range evals {
 		if e.Status == "blocked" {
-			b.WriteString("\nPlacement Failure\n")
+			b.WriteString("\n" + bold("Placement Failure") + "\n")
 			groups := make([]string, 0, len(e.FailedTGAllocs))
 			for g := range e.FailedTGAllocs {
 				groups = append(groups, g)
@@ -494,18 +537,18 @@ func formatJobStatus(client *api.Client, id string, short, verbose, showEvals bo
 			}
 			rows = append(rows, fmt.Sprintf("%s|%d|%s|%s|%s", limit(e.ID, length), e.Priority, e.TriggeredBy, e.Status, failures))
 		}
-		b.WriteString("\nEvaluations\n" + formatList(rows) + "\n")
+		b.WriteString("\n" + bold("Evaluations") + "\n" + formatList(rows) + "\n")
 	}
 	if d, _, err := client.Jobs().LatestDeployment(id, nil); err == nil && d != nil {
-		b.WriteString("\nLatest Deployment\n")
+		b.WriteString("\n" + bold("Latest Deployment") + "\n")
 		b.WriteString(formatKV([]string{"ID|" + limit(d.ID, length), "Status|" + d.Status, "Description|" + d.StatusDescription}))
-		b.WriteString("\n\nDeployed\n" + formatDeployedGroups(d) + "\n")
+		b.WriteString("\n\n" + bold("Deployed") + "\n" + formatDeployedGroups(d) + "\n")
 	}
-	allocs, _, err := client.Jobs().Allocations(id, false, nil)
+	allocs, _, err := client.Jobs().Allocations(id, allAllocs, nil)
 	if err != nil {
 		return "", fmt.Errorf("Error querying job allocations: %s", err)
 	}
-	b.WriteString("\nAllocations\n")
+	b.WriteString("\n" + bold("Allocations") + "\n")
 	if len(allocs) == 0 {
 		b.WriteString("No allocations placed\n")
 		return b.String(), nil
@@ -593,42 +636,40 @@ func formatDeployedGroups(d *api.Deployment) string {
 // newStatusCommand is the generic "status": jobs without an argument,
 // else whatever the ID (or prefix) names.
 func newStatusCommand(s *streams) *cobra.Command {
-	var addr string
 	var verbose bool
 	c := &cobra.Command{
 		Use:     "status [id]",
 		Short:   "Show the status of jobs, or of the job, allocation, node or evaluation an ID names",
 		Example: "  drover status\n  drover status example",
 		RunE: func(c *cobra.Command, args []string) error {
-			client, err := s.apiClient(addr)
+			client, err := s.apiClient()
 			if err != nil {
 				return fail(1, "Error initializing client: %v", err)
 			}
 			if len(args) == 0 {
-				return listJobs(s, client)
+				return listJobs(s, client, outputFlags{}, false)
 			}
 			if len(args) > 1 {
 				return &usageError{cmd: c, msg: "This command takes either no arguments or one: <id>"}
 			}
 			if _, err := findJob(client, args[0]); err == nil {
-				out, err := formatJobStatus(client, args[0], false, verbose, false)
+				out, err := formatJobStatus(client, args[0], false, verbose, false, false)
 				if err != nil {
 					return fail(1, "%v", err)
 				}
-				fmt.Fprint(s.Out, out)
+				fmt.Fprint(s.Out, s.colorize(out))
 				return nil
 			}
-			return statusByID(c, s, client, args[0], addr)
+			return statusByID(c, s, client, args[0])
 		},
 	}
-	addressFlag(c, &addr)
 	c.Flags().BoolVar(&verbose, "verbose", false, "show full IDs")
 	return c
 }
 
 // statusByID shows what a non-job ID names: an allocation, a node, an
 // evaluation or a deployment, found by prefix in that order.
-func statusByID(c *cobra.Command, s *streams, client *api.Client, id, addr string) error {
+func statusByID(c *cobra.Command, s *streams, client *api.Client, id string) error {
 	if len(id) < 2 {
 		return fail(1, "Identifier must contain at least two characters.")
 	}
@@ -648,11 +689,8 @@ func statusByID(c *cobra.Command, s *streams, client *api.Client, id, addr strin
 		}
 		cmd := k.command()
 		cmd.SilenceErrors, cmd.SilenceUsage = true, true
-		args := []string{"status", id}
-		if addr != "" {
-			args = append(args, "--address", addr)
-		}
-		cmd.SetArgs(args)
+		// The global flags are already in s: the status command reads them.
+		cmd.SetArgs([]string{"status", id})
 		cmd.SetOut(s.Out)
 		cmd.SetErr(s.Err)
 		return cmd.ExecuteContext(c.Context())

@@ -254,7 +254,7 @@ func newLabRunCommand(s *streams) *cobra.Command {
 			return nil
 		},
 	}
-	addressFlag(c, &addr)
+	labAddressFlag(c, &addr)
 	c.Flags().StringVar(&record, "record", "", "write normalised transcripts to this directory")
 	c.Flags().StringVar(&golden, "golden", "", "compare transcripts with the ones in this directory")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the reports as JSON")
@@ -310,13 +310,13 @@ func playLab(ctx context.Context, s *streams, lab *labs.Lab, addr string, extern
 		addr = s.getenv("DROVER_ADDR")
 	}
 	if addr == "" {
-		addr = "http://" + defaultAddress
+		addr = defaultAddress
 	}
 	progress.Address = addr
 	if err := progress.Save(dir); err != nil {
 		return nil, err
 	}
-	client, err := s.apiClient(addr)
+	client, err := s.apiClientAt(addr)
 	if err != nil {
 		return nil, err
 	}
@@ -443,4 +443,10 @@ func stopEmbedded(a *agent.Agent) {
 		c.Stop()
 	}
 	a.Shutdown()
+}
+
+// labAddressFlag is the lab commands' own -address: naming an agent there
+// means working against that cluster instead of an embedded one.
+func labAddressFlag(c *cobra.Command, addr *string) {
+	c.Flags().StringVar(addr, "address", "", "work against the cluster of this agent's HTTP address instead of an embedded one")
 }

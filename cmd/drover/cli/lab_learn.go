@@ -63,7 +63,7 @@ func openAnyWorkspace(s *streams) (*workspace, error) {
 }
 
 func newWorkspace(s *streams, dir string, p *labs.Progress, lab *labs.Lab) (*workspace, error) {
-	client, err := s.apiClient(p.Address)
+	client, err := s.apiClientAt(p.Address)
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +197,7 @@ func newLabStartCommand(s *streams) *cobra.Command {
 				}
 				p.Embedded, p.Address = info, info.Agents[firstAgent(lab)]
 			} else if p.Address == "" {
-				p.Address = "http://" + defaultAddress
+				p.Address = defaultAddress
 			}
 			if err := p.Save(dir); err != nil {
 				return fail(1, "Error: %v", err)
@@ -229,7 +229,7 @@ func newLabStartCommand(s *streams) *cobra.Command {
 			}
 			o.line("Workspace: " + dir + "\n")
 			o.printf("In another terminal, or here:\n  cd %s\n", dir)
-			if p.Address != "http://"+defaultAddress {
+			if p.Address != defaultAddress {
 				o.printf("  export DROVER_ADDR=%s\n", p.Address)
 			}
 			o.printf("\n")
@@ -237,7 +237,7 @@ func newLabStartCommand(s *streams) *cobra.Command {
 			return nil
 		},
 	}
-	addressFlag(c, &addr)
+	labAddressFlag(c, &addr)
 	c.Flags().StringVar(&dir, "dir", "", "the workspace directory (default ./<lab>)")
 	c.Flags().IntVar(&httpPort, "http-port", labServerHTTP, "the embedded server's HTTP port (0: any free port; a taken port falls back to a free one)")
 	return c

@@ -54,10 +54,9 @@ func (l legacyUsage) err(c *cobra.Command, msg string) error {
 // node status
 
 type nodeStatusFlags struct {
-	addr    string
 	self    bool
 	verbose bool
-	json    bool
+	out     outputFlags
 	allocs  bool
 	short   bool
 	quiet   bool
@@ -103,16 +102,15 @@ func buildNodeStatusCommand(s *streams, use string, legacy legacyUsage) *cobra.C
 	}
 	c.Flags().BoolVar(&f.self, "self", false, "show the node of the agent being asked")
 	c.Flags().BoolVar(&f.verbose, "verbose", false, "show full IDs and more detail")
-	c.Flags().BoolVar(&f.json, "json", false, "print the node (or the node list) as JSON")
+	f.out.register(c, "the node (or the node list)")
 	c.Flags().BoolVar(&f.allocs, "allocs", false, "add the number of running allocations to the list")
 	c.Flags().BoolVar(&f.short, "short", false, "show only the node's summary and its allocations")
 	c.Flags().BoolVar(&f.quiet, "quiet", false, "list only node IDs")
-	addressFlag(c, &f.addr)
 	return c
 }
 
 func runNodeStatus(s *streams, f nodeStatusFlags, args []string) error {
-	client, err := s.apiClient(f.addr)
+	client, err := s.apiClient()
 	if err != nil {
 		return fail(1, "Error initializing client: %v", err)
 	}
@@ -135,8 +133,8 @@ func runNodeStatus(s *streams, f nodeStatusFlags, args []string) error {
 	if err != nil {
 		return fail(1, "Error querying node info: %v", err)
 	}
-	if f.json {
-		return printIndentedJSON(s, node)
+	if f.out.active() {
+		return f.out.print(s, node)
 	}
 	allocs, _, err := client.Nodes().Allocations(node.ID, nil)
 	if err != nil {
@@ -151,8 +149,8 @@ func listNodes(s *streams, client *api.Client, f nodeStatusFlags, length int) er
 	if err != nil {
 		return fail(1, "Error querying node status: %v", err)
 	}
-	if f.json {
-		return printIndentedJSON(s, nodes)
+	if f.out.active() {
+		return f.out.print(s, nodes)
 	}
 	if len(nodes) == 0 {
 		fmt.Fprintln(s.Out, "No nodes registered")
@@ -550,7 +548,6 @@ func buildNodeDrainCommand(s *streams, use string, legacy legacyUsage) *cobra.Co
 	fl.BoolVar(&f.yes, "yes", false, "do not ask for confirmation")
 	fl.StringVarP(&f.message, "m", "m", "", "a message recorded with the drain")
 	fl.StringArrayVar(&f.meta, "meta", nil, "metadata recorded with the drain, as key=value (repeatable)")
-	addressFlag(c, &f.addr)
 	return c
 }
 
@@ -602,7 +599,7 @@ func runNodeDrain(c *cobra.Command, s *streams, f nodeDrainFlags, args []string,
 		meta["message"] = f.message
 	}
 
-	client, err := s.apiClient(f.addr)
+	client, err := s.apiClient()
 	if err != nil {
 		return fail(1, "Error initializing client: %v", err)
 	}
@@ -715,7 +712,6 @@ func confirmDrainToggle(s *streams, question, cancelMsg string) (bool, error) {
 // node eligibility
 
 func newNodeEligibilityCommand(s *streams) *cobra.Command {
-	var addr string
 	var enable, disable, self bool
 	c := &cobra.Command{
 		Use:   "eligibility [node]",
@@ -733,7 +729,7 @@ func newNodeEligibilityCommand(s *streams) *cobra.Command {
 			if n := len(args); (self && n != 0) || (!self && n != 1) {
 				return &usageError{cmd: c, msg: "Node ID must be specified if -self isn't being used"}
 			}
-			client, err := s.apiClient(addr)
+			client, err := s.apiClient()
 			if err != nil {
 				return fail(1, "Error initializing client: %v", err)
 			}
@@ -760,6 +756,5 @@ func newNodeEligibilityCommand(s *streams) *cobra.Command {
 	c.Flags().BoolVar(&enable, "enable", false, "make the node eligible for new work")
 	c.Flags().BoolVar(&disable, "disable", false, "make the node ineligible for new work")
 	c.Flags().BoolVar(&self, "self", false, "act on the node of the agent being asked")
-	addressFlag(c, &addr)
 	return c
 }

@@ -31,7 +31,6 @@ func newOperatorRaftCommand(s *streams) *cobra.Command {
 }
 
 func newOperatorRaftListPeersCommand(s *streams) *cobra.Command {
-	var addr string
 	var stale bool
 	c := &cobra.Command{
 		Use:   "list-peers",
@@ -46,7 +45,7 @@ func newOperatorRaftListPeersCommand(s *streams) *cobra.Command {
 			if len(args) != 0 {
 				return &usageError{cmd: c, msg: "This command takes no arguments"}
 			}
-			client, err := s.apiClient(addr)
+			client, err := s.apiClient()
 			if err != nil {
 				return fail(1, "Error initializing client: %v", err)
 			}
@@ -54,7 +53,6 @@ func newOperatorRaftListPeersCommand(s *streams) *cobra.Command {
 		},
 	}
 	c.Flags().BoolVar(&stale, "stale", false, "let a server that is not the leader answer (for a cluster without a leader)")
-	addressFlag(c, &addr)
 	return c
 }
 

@@ -46,7 +46,6 @@ func newServerMembersLegacyCommand(s *streams) *cobra.Command {
 }
 
 func buildServerMembersCommand(s *streams, use string, legacy legacyUsage) *cobra.Command {
-	var addr string
 	var verbose bool
 	prog := "drover server members"
 	if legacy != nil {
@@ -64,7 +63,7 @@ func buildServerMembersCommand(s *streams, use string, legacy legacyUsage) *cobr
 			if len(args) != 0 {
 				return legacy.err(c, "This command takes no arguments")
 			}
-			client, err := s.apiClient(addr)
+			client, err := s.apiClient()
 			if err != nil {
 				return fail(1, "Error initializing client: %v", err)
 			}
@@ -72,7 +71,6 @@ func buildServerMembersCommand(s *streams, use string, legacy legacyUsage) *cobr
 		},
 	}
 	c.Flags().BoolVar(&verbose, "verbose", false, "add the protocol version and tags of each member")
-	addressFlag(c, &addr)
 	return c
 }
 
@@ -142,7 +140,6 @@ func runServerMembers(s *streams, client *api.Client, verbose bool) error {
 }
 
 func newServerJoinCommand(s *streams) *cobra.Command {
-	var addr string
 	c := &cobra.Command{
 		Use:   "join <address> [<address>...]",
 		Short: "Join server nodes together",
@@ -156,14 +153,13 @@ func newServerJoinCommand(s *streams) *cobra.Command {
 			if len(args) < 1 {
 				return &usageError{cmd: c, msg: "One or more node addresses must be given as arguments"}
 			}
-			client, err := s.apiClient(addr)
+			client, err := s.apiClient()
 			if err != nil {
 				return fail(1, "Error initializing client: %v", err)
 			}
 			return runServerJoin(s, client, args)
 		},
 	}
-	addressFlag(c, &addr)
 	return c
 }
 
@@ -180,7 +176,6 @@ func runServerJoin(s *streams, client *api.Client, addrs []string) error {
 }
 
 func newServerForceLeaveCommand(s *streams) *cobra.Command {
-	var addr string
 	c := &cobra.Command{
 		Use:   "force-leave <node>",
 		Short: "Force a server into the 'left' state",
@@ -193,7 +188,7 @@ func newServerForceLeaveCommand(s *streams) *cobra.Command {
 			if len(args) != 1 {
 				return &usageError{cmd: c, msg: "This command takes one argument: <node>"}
 			}
-			client, err := s.apiClient(addr)
+			client, err := s.apiClient()
 			if err != nil {
 				return fail(1, "Error initializing client: %v", err)
 			}
@@ -203,7 +198,6 @@ func newServerForceLeaveCommand(s *streams) *cobra.Command {
 			return nil
 		},
 	}
-	addressFlag(c, &addr)
 	return c
 }
 

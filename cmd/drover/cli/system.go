@@ -16,7 +16,6 @@ func newSystemCommand(s *streams) *cobra.Command {
 }
 
 func newSystemGCCommand(s *streams) *cobra.Command {
-	var addr string
 	c := &cobra.Command{
 		Use:   "gc",
 		Short: "Run the garbage collector now",
@@ -29,7 +28,7 @@ func newSystemGCCommand(s *streams) *cobra.Command {
 			if len(args) != 0 {
 				return &usageError{cmd: c, msg: "This command takes no arguments"}
 			}
-			client, err := s.apiClient(addr)
+			client, err := s.apiClient()
 			if err != nil {
 				return fail(1, "Error initializing client: %v", err)
 			}
@@ -39,6 +38,5 @@ func newSystemGCCommand(s *streams) *cobra.Command {
 			return nil
 		},
 	}
-	addressFlag(c, &addr)
 	return c
 }
