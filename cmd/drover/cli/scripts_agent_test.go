@@ -210,4 +210,3 @@ func cmdNodeID(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv(args[0], nodes[0].ID)
 	ts.Setenv(args[0]+"8", nodes[0].ID[:8])
 }
-
