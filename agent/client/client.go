@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"drover/agent/client/hoststats"
 	"drover/agent/drivers"
 	droverrpc "drover/agent/rpc"
 	"drover/agent/structs"
@@ -81,6 +82,9 @@ type Client struct {
 	dirty   map[string]*allocRunner
 	dirtyCh chan struct{}
 	ttl     time.Duration
+
+	// host measures the machine for /v1/client/stats.
+	host *hoststats.Collector
 }
 
 // New starts a client: it restores persisted allocations (re-attaching to
@@ -123,12 +127,17 @@ func New(cfg *Config, registry *drivers.Registry) (*Client, error) {
 		return nil, fmt.Errorf("fingerprint: %w", err)
 	}
 	c.current = node
+	c.host = &hoststats.Collector{AllocDir: cfg.AllocDir, TotalMHz: float64(node.NodeResources.Cpu.CpuShares)}
 	c.wg.Add(3)
 	go c.registerAndHeartbeat()
 	go c.watchAllocs()
 	go c.syncAllocs()
 	return c, nil
 }
+
+// HostStats samples the machine: memory, CPU per core, the allocation
+// directory's disk and uptime.
+func (c *Client) HostStats() (*hoststats.Stats, error) { return c.host.Collect() }
 
 // NodeID is this client's node ID, stable across restarts.
 func (c *Client) NodeID() string { return c.nodeID }

@@ -40,6 +40,7 @@ func (c *Client) fingerprint(ctx context.Context) (*structs.Node, error) {
 	if disk <= 0 {
 		disk = diskMB(cfg.AllocDir)
 	}
+	osName, osVersion := osRelease("/etc/os-release")
 	node := &structs.Node{
 		ID:         c.nodeID,
 		SecretID:   c.secretID,
@@ -54,7 +55,8 @@ func (c *Client) fingerprint(ctx context.Context) (*structs.Node, error) {
 			"unique.network.ip-address": ip,
 			"unique.hostname":           hostname(),
 			"kernel.name":               runtime.GOOS,
-			"os.name":                   runtime.GOOS,
+			"os.name":                   osName,
+			"os.version":                osVersion,
 			"cpu.arch":                  runtime.GOARCH,
 			"cpu.numcores":              strconv.Itoa(cores),
 			"cpu.totalcompute":          strconv.FormatInt(cpu, 10),
@@ -175,4 +177,31 @@ func diskMB(dir string) int64 {
 		return 10240
 	}
 	return int64(st.Bavail) * int64(st.Bsize) >> 20
+}
+
+// osRelease reads the distribution's name and version (ID and VERSION_ID
+// of os-release), as the compatible client reports os.name and
+// os.version; without the file, the kernel's name stands in.
+func osRelease(path string) (name, version string) {
+	name = runtime.GOOS
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return name, ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			continue
+		}
+		v = strings.Trim(v, `"'`)
+		switch k {
+		case "ID":
+			if v != "" {
+				name = v
+			}
+		case "VERSION_ID":
+			version = v
+		}
+	}
+	return name, version
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"drover/agent/client"
+	"drover/agent/client/hoststats"
 )
 
 // LocalClient is the client role of the agent serving the API, when it
@@ -23,6 +24,9 @@ type LocalClient interface {
 	StreamLogs(ctx context.Context, allocID, task, stream string, follow bool, origin string, offset int64,
 		emit func(client.LogChunk) error) error
 	AllocStats(ctx context.Context, allocID string) (*client.AllocResourceUsage, error)
+	// NodeID and HostStats describe the machine (/v1/client/stats).
+	NodeID() string
+	HostStats() (*hoststats.Stats, error)
 }
 
 // Option configures the handler.
@@ -41,6 +45,59 @@ const forwardedHeader = "X-Drover-Forwarded"
 func (h *handler) clientRoutes() {
 	h.mux.HandleFunc("/v1/client/fs/logs/{alloc}", h.clientLogs)
 	h.mux.HandleFunc("/v1/client/allocation/{alloc}/stats", h.clientStats)
+	h.mux.HandleFunc("/v1/client/stats", h.clientHostStats)
+}
+
+// resolveClientNode finds where a node's client endpoint is answered:
+// here ("" and false), or the HTTP address to forward to and whether that
+// is the node itself. No node ID means this agent's own client.
+func (h *handler) resolveClientNode(nodeID string) (forwardTo string, toNode bool, err error) {
+	if h.local != nil && (nodeID == "" || nodeID == h.local.NodeID()) {
+		return "", false, nil
+	}
+	if nodeID == "" {
+		return "", false, badRequest("This agent runs no client: give the node with ?node_id=")
+	}
+	if h.srv == nil {
+		addr, err := h.serverHTTP()
+		return addr, false, err
+	}
+	snap := h.srv.State().Snapshot()
+	node, err := lookup(nil, nodeID, "node", snap.NodeByID, snap.NodesByIDPrefix)
+	if err != nil {
+		return "", false, err
+	}
+	if node == nil {
+		return "", false, notFound("Unknown node")
+	}
+	if h.local != nil && node.ID == h.local.NodeID() {
+		return "", false, nil
+	}
+	if node.HTTPAddr == "" {
+		return "", false, &codedError{code: http.StatusBadGateway, msg: fmt.Sprintf("node %s cannot be reached", node.ID)}
+	}
+	return node.HTTPAddr, true, nil
+}
+
+// clientHostStats serves /v1/client/stats?node_id=: the machine's memory,
+// CPU, disk and uptime, answered by the node itself.
+func (h *handler) clientHostStats(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		h.writeError(w, r, &codedError{code: http.StatusMethodNotAllowed, msg: "Invalid method"})
+		return
+	}
+	forwardTo, toNode, err := h.resolveClientNode(r.URL.Query().Get("node_id"))
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if forwardTo != "" {
+		h.forward(w, r, forwardTo, toNode)
+		return
+	}
+	h.serve(w, r, func(w http.ResponseWriter, r *http.Request) (interface{}, error) {
+		return h.local.HostStats()
+	})
 }
 
 // resolveClientAlloc finds the full allocation ID and, when it does not

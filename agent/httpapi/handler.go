@@ -31,9 +31,9 @@ type Server interface {
 
 	// Job writes: register (optionally enforcing the job modify index),
 	// dry-run plan, and stop or purge.
-	RegisterJob(job *structs.Job, enforceIndex bool, jobModifyIndex uint64) (*server.JobRegisterResponse, error)
+	RegisterJobWith(args *server.JobRegisterArgs) (*server.JobRegisterResponse, error)
 	PlanJob(job *structs.Job, diff bool) (*server.JobPlanResponse, error)
-	DeregisterJob(namespace, jobID string, purge bool) (*server.JobDeregisterResponse, error)
+	DeregisterJobWith(args *server.JobDeregisterArgs) (*server.JobDeregisterResponse, error)
 
 	// Node writes: start or end a drain, set scheduling eligibility.
 	UpdateDrain(nodeID string, spec *structs.DrainSpec, markEligible bool) (*server.NodeDrainResponse, error)
@@ -377,6 +377,19 @@ func inNamespace(want, ns string) bool {
 }
 
 // boolParam parses an optional boolean query parameter.
+// intParam parses an optional integer query parameter (0 when absent).
+func intParam(r *http.Request, name string) (int, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, badRequest("Failed to parse value of %q (%v) as an integer", name, v)
+	}
+	return n, nil
+}
+
 func boolParam(r *http.Request, name string) (bool, error) {
 	v := r.URL.Query().Get(name)
 	if v == "" {
@@ -423,12 +436,20 @@ func blockingParams(r *http.Request) (uint64, time.Duration, error) {
 type queryFunc func(ws memdb.WatchSet, snap *state.StateSnapshot) (uint64, error)
 
 // read runs a read endpoint's query, blocking when the request asks to,
-// and sets the query headers. Only filter expressions are refused: the
-// pagination parameters are accepted and everything fits on one page.
+// and sets the query headers. A filter expression is refused rather than
+// ignored, except by the list endpoints that apply it (readList); the
+// pagination parameters are accepted elsewhere and everything fits on one
+// page.
 func (h *handler) read(w http.ResponseWriter, r *http.Request, query queryFunc) error {
 	if r.URL.Query().Get("filter") != "" {
-		return badRequest("filter expressions are not supported")
+		return badRequest("filter expressions are not supported on %s", r.URL.Path)
 	}
+	return h.readList(w, r, query)
+}
+
+// readList is read for a list endpoint that filters and pages its result
+// with listPage.
+func (h *handler) readList(w http.ResponseWriter, r *http.Request, query queryFunc) error {
 	minIndex, wait, err := blockingParams(r)
 	if err != nil {
 		return err

@@ -10,18 +10,22 @@ import (
 	"github.com/hashicorp/go-memdb"
 
 	"drover/agent/jobspec"
+	"drover/agent/server"
 	"drover/agent/state"
 	"drover/agent/structs"
 )
 
 // jobRegisterRequest is the body of PUT /v1/jobs and PUT /v1/job/<id>.
 // Fields of the compatible API that Drover does not act on
-// (PolicyOverride, EvalPriority, Submission, ...) are ignored.
+// (PolicyOverride, Submission, ...) are ignored.
 type jobRegisterRequest struct {
 	Job            *structs.Job
 	EnforceIndex   bool
 	JobModifyIndex uint64
 	PreserveCounts bool
+	// PreserveResources keeps the resources of the tasks that exist.
+	PreserveResources bool
+	EvalPriority      int
 }
 
 // jobRegisterResponse answers a registration.
@@ -124,12 +128,13 @@ func (h *handler) register(w http.ResponseWriter, r *http.Request, pathID string
 		return nil, badRequest("Job ID does not match name")
 	}
 	setJobNamespace(job, r)
-	if req.PreserveCounts {
-		if err := h.preserveCounts(job); err != nil {
+	if req.PreserveCounts || req.PreserveResources {
+		if err := h.preserve(job, req.PreserveCounts, req.PreserveResources); err != nil {
 			return nil, err
 		}
 	}
-	resp, err := h.srv.RegisterJob(job, req.EnforceIndex, req.JobModifyIndex)
+	resp, err := h.srv.RegisterJobWith(&server.JobRegisterArgs{Job: job, EnforceIndex: req.EnforceIndex,
+		JobModifyIndex: req.JobModifyIndex, EvalPriority: req.EvalPriority})
 	if err != nil {
 		return nil, err
 	}
@@ -151,9 +156,11 @@ func setJobNamespace(job *structs.Job, r *http.Request) {
 	}
 }
 
-// preserveCounts keeps the current count of every group that already
-// exists (job run -preserve-counts).
-func (h *handler) preserveCounts(job *structs.Job) error {
+// preserve keeps, from the registered version, the count of every group
+// that already exists (job run -preserve-counts) and the resources of
+// every task that does (-preserve-resources), so a resubmitted file does
+// not undo a scaling.
+func (h *handler) preserve(job *structs.Job, counts, resources bool) error {
 	ns := job.Namespace
 	if ns == "" {
 		ns = structs.DefaultNamespace
@@ -163,8 +170,29 @@ func (h *handler) preserveCounts(job *structs.Job) error {
 		return err
 	}
 	for _, tg := range job.TaskGroups {
-		if old := existing.LookupTaskGroup(tg.Name); old != nil {
+		old := existing.LookupTaskGroup(tg.Name)
+		if old == nil {
+			continue
+		}
+		if counts {
 			tg.Count = old.Count
+		}
+		if !resources {
+			continue
+		}
+		for _, t := range tg.Tasks {
+			for _, ot := range old.Tasks {
+				if ot.Name != t.Name || ot.Resources == nil {
+					continue
+				}
+				// The sizes are preserved; ports stay as the file declares them.
+				kept := *ot.Resources
+				kept.Networks = nil
+				if t.Resources != nil {
+					kept.Networks = t.Resources.Networks
+				}
+				t.Resources = &kept
+			}
 		}
 	}
 	return nil
@@ -220,7 +248,19 @@ func (h *handler) jobDeregister(w http.ResponseWriter, r *http.Request) (interfa
 	if err != nil {
 		return nil, err
 	}
-	resp, err := h.srv.DeregisterJob(namespace(r), r.PathValue("id"), purge)
+	priority, err := intParam(r, "eval_priority")
+	if err != nil {
+		return nil, err
+	}
+	// global (multiregion jobs) and no_shutdown_delay are accepted: Drover
+	// has one region, and its client does not wait out shutdown_delay.
+	for _, name := range []string{"global", "no_shutdown_delay"} {
+		if _, err := boolParam(r, name); err != nil {
+			return nil, err
+		}
+	}
+	resp, err := h.srv.DeregisterJobWith(&server.JobDeregisterArgs{Namespace: namespace(r), JobID: r.PathValue("id"),
+		Purge: purge, EvalPriority: priority})
 	if err != nil {
 		return nil, err
 	}

@@ -26,8 +26,16 @@ type nodeEligibilityRequest struct {
 
 func (h *handler) nodesList(w http.ResponseWriter, r *http.Request) (interface{}, error) {
 	prefix := r.URL.Query().Get("prefix")
+	lq, err := parseListQuery(r)
+	if err != nil {
+		return nil, err
+	}
+	withOS, err := boolParam(r, "os")
+	if err != nil {
+		return nil, err
+	}
 	var out []*structs.NodeListStub
-	err := h.read(w, r, func(ws memdb.WatchSet, snap *state.StateSnapshot) (uint64, error) {
+	err = h.readList(w, r, func(ws memdb.WatchSet, snap *state.StateSnapshot) (uint64, error) {
 		var nodes []*structs.Node
 		var err error
 		if prefix != "" {
@@ -40,11 +48,18 @@ func (h *handler) nodesList(w http.ResponseWriter, r *http.Request) (interface{}
 		}
 		out = make([]*structs.NodeListStub, 0, len(nodes))
 		for _, n := range nodes {
-			out = append(out, n.Stub())
+			stub := n.Stub()
+			if withOS {
+				stub.Attributes = map[string]string{"os.name": n.Attributes["os.name"], "os.version": n.Attributes["os.version"]}
+			}
+			out = append(out, stub)
 		}
 		return snap.Index(state.TableNodes)
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return listPage(w, lq, out, func(n *structs.NodeListStub) string { return n.ID })
 }
 
 func (h *handler) nodeInfo(w http.ResponseWriter, r *http.Request) (interface{}, error) {

@@ -26,11 +26,20 @@ type JobRegisterResponse struct {
 // (job run -check-index). An unchanged job is not re-registered (its
 // version stays), but an evaluation is still created.
 func (s *Server) RegisterJob(job *structs.Job, enforceIndex bool, jobModifyIndex uint64) (*JobRegisterResponse, error) {
+	return s.RegisterJobWith(&JobRegisterArgs{Job: job, EnforceIndex: enforceIndex, JobModifyIndex: jobModifyIndex})
+}
+
+// RegisterJobWith is RegisterJob with every option of the request.
+func (s *Server) RegisterJobWith(args *JobRegisterArgs) (*JobRegisterResponse, error) {
+	job, enforceIndex, jobModifyIndex := args.Job, args.EnforceIndex, args.JobModifyIndex
 	if job == nil {
 		return nil, errorf(ErrInvalidRequest, "Job must be specified")
 	}
+	if err := validEvalPriority(args.EvalPriority); err != nil {
+		return nil, err
+	}
 	var fwd JobRegisterResponse
-	if done, err := s.forward("Job.Register", &JobRegisterArgs{Job: job, EnforceIndex: enforceIndex, JobModifyIndex: jobModifyIndex}, &fwd); done {
+	if done, err := s.forward("Job.Register", args, &fwd); done {
 		return &fwd, err
 	}
 	job = job.Copy()
@@ -54,7 +63,7 @@ func (s *Server) RegisterJob(job *structs.Job, enforceIndex bool, jobModifyIndex
 	var eval *structs.Evaluation
 	if job.Periodic == nil {
 		eval = &structs.Evaluation{
-			ID: structs.GenerateUUID(), Namespace: job.Namespace, Priority: job.Priority, Type: job.Type,
+			ID: structs.GenerateUUID(), Namespace: job.Namespace, Priority: evalPriority(args.EvalPriority, job.Priority), Type: job.Type,
 			TriggeredBy: structs.EvalTriggerJobRegister, JobID: job.ID, Status: structs.EvalStatusPending,
 			CreateTime: ts.UnixNano(), ModifyTime: ts.UnixNano(),
 		}
@@ -209,8 +218,17 @@ type JobDeregisterResponse struct {
 // version), or deleted with purge, and an evaluation stops its
 // allocations.
 func (s *Server) DeregisterJob(namespace, jobID string, purge bool) (*JobDeregisterResponse, error) {
+	return s.DeregisterJobWith(&JobDeregisterArgs{Namespace: namespace, JobID: jobID, Purge: purge})
+}
+
+// DeregisterJobWith is DeregisterJob with every option of the request.
+func (s *Server) DeregisterJobWith(args *JobDeregisterArgs) (*JobDeregisterResponse, error) {
+	namespace, jobID, purge := args.Namespace, args.JobID, args.Purge
+	if err := validEvalPriority(args.EvalPriority); err != nil {
+		return nil, err
+	}
 	var fwd JobDeregisterResponse
-	if done, err := s.forward("Job.Deregister", &JobDeregisterArgs{Namespace: namespace, JobID: jobID, Purge: purge}, &fwd); done {
+	if done, err := s.forward("Job.Deregister", args, &fwd); done {
 		return &fwd, err
 	}
 	existing, err := s.State().JobByID(nil, namespace, jobID)
@@ -222,7 +240,7 @@ func (s *Server) DeregisterJob(namespace, jobID string, purge bool) (*JobDeregis
 	}
 	ts := now()
 	eval := &structs.Evaluation{
-		ID: structs.GenerateUUID(), Namespace: namespace, Priority: existing.Priority, Type: existing.Type,
+		ID: structs.GenerateUUID(), Namespace: namespace, Priority: evalPriority(args.EvalPriority, existing.Priority), Type: existing.Type,
 		TriggeredBy: structs.EvalTriggerJobDeregister, JobID: jobID, Status: structs.EvalStatusPending,
 		CreateTime: ts.UnixNano(), ModifyTime: ts.UnixNano(),
 	}
@@ -311,4 +329,21 @@ func (s *Server) limits() structs.Limits {
 		return structs.DefaultLimits
 	}
 	return s.config.Limits
+}
+
+// validEvalPriority checks an evaluation priority given with a request:
+// 0 (the job's own) or a job priority.
+func validEvalPriority(p int) error {
+	if p != 0 && (p < 1 || p > 100) {
+		return errorf(ErrInvalidRequest, "EvalPriority: eval priority must be between [1, 100], got %d", p)
+	}
+	return nil
+}
+
+// evalPriority is the requested priority, else the job's.
+func evalPriority(requested, job int) int {
+	if requested != 0 {
+		return requested
+	}
+	return job
 }

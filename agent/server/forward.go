@@ -63,6 +63,9 @@ type JobRegisterArgs struct {
 	Job            *structs.Job
 	EnforceIndex   bool
 	JobModifyIndex uint64
+	// EvalPriority overrides the job's priority for the evaluation this
+	// registration creates (job run -eval-priority); 0 keeps the job's.
+	EvalPriority int
 }
 
 // JobPlanArgs plans a job (Job.Plan).
@@ -76,6 +79,8 @@ type JobDeregisterArgs struct {
 	Namespace string
 	JobID     string
 	Purge     bool
+	// EvalPriority is as in JobRegisterArgs (job stop -eval-priority).
+	EvalPriority int
 }
 
 // DeploymentArgs promotes (Deployment.Promote) or fails
@@ -95,7 +100,7 @@ type DeploymentUpdateResponse struct {
 type jobEndpoint struct{ srv *Server }
 
 func (e *jobEndpoint) Register(args *JobRegisterArgs, reply *JobRegisterResponse) error {
-	r, err := e.srv.RegisterJob(args.Job, args.EnforceIndex, args.JobModifyIndex)
+	r, err := e.srv.RegisterJobWith(args)
 	if err != nil {
 		return wireError(err)
 	}
@@ -113,7 +118,7 @@ func (e *jobEndpoint) Plan(args *JobPlanArgs, reply *JobPlanResponse) error {
 }
 
 func (e *jobEndpoint) Deregister(args *JobDeregisterArgs, reply *JobDeregisterResponse) error {
-	r, err := e.srv.DeregisterJob(args.Namespace, args.JobID, args.Purge)
+	r, err := e.srv.DeregisterJobWith(args)
 	if err != nil {
 		return wireError(err)
 	}

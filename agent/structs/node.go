@@ -197,8 +197,11 @@ func (n *Node) Copy() *Node {
 
 // NodeListStub is the short form of a node in list responses.
 type NodeListStub struct {
-	Address               string
-	ID                    string
+	Address string
+	ID      string
+	// Attributes holds the operating system's name and version when the
+	// list is asked for them (?os=true), else nothing.
+	Attributes            map[string]string `json:",omitempty"`
 	Datacenter            string
 	Name                  string
 	NodeClass             string

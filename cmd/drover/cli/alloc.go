@@ -56,6 +56,7 @@ type allocStatusFlags struct {
 	verbose bool
 	stats   bool
 	out     outputFlags
+	ui      bool
 }
 
 // newAllocStatusCommand builds "alloc status" named use; path is how its
@@ -85,6 +86,7 @@ func newAllocStatusCommand(s *streams, use, path string) *cobra.Command {
 	c.Flags().BoolVar(&f.verbose, "verbose", false, "show full IDs, exact times and placement metrics")
 	c.Flags().BoolVar(&f.stats, "stats", false, "show detailed memory and CPU usage of each task")
 	f.out.register(c, "the allocation")
+	uiFlag(c, &f.ui)
 	return c
 }
 
@@ -196,6 +198,7 @@ func runAllocStatus(s *streams, f allocStatusFlags, id string) error {
 	if err != nil {
 		return fail(1, "Error initializing client: %v", err)
 	}
+	warnNoUI(s, f.ui)
 	length := shortID
 	if f.verbose {
 		length = fullID

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -37,6 +38,7 @@ type evalStatusFlags struct {
 	verbose bool
 	out     outputFlags
 	explain bool
+	monitor bool
 }
 
 // evalWithDecisions is an evaluation as the agent sends it.
@@ -63,16 +65,17 @@ func newEvalStatusCommand(s *streams, use, path string) *cobra.Command {
 			if len(args) != 1 {
 				return &usageError{cmd: c, msg: "This command takes one argument: <evaluation>"}
 			}
-			return runEvalStatus(s, f, args[0])
+			return runEvalStatus(c.Context(), s, f, args[0])
 		},
 	}
 	c.Flags().BoolVar(&f.verbose, "verbose", false, "show full IDs, exact times and the linked evaluations")
 	f.out.register(c, "the evaluation")
+	c.Flags().BoolVar(&f.monitor, "monitor", false, "follow the evaluation until it completes, as job run does")
 	c.Flags().BoolVar(&f.explain, "explain", false, "show the scheduler's decision and reason for each allocation")
 	return c
 }
 
-func runEvalStatus(s *streams, f evalStatusFlags, id string) error {
+func runEvalStatus(ctx context.Context, s *streams, f evalStatusFlags, id string) error {
 	if len(id) == 1 {
 		return fail(1, "Identifier must contain at least two characters.")
 	}
@@ -111,6 +114,16 @@ func runEvalStatus(s *streams, f evalStatusFlags, id string) error {
 		return nil
 	}
 
+	if f.monitor {
+		code, err := newMonitor(s.Out, client, f.verbose).run(ctx, matches[0].ID)
+		if err != nil {
+			return fail(1, "%v", err)
+		}
+		if code != 0 {
+			return fail(code, "")
+		}
+		return nil
+	}
 	body, err := client.Raw().Response("/v1/evaluation/"+url.PathEscape(matches[0].ID), nil)
 	if err != nil {
 		return fail(1, "Error querying evaluation: %v", err)

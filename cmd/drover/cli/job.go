@@ -51,7 +51,8 @@ func newJobCommand(s *streams) *cobra.Command {
 }
 
 func newJobInitCommand(s *streams) *cobra.Command {
-	var short bool
+	var short, connect, listTemplates bool
+	var tmpl string
 	c := &cobra.Command{
 		Use:   "init [filename]",
 		Short: "Write an example job file",
@@ -62,6 +63,14 @@ func newJobInitCommand(s *streams) *cobra.Command {
 		RunE: func(c *cobra.Command, args []string) error {
 			if len(args) > 1 {
 				return &usageError{cmd: c, msg: "This command takes either no arguments or one: <filename>"}
+			}
+			// The compatible CLI keeps job templates as variables and has a
+			// Consul Connect example; Drover has neither.
+			switch {
+			case listTemplates || tmpl != "":
+				return fail(1, "Job templates are not supported: Drover keeps no variables to hold them")
+			case connect:
+				return fail(1, "The Consul Connect example is not supported: Drover does not use Consul")
 			}
 			name := DefaultInitName
 			if len(args) == 1 {
@@ -75,6 +84,9 @@ func newJobInitCommand(s *streams) *cobra.Command {
 		},
 	}
 	c.Flags().BoolVar(&short, "short", false, "write a minimal job file without comments")
+	c.Flags().BoolVar(&connect, "connect", false, "write the Consul Connect example (not supported: Drover does not use Consul)")
+	c.Flags().StringVar(&tmpl, "template", "", "write a stored job template (not supported: Drover keeps no templates)")
+	c.Flags().BoolVar(&listTemplates, "list-templates", false, "list the stored job templates (not supported)")
 	return c
 }
 

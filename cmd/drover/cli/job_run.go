@@ -47,6 +47,7 @@ func newJobRunCommand(s *streams) *cobra.Command {
 	var flags jobFlags
 	var checkIndex uint64
 	var detach, verbose, explain bool
+	var opts submitFlags
 	c := &cobra.Command{
 		Use:   "run <file>",
 		Short: "Run a job, or update a running one",
@@ -64,16 +65,19 @@ func newJobRunCommand(s *streams) *cobra.Command {
 			if err != nil {
 				return fail(1, "%v", err)
 			}
+			if opts.output {
+				return printIndentedJSON(s, map[string]*api.Job{"Job": job})
+			}
 			client, err := s.apiClient()
 			if err != nil {
 				return fail(1, "Error initializing client: %v", err)
 			}
-			var resp *api.JobRegisterResponse
-			if c.Flags().Changed("check-index") {
-				resp, _, err = client.Jobs().EnforceRegister(job, checkIndex, nil)
-			} else {
-				resp, _, err = client.Jobs().Register(job, nil)
-			}
+			opts.warnUI(s)
+			resp, _, err := client.Jobs().RegisterOpts(job, &api.RegisterOptions{
+				EnforceIndex: c.Flags().Changed("check-index"), ModifyIndex: checkIndex,
+				PolicyOverride: opts.policyOverride, PreserveCounts: opts.preserveCounts,
+				PreserveResources: opts.preserveResources, EvalPriority: opts.evalPriority,
+			}, nil)
 			if err != nil {
 				if m := checkIndexError.FindStringSubmatch(err.Error()); m != nil {
 					return fail(1, "%s\nJob not updated", m[1])
@@ -113,12 +117,55 @@ func newJobRunCommand(s *streams) *cobra.Command {
 	c.Flags().BoolVar(&detach, "detach", false, "return at once with the evaluation ID instead of following it")
 	c.Flags().BoolVar(&verbose, "verbose", false, "show full IDs")
 	c.Flags().BoolVar(&explain, "explain", false, "print why the scheduler decided what it did for each allocation")
+	opts.register(c)
 	return c
+}
+
+// submitFlags are job run's flags of the compatible CLI beyond the
+// tutorials' ones. Those naming a subsystem Drover does not have (Sentinel,
+// Consul, Vault) are accepted so that scripts keep working, and change
+// nothing, as they would change nothing for a job that does not use it.
+type submitFlags struct {
+	output            bool
+	policyOverride    bool
+	preserveCounts    bool
+	preserveResources bool
+	evalPriority      int
+	consulNamespace   string
+	vaultNamespace    string
+	ui                bool
+}
+
+func (f *submitFlags) register(c *cobra.Command) {
+	c.Flags().BoolVar(&f.output, "output", false, "print the job as the API's JSON instead of running it")
+	c.Flags().BoolVar(&f.preserveCounts, "preserve-counts", false, "keep the current count of the groups that already run")
+	c.Flags().BoolVar(&f.preserveResources, "preserve-resources", false, "keep the current resources of the tasks that already run")
+	c.Flags().IntVar(&f.evalPriority, "eval-priority", 0, "the priority of the evaluation this creates, 1-100 (default: the job's)")
+	c.Flags().BoolVar(&f.policyOverride, "policy-override", false, "accepted for compatibility: Drover has no Sentinel policies to override")
+	c.Flags().StringVar(&f.consulNamespace, "consul-namespace", "", "accepted for compatibility: Drover does not use Consul")
+	c.Flags().StringVar(&f.vaultNamespace, "vault-namespace", "", "accepted for compatibility: Drover does not use Vault")
+	uiFlag(c, &f.ui)
+}
+
+func (f *submitFlags) warnUI(s *streams) { warnNoUI(s, f.ui) }
+
+// uiFlag is -ui, which opens the web UI in the compatible CLI.
+func uiFlag(c *cobra.Command, ui *bool) {
+	c.Flags().BoolVar(ui, "ui", false, "open the web UI at this page (Drover has no web UI yet: says so)")
+}
+
+// warnNoUI tells a user who asked for the web UI that there is none yet.
+func warnNoUI(s *streams, ui bool) {
+	if ui {
+		fmt.Fprintln(s.Err, "==> Drover has no web UI yet: -ui is ignored")
+	}
 }
 
 func newJobPlanCommand(s *streams) *cobra.Command {
 	var flags jobFlags
-	var noDiff, verbose, explain bool
+	var diff, noDiff, verbose, explain, jsonOutput, policyOverride bool
+	var vaultNamespace string
+	var o outputFlags
 	c := &cobra.Command{
 		Use:   "plan <file>",
 		Short: "Dry-run a job: show what would change, and the index to run it with",
@@ -140,10 +187,28 @@ func newJobPlanCommand(s *streams) *cobra.Command {
 			if err != nil {
 				return fail(255, "Error initializing client: %v", err)
 			}
+			if noDiff {
+				diff = false
+			}
+			if err := o.check(); err != nil {
+				return fail(255, "%v", err)
+			}
 			var resp planResponse
-			req := map[string]interface{}{"Job": job, "Diff": !noDiff}
+			req := map[string]interface{}{"Job": job, "Diff": diff, "PolicyOverride": policyOverride}
 			if _, err := client.Raw().Write("/v1/job/"+*job.ID+"/plan", req, &resp, nil); err != nil {
 				return fail(255, "Error during plan: %v", err)
+			}
+			if jsonOutput || o.active() {
+				if jsonOutput {
+					o.json = true
+				}
+				if err := o.print(s, resp); err != nil {
+					return fail(255, "%v", err)
+				}
+				if planChanges(resp.Annotations) {
+					return fail(1, "")
+				}
+				return nil
 			}
 			if resp.Diff != nil {
 				d := &structs.JobDiff{}
@@ -166,9 +231,14 @@ func newJobPlanCommand(s *streams) *cobra.Command {
 		},
 	}
 	flags.register(c)
-	c.Flags().BoolVar(&noDiff, "no-diff", false, "do not show the job diff")
+	c.Flags().BoolVar(&diff, "diff", true, "show the differences from the running version (-diff=false hides them)")
+	c.Flags().BoolVar(&noDiff, "no-diff", false, "same as -diff=false")
 	c.Flags().BoolVar(&verbose, "verbose", false, "show every field of the diff, not only changed ones")
 	c.Flags().BoolVar(&explain, "explain", false, "print why the scheduler would decide what it does for each allocation")
+	c.Flags().BoolVar(&jsonOutput, "json-output", false, "print the plan as JSON (same as -json on the output; -json reads a JSON job file)")
+	c.Flags().StringVarP(&o.template, "t", "t", "", "print the plan through this Go template")
+	c.Flags().BoolVar(&policyOverride, "policy-override", false, "accepted for compatibility: Drover has no Sentinel policies to override")
+	c.Flags().StringVar(&vaultNamespace, "vault-namespace", "", "accepted for compatibility: Drover does not use Vault")
 	return c
 }
 
@@ -301,7 +371,8 @@ func statusString(status string, stop bool) string {
 }
 
 func newJobStopCommand(s *streams) *cobra.Command {
-	var purge, detach, yes, verbose bool
+	var purge, detach, yes, verbose, global, noShutdownDelay bool
+	var evalPriority int
 	c := &cobra.Command{
 		Use:   "stop <job>",
 		Short: "Stop a running job",
@@ -332,7 +403,8 @@ func newJobStopCommand(s *streams) *cobra.Command {
 					return fail(1, "No confirmation detected. For confirmation, an exact 'y' is required.")
 				}
 			}
-			evalID, _, err := client.Jobs().Deregister(job.ID, purge, nil)
+			evalID, _, err := client.Jobs().DeregisterOpts(job.ID, &api.DeregisterOptions{
+				Purge: purge, Global: global, EvalPriority: evalPriority, NoShutdownDelay: noShutdownDelay}, nil)
 			if err != nil {
 				return fail(1, "Error deregistering job with id %s err: %v", args[0], err)
 			}
@@ -350,6 +422,9 @@ func newJobStopCommand(s *streams) *cobra.Command {
 	c.Flags().BoolVar(&detach, "detach", false, "print the evaluation ID and return at once")
 	c.Flags().BoolVar(&yes, "yes", false, "do not ask for confirmation when the job was matched by prefix")
 	c.Flags().BoolVar(&verbose, "verbose", false, "show full IDs")
+	c.Flags().IntVar(&evalPriority, "eval-priority", 0, "the priority of the evaluation this creates, 1-100 (default: the job's)")
+	c.Flags().BoolVar(&global, "global", false, "stop the job in every region (Drover has one region: the same as without)")
+	c.Flags().BoolVar(&noShutdownDelay, "no-shutdown-delay", false, "do not wait out shutdown_delay (Drover's client never waits for it)")
 	return c
 }
 
@@ -357,7 +432,7 @@ func newJobStopCommand(s *streams) *cobra.Command {
 var confirmInput io.Reader = os.Stdin
 
 func newJobStatusCommand(s *streams) *cobra.Command {
-	var short, verbose, evals, allAllocs bool
+	var short, verbose, evals, allAllocs, ui bool
 	var o outputFlags
 	c := &cobra.Command{
 		Use:   "status [job]",
@@ -378,6 +453,7 @@ func newJobStatusCommand(s *streams) *cobra.Command {
 			if err != nil {
 				return fail(1, "Error initializing client: %v", err)
 			}
+			warnNoUI(s, ui)
 			if len(args) == 0 {
 				return listJobs(s, client, o, allAllocs)
 			}
@@ -400,6 +476,7 @@ func newJobStatusCommand(s *streams) *cobra.Command {
 	c.Flags().BoolVar(&verbose, "verbose", false, "show full IDs and exact times")
 	c.Flags().BoolVar(&evals, "evals", false, "also show the job's evaluations")
 	c.Flags().BoolVar(&allAllocs, "all-allocs", false, "show the allocations of earlier instances of the job too")
+	uiFlag(c, &ui)
 	o.register(c, "each job's status")
 	return c
 }

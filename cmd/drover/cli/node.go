@@ -60,6 +60,12 @@ type nodeStatusFlags struct {
 	allocs  bool
 	short   bool
 	quiet   bool
+	os      bool
+	stats   bool
+	// filter, perPage and pageToken select and page the node list.
+	filter    string
+	perPage   int
+	pageToken string
 }
 
 func newNodeStatusCommand(s *streams) *cobra.Command {
@@ -106,6 +112,11 @@ func buildNodeStatusCommand(s *streams, use string, legacy legacyUsage) *cobra.C
 	c.Flags().BoolVar(&f.allocs, "allocs", false, "add the number of running allocations to the list")
 	c.Flags().BoolVar(&f.short, "short", false, "show only the node's summary and its allocations")
 	c.Flags().BoolVar(&f.quiet, "quiet", false, "list only node IDs")
+	c.Flags().BoolVar(&f.os, "os", false, "add each node's operating system to the list")
+	c.Flags().BoolVar(&f.stats, "stats", false, "show the node's detailed CPU, memory and disk usage")
+	c.Flags().StringVar(&f.filter, "filter", "", "list only the nodes this expression selects, e.g. 'Status == \"ready\"'")
+	c.Flags().IntVar(&f.perPage, "per-page", 0, "list at most this many nodes (then how to get the next page)")
+	c.Flags().StringVar(&f.pageToken, "page-token", "", "start the list at this page token")
 	return c
 }
 
@@ -140,12 +151,54 @@ func runNodeStatus(s *streams, f nodeStatusFlags, args []string) error {
 	if err != nil {
 		return fail(1, "Error querying node allocations: %v", err)
 	}
-	fmt.Fprintln(s.Out, formatNodeDetail(node, allocs, f, time.Now()))
+	var usage nodeUsage
+	if node.Status != api.NodeStatusDown {
+		if usage.host, err = client.Nodes().Stats(node.ID, nil); err != nil {
+			fmt.Fprintf(s.Err, "error fetching node stats: %v\n", err)
+		}
+		usage.allocs = allocUtilization(client, allocs)
+	}
+	fmt.Fprintln(s.Out, s.colorize(formatNodeDetail(node, allocs, usage, f, time.Now())))
 	return nil
 }
 
+// nodeUsage is what the node measures: the host, and the sum of its
+// running allocations (nil when it could not be read).
+type nodeUsage struct {
+	host   *api.HostStats
+	allocs *api.ResourceUsage
+}
+
+// allocUtilization sums the measured usage of the running allocations; it
+// gives up (nil) on the first one that cannot be read, as a partial sum
+// would mislead.
+func allocUtilization(client *api.Client, allocs []*api.Allocation) *api.ResourceUsage {
+	sum := &api.ResourceUsage{MemoryStats: &api.MemoryStats{}, CpuStats: &api.CpuStats{}}
+	for _, a := range allocs {
+		if a.ClientStatus != api.AllocClientStatusRunning {
+			continue
+		}
+		st, err := client.Allocations().Stats(a, nil)
+		if err != nil || st.ResourceUsage == nil {
+			return nil
+		}
+		if m := st.ResourceUsage.MemoryStats; m != nil {
+			sum.MemoryStats.RSS += m.RSS
+			sum.MemoryStats.Usage += m.Usage
+		}
+		if c := st.ResourceUsage.CpuStats; c != nil {
+			sum.CpuStats.TotalTicks += c.TotalTicks
+		}
+	}
+	return sum
+}
+
 func listNodes(s *streams, client *api.Client, f nodeStatusFlags, length int) error {
-	nodes, _, err := client.Nodes().List(nil)
+	q := &api.QueryOptions{Filter: f.filter, PerPage: int32(f.perPage), NextToken: f.pageToken}
+	if f.os {
+		q.Params = map[string]string{"os": "true"}
+	}
+	nodes, meta, err := client.Nodes().List(q)
 	if err != nil {
 		return fail(1, "Error querying node status: %v", err)
 	}
@@ -175,6 +228,17 @@ func listNodes(s *streams, client *api.Client, f nodeStatusFlags, length int) er
 		}
 	}
 	rows := nodeStubRows(nodes, f.verbose, length)
+	if f.os {
+		for i, row := range rows {
+			os := "OS"
+			if i > 0 {
+				os = nodes[i-1].Attributes["os.name"]
+			}
+			// After Class, the fourth column.
+			cells := strings.SplitN(row, "|", 5)
+			rows[i] = strings.Join(append(cells[:4], os, cells[4]), "|")
+		}
+	}
 	if f.allocs {
 		rows[0] += "|Running Allocs"
 		for i, n := range nodes {
@@ -182,6 +246,7 @@ func listNodes(s *streams, client *api.Client, f nodeStatusFlags, length int) er
 		}
 	}
 	fmt.Fprintln(s.Out, formatList(rows))
+	s.printNextPage(meta.NextToken)
 	return nil
 }
 
@@ -254,13 +319,13 @@ func printIndentedJSON(s *streams, v interface{}) error {
 	return nil
 }
 
-func formatNodeDetail(node *api.Node, allocs []*api.Allocation, f nodeStatusFlags, now time.Time) string {
+func formatNodeDetail(node *api.Node, allocs []*api.Allocation, usage nodeUsage, f nodeStatusFlags, now time.Time) string {
 	length := shortID
 	if f.verbose {
 		length = fullID
 	}
 	var b strings.Builder
-	b.WriteString(formatKV([]string{
+	head := []string{
 		"ID|" + node.ID,
 		"Name|" + node.Name,
 		"Class|" + node.NodeClass,
@@ -268,27 +333,42 @@ func formatNodeDetail(node *api.Node, allocs []*api.Allocation, f nodeStatusFlag
 		"Drain|" + nodeDrainText(node),
 		"Eligibility|" + node.SchedulingEligibility,
 		"Status|" + node.Status,
-		"Driver Status|" + nodeDriverStatus(node),
-	}))
+	}
+	head = append(append(head, uptimeRow(usage.host)...), "Driver Status|"+nodeDriverStatus(node))
+	b.WriteString(formatKV(head))
 	if !f.short {
-		b.WriteString("\n\nNode Events\n")
+		b.WriteString("\n\n" + bold("Node Events") + "\n")
 		b.WriteString(formatList(nodeEventRows(node.Events)))
 		if f.verbose {
-			b.WriteString("\n\nDrivers\n")
+			b.WriteString("\n\n" + bold("Drivers") + "\n")
 			b.WriteString(formatList(nodeDriverRows(node.Drivers)))
 		}
-		b.WriteString("\n\nAllocated Resources\n")
+		b.WriteString("\n\n" + bold("Allocated Resources") + "\n")
 		b.WriteString(formatList(allocatedResourceRows(node, allocs)))
+		totalCPU, totalMem, _ := nodeCapacity(node)
+		if usage.allocs != nil {
+			b.WriteString("\n\n" + bold("Allocation Resource Utilization") + "\n")
+			b.WriteString(formatList([]string{"CPU|Memory", fmt.Sprintf("%d/%d MHz|%s/%s",
+				int64(math.Floor(usage.allocs.CpuStats.TotalTicks)), totalCPU,
+				humanBytes(int64(memoryUsed(usage.allocs.MemoryStats))), humanBytes(totalMem*1024*1024))}))
+		}
+		if h := usage.host; h != nil && h.Memory != nil {
+			b.WriteString("\n\n" + bold("Host Resource Utilization") + "\n")
+			b.WriteString(formatList(hostUtilizationRows(node, h)))
+		}
+		if f.stats && usage.host != nil {
+			b.WriteString(formatHostStats(usage.host))
+		}
 		if f.verbose {
-			b.WriteString("\n\nAttributes\n")
+			b.WriteString("\n\n" + bold("Attributes") + "\n")
 			b.WriteString(formatKV(sortedKV(node.Attributes)))
 			if len(node.Meta) > 0 {
-				b.WriteString("\n\nMeta\n")
+				b.WriteString("\n\n" + bold("Meta") + "\n")
 				b.WriteString(formatKV(sortedKV(node.Meta)))
 			}
 		}
 	}
-	b.WriteString("\n\nAllocations\n")
+	b.WriteString("\n\n" + bold("Allocations") + "\n")
 	if len(allocs) == 0 {
 		b.WriteString("No allocations placed")
 	} else {
@@ -409,15 +489,7 @@ func allocatedResourceRows(node *api.Node, allocs []*api.Allocation) []string {
 		}
 		disk += a.AllocatedResources.Shared.DiskMB
 	}
-	var totalCPU, totalMem, totalDisk int64
-	if r := node.NodeResources; r != nil {
-		totalCPU, totalMem, totalDisk = r.Cpu.CpuShares, r.Memory.MemoryMB, r.Disk.DiskMB
-	}
-	if r := node.ReservedResources; r != nil {
-		totalCPU -= int64(r.Cpu.CpuShares)
-		totalMem -= int64(r.Memory.MemoryMB)
-		totalDisk -= int64(r.Disk.DiskMB)
-	}
+	totalCPU, totalMem, totalDisk := nodeCapacity(node)
 	return []string{
 		"CPU|Memory|Disk",
 		fmt.Sprintf("%d/%d MHz|%s/%s|%s/%s", cpu, totalCPU,
@@ -757,4 +829,82 @@ func newNodeEligibilityCommand(s *streams) *cobra.Command {
 	c.Flags().BoolVar(&disable, "disable", false, "make the node ineligible for new work")
 	c.Flags().BoolVar(&self, "self", false, "act on the node of the agent being asked")
 	return c
+}
+
+// nodeCapacity is what the node offers to allocations: its resources less
+// the reserved ones (CPU in MHz, memory and disk in MB).
+func nodeCapacity(node *api.Node) (cpu, memMB, diskMB int64) {
+	if r := node.NodeResources; r != nil {
+		cpu, memMB, diskMB = r.Cpu.CpuShares, r.Memory.MemoryMB, r.Disk.DiskMB
+	}
+	if r := node.ReservedResources; r != nil {
+		cpu -= int64(r.Cpu.CpuShares)
+		memMB -= int64(r.Memory.MemoryMB)
+		diskMB -= int64(r.Disk.DiskMB)
+	}
+	return cpu, memMB, diskMB
+}
+
+// memoryUsed is the memory figure the compatible CLI shows: RSS, else the
+// cgroup's usage.
+func memoryUsed(m *api.MemoryStats) uint64 {
+	if m == nil {
+		return 0
+	}
+	if m.RSS > 0 {
+		return m.RSS
+	}
+	return m.Usage
+}
+
+// uptimeRow is the Uptime line, when the host could be measured.
+func uptimeRow(h *api.HostStats) []string {
+	if h == nil {
+		return nil
+	}
+	return []string{"Uptime|" + (time.Duration(h.Uptime) * time.Second).String()}
+}
+
+// hostUtilizationRows is the "Host Resource Utilization" table: the MHz in
+// use of the machine's, its memory and the allocation directory's disk.
+func hostUtilizationRows(node *api.Node, h *api.HostStats) []string {
+	var totalCPU int64
+	if r := node.NodeResources; r != nil {
+		totalCPU = r.Cpu.CpuShares
+	}
+	row := fmt.Sprintf("%d/%d MHz|%s/%s", int64(math.Floor(h.CPUTicksConsumed)), totalCPU,
+		humanBytes(int64(h.Memory.Used)), humanBytes(int64(h.Memory.Total)))
+	header := "CPU|Memory"
+	if d := h.AllocDirStats; d != nil {
+		header += "|Disk"
+		row += fmt.Sprintf("|%s/%s", humanBytes(int64(d.Used)), humanBytes(int64(d.Size)))
+	}
+	return []string{header, row}
+}
+
+// formatHostStats is node status -stats: each core's use, the memory and
+// the disk in detail.
+func formatHostStats(h *api.HostStats) string {
+	var b strings.Builder
+	b.WriteString("\n\n" + bold("CPU Stats") + "\n")
+	for i, c := range h.CPU {
+		if i > 0 {
+			b.WriteString("\n\n")
+		}
+		b.WriteString(formatKV([]string{"CPU|" + c.CPU, fmt.Sprintf("User|%.2f%%", c.User),
+			fmt.Sprintf("System|%.2f%%", c.System), fmt.Sprintf("Idle|%.2f%%", c.Idle)}))
+	}
+	if m := h.Memory; m != nil {
+		b.WriteString("\n\n" + bold("Memory Stats") + "\n")
+		b.WriteString(formatKV([]string{"Total|" + humanBytes(int64(m.Total)), "Available|" + humanBytes(int64(m.Available)),
+			"Used|" + humanBytes(int64(m.Used)), "Free|" + humanBytes(int64(m.Free))}))
+	}
+	for _, d := range h.DiskStats {
+		b.WriteString("\n\n" + bold("Disk Stats") + "\n")
+		b.WriteString(formatKV([]string{"Device|" + d.Device, "MountPoint|" + d.Mountpoint,
+			"Size|" + humanBytes(int64(d.Size)), "Used|" + humanBytes(int64(d.Used)),
+			"Available|" + humanBytes(int64(d.Available)), fmt.Sprintf("Used Percent|%.2f%%", d.UsedPercent),
+			fmt.Sprintf("Inodes Percent|%.2f%%", d.InodesUsedPercent)}))
+	}
+	return b.String()
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"text/template"
 
 	"github.com/spf13/cobra"
@@ -19,7 +20,7 @@ type outputFlags struct {
 
 func (o *outputFlags) register(c *cobra.Command, what string) {
 	c.Flags().BoolVar(&o.json, "json", false, "print "+what+" as JSON")
-	c.Flags().StringVarP(&o.template, "template", "t", "", "print "+what+" through this Go template")
+	c.Flags().StringVarP(&o.template, "t", "t", "", "print "+what+" through this Go template")
 }
 
 // active reports whether the output is JSON or a template.
@@ -82,4 +83,25 @@ func (o *outputFlags) printRaw(s *streams, raw []byte) error {
 		return fail(1, "Error formatting the data: %v", err)
 	}
 	return o.print(s, v)
+}
+
+// printNextPage tells how to get the next page of a paginated list: the
+// same command line with -page-token.
+func (s *streams) printNextPage(token string) {
+	if token == "" {
+		return
+	}
+	args := []string{"drover"}
+	for i := 0; i < len(s.args); i++ {
+		a := strings.TrimLeft(s.args[i], "-")
+		if a == "page-token" {
+			i++ // and its value
+			continue
+		}
+		if strings.HasPrefix(a, "page-token=") {
+			continue
+		}
+		args = append(args, s.args[i])
+	}
+	fmt.Fprintf(s.Out, "\nResults have been paginated. To get the next page run:\n\n%s -page-token %s\n", strings.Join(args, " "), token)
 }
