@@ -36,10 +36,11 @@ func TestAgentScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"wait-allocs": cmdWaitAllocs,
-			"alloc-id":    cmdAllocID,
-			"eval-id":     cmdEvalID,
-			"node-id":     cmdNodeID,
+			"wait-allocs":   cmdWaitAllocs,
+			"alloc-id":      cmdAllocID,
+			"eval-id":       cmdEvalID,
+			"node-id":       cmdNodeID,
+			"deployment-id": cmdDeploymentID,
 		},
 	})
 }
@@ -209,4 +210,19 @@ func cmdNodeID(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	ts.Setenv(args[0], nodes[0].ID)
 	ts.Setenv(args[0]+"8", nodes[0].ID[:8])
+}
+
+// cmdDeploymentID: deployment-id <VAR> <job> sets VAR (and VAR8) to the
+// job's latest deployment.
+func cmdDeploymentID(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: deployment-id <VAR> <job>")
+	}
+	d, _, err := scriptClient(ts).Jobs().LatestDeployment(args[1], nil)
+	ts.Check(err)
+	if d == nil {
+		ts.Fatalf("job %s has no deployment", args[1])
+	}
+	ts.Setenv(args[0], d.ID)
+	ts.Setenv(args[0]+"8", d.ID[:8])
 }

@@ -47,6 +47,7 @@ func newServerMembersLegacyCommand(s *streams) *cobra.Command {
 
 func buildServerMembersCommand(s *streams, use string, legacy legacyUsage) *cobra.Command {
 	var verbose bool
+	var o outputFlags
 	prog := "drover server members"
 	if legacy != nil {
 		prog = "drover server-members"
@@ -67,17 +68,21 @@ func buildServerMembersCommand(s *streams, use string, legacy legacyUsage) *cobr
 			if err != nil {
 				return fail(1, "Error initializing client: %v", err)
 			}
-			return runServerMembers(s, client, verbose)
+			return runServerMembers(s, client, verbose, o)
 		},
 	}
 	c.Flags().BoolVar(&verbose, "verbose", false, "add the protocol version and tags of each member")
+	o.register(c, "the members")
 	return c
 }
 
-func runServerMembers(s *streams, client *api.Client, verbose bool) error {
+func runServerMembers(s *streams, client *api.Client, verbose bool, o outputFlags) error {
 	resp, err := client.Agent().Members()
 	if err != nil {
 		return fail(1, "Error querying servers: %v", err)
+	}
+	if o.active() {
+		return o.print(s, resp.Members)
 	}
 	members := append([]*api.AgentMember(nil), resp.Members...)
 	sort.SliceStable(members, func(i, j int) bool {
