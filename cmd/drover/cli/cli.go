@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -58,6 +59,21 @@ type usageError struct {
 
 func (e *usageError) Error() string { return e.msg }
 
+// usageExitCode is the annotation of a command whose misuse exits with
+// another code than 1: job plan exits 255 on every error, as the
+// compatible CLI does, so that 1 keeps meaning "allocations would change".
+const usageExitCode = "drover/usage-exit-code"
+
+// exitCode is how the process ends for a misuse of e.cmd.
+func (e *usageError) exitCode() int {
+	if e.cmd != nil {
+		if v, err := strconv.Atoi(e.cmd.Annotations[usageExitCode]); err == nil {
+			return v
+		}
+	}
+	return 1
+}
+
 // Main runs the CLI with args (without the program name) and returns the
 // process exit code.
 func Main(args []string, stdout, stderr io.Writer, env []string) int {
@@ -88,7 +104,7 @@ func MainContext(ctx context.Context, args []string, stdout, stderr io.Writer, e
 	case errors.As(err, &ue):
 		fmt.Fprintln(stderr, ue.msg)
 		fmt.Fprintf(stderr, "For additional help try '%s -help'\n", ue.cmd.CommandPath())
-		return 1
+		return ue.exitCode()
 	default:
 		// Flag and argument errors from cobra itself, worded as the
 		// compatible CLI words an unknown command.
@@ -182,7 +198,7 @@ func group(use, short, example string, children ...*cobra.Command) *cobra.Comman
 				}
 			}
 			if strings.HasPrefix(args[0], "-") {
-				return &usageError{cmd: c, msg: "unknown flag: " + args[0]}
+				return &usageError{cmd: c, msg: "flag provided but not defined: -" + strings.TrimLeft(args[0], "-")}
 			}
 			msg := fmt.Sprintf("Unknown command %q for %q", args[0], c.CommandPath())
 			if c.SuggestionsMinimumDistance <= 0 {
@@ -271,5 +287,13 @@ func flagErrorText(err error) string {
 	if m := badNumber.FindStringSubmatch(err.Error()); m != nil {
 		return fmt.Sprintf("Error parsing -%s: %q is not a number", m[2], m[1])
 	}
+	if m := unknownFlag.FindStringSubmatch(err.Error()); m != nil {
+		name, _, _ := strings.Cut(strings.TrimLeft(m[1]+m[2], "-"), "=")
+		return "flag provided but not defined: -" + name
+	}
 	return err.Error()
 }
+
+// unknownFlag matches pflag's two ways of saying a flag does not exist:
+// `unknown flag: --bogus` and `unknown shorthand flag: 'b' in -bogus`.
+var unknownFlag = regexp.MustCompile(`^unknown (?:flag: (\S+)|shorthand flag: '.' in (\S+))$`)

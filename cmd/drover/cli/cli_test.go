@@ -2,8 +2,11 @@ package cli
 
 import (
 	"bytes"
+	"errors"
 	"os"
+	"os/exec"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -21,7 +24,34 @@ func TestMain(m *testing.M) {
 // TestScripts runs the CLI transcripts in testdata/scripts: each is a
 // txtar file of commands and the output a user should see.
 func TestScripts(t *testing.T) {
-	testscript.Run(t, testscript.Params{Dir: "testdata/scripts"})
+	testscript.Run(t, testscript.Params{Dir: "testdata/scripts", Cmds: scriptCmds})
+}
+
+// scriptCmds are commands every transcript may use.
+var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
+	"exit-code": cmdExitCode,
+}
+
+// cmdExitCode: exit-code <code> <program> [args...] runs the program, as
+// exec does (its output is then checked with stdout and stderr), and
+// fails unless it exits with code.
+func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exit-code <code> <program> [args...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	got := 0
+	if err := ts.Exec(args[1], args[2:]...); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("%s: %v", args[1], err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited with %d, want %d", args[1], got, want)
+	}
 }
 
 // run executes the CLI in-process and returns its exit code and output.
@@ -191,7 +221,7 @@ func TestJobInit_RoundTrip(t *testing.T) {
 
 func TestUnknownFlag(t *testing.T) {
 	code, _, errOut := run(t, "", "job", "init", "-bogus")
-	if code != 1 || !strings.Contains(errOut, "unknown shorthand flag: 'b' in -bogus") ||
+	if code != 1 || !strings.Contains(errOut, "flag provided but not defined: -bogus\n") ||
 		!strings.Contains(errOut, "For additional help try 'drover job init -help'") {
 		t.Fatalf("code %d err %q", code, errOut)
 	}

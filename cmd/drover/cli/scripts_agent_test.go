@@ -36,6 +36,7 @@ func TestAgentScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"exit-code":     cmdExitCode,
 			"wait-allocs":   cmdWaitAllocs,
 			"alloc-id":      cmdAllocID,
 			"eval-id":       cmdEvalID,
