@@ -174,7 +174,7 @@ func newJobPlanCommand(s *streams) *cobra.Command {
 			"updated in place, replaced or left alone, and whether they all fit. Prints the\n" +
 			"job modify index to pass to \"job run -check-index\".\n" +
 			"Exit codes: 0 no allocation changes, 1 allocations would change, 255 error.",
-		Example: "  drover job plan example.nomad\n  drover job plan -explain example.nomad",
+		Example:     "  drover job plan example.nomad\n  drover job plan -explain example.nomad",
 		Annotations: map[string]string{usageExitCode: "255"},
 		RunE: func(c *cobra.Command, args []string) error {
 			if len(args) != 1 {
