@@ -2,9 +2,11 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -36,10 +38,12 @@ func TestAgentScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"wait-allocs": cmdWaitAllocs,
-			"alloc-id":    cmdAllocID,
-			"eval-id":     cmdEvalID,
-			"node-id":     cmdNodeID,
+			"wait-allocs":   cmdWaitAllocs,
+			"alloc-id":      cmdAllocID,
+			"eval-id":       cmdEvalID,
+			"node-id":       cmdNodeID,
+			"exits":         cmdExits,
+			"deployment-id": cmdDeploymentID,
 		},
 	})
 }
@@ -209,4 +213,41 @@ func cmdNodeID(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	ts.Setenv(args[0], nodes[0].ID)
 	ts.Setenv(args[0]+"8", nodes[0].ID[:8])
+}
+
+// cmdExits: exits <code> <command> [args...] runs the command, as exec
+// does (its output is then what stdout and stderr check), and fails
+// unless it exits with exactly that code: "! exec" only says it failed.
+func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exits <code> <command> [args...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	got := 0
+	if err := ts.Exec(args[1], args[2:]...); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("%s: %v", args[1], err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited with %d, want %d", args[1], got, want)
+	}
+}
+
+// cmdDeploymentID: deployment-id <VAR> <job> sets VAR (and VAR8) to the
+// job's latest deployment.
+func cmdDeploymentID(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: deployment-id <VAR> <job>")
+	}
+	d, _, err := scriptClient(ts).Jobs().LatestDeployment(args[1], nil)
+	ts.Check(err)
+	if d == nil {
+		ts.Fatalf("job %s has no deployment", args[1])
+	}
+	ts.Setenv(args[0], d.ID)
+	ts.Setenv(args[0]+"8", d.ID[:8])
 }
