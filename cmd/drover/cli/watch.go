@@ -30,7 +30,8 @@ import (
 //
 // Either way, a task that cannot start (its driver failed, its setup or
 // config was refused) or an allocation that failed ends the watch at once
-// with a line naming them, rather than after the progress deadline.
+// with a line naming them, rather than after the progress deadline; a
+// deployment that fails because of one names it too.
 
 // watchResult is how a watched deployment ended.
 type watchResult struct {
@@ -143,14 +144,10 @@ func (w *deploymentWatch) run(ctx context.Context) (watchResult, error) {
 	var allocs []*api.AllocationListStub
 	var seen uint64
 	var when time.Time
-	endedBefore := false // the deployment had ended when the watch began
 	spin := 0
 	for {
 		select {
 		case d = <-deployments:
-			if seen == 0 {
-				endedBefore = deploymentEnded(d.Status)
-			}
 			if d.ModifyIndex != seen {
 				seen, when = d.ModifyIndex, time.Now()
 				if !w.live {
@@ -170,26 +167,38 @@ func (w *deploymentWatch) run(ctx context.Context) (watchResult, error) {
 		}
 		if deploymentEnded(d.Status) {
 			res := watchResult{Status: d.Status}
+			if d.Status != api.DeploymentStatusSuccessful {
+				// Say why, when a task that cannot start is the reason.
+				// The allocations are read again: the failure that ended
+				// the deployment may be newer than the last answer.
+				if now, _, err := w.client.Deployments().Allocations(w.id, nil); err == nil {
+					allocs = now
+				}
+				res.Problem = findStartProblem(allocs, w.length)
+			}
 			if w.live {
 				mark := colored(ansiGreen, "✓")
 				if d.Status != api.DeploymentStatusSuccessful {
 					mark = colored(ansiRed, "!")
 				}
 				head := fmt.Sprintf("%s Deployment %q %s", mark, limit(d.ID, w.length), d.Status)
+				if res.Problem != "" {
+					head += "\n  " + colored(ansiRed, "!") + " " + res.Problem
+				}
 				region.finish(w.s.colorize(deploymentFrame(head, d, nil, when, w.length) + "\n\n"))
+			} else if res.Problem != "" {
+				fmt.Fprintf(w.s.Out, "\n%s\n", w.s.colorize(colored(ansiRed, "!")+" "+res.Problem))
 			}
 			return res, nil
 		}
-		if !endedBefore {
-			if p := findStartProblem(allocs, w.length); p != "" {
-				line := colored(ansiRed, "!") + " " + p
-				if w.live {
-					region.finish(w.s.colorize(deploymentFrame(line, d, nil, when, w.length) + "\n\n"))
-				} else {
-					fmt.Fprintf(w.s.Out, "\n%s\n", w.s.colorize(line))
-				}
-				return watchResult{Problem: p}, nil
+		if p := findStartProblem(allocs, w.length); p != "" {
+			line := colored(ansiRed, "!") + " " + p
+			if w.live {
+				region.finish(w.s.colorize(deploymentFrame(line, d, nil, when, w.length) + "\n\n"))
+			} else {
+				fmt.Fprintf(w.s.Out, "\n%s\n", w.s.colorize(line))
 			}
+			return watchResult{Problem: p}, nil
 		}
 		if w.live {
 			head := fmt.Sprintf("%c Deployment %q in progress...", spinnerFrames[spin%len(spinnerFrames)], limit(d.ID, w.length))

@@ -478,3 +478,78 @@ func TestJobRunWatch_DockerImageMissing(t *testing.T) {
 		t.Errorf("no cannot-start line:\n%s", out)
 	}
 }
+
+// failWhenRunning fails the job's deployment once it runs with its
+// allocation placed, from another goroutine, as an operator would from
+// another shell; it returns the deployment's ID through the channel.
+func failWhenRunning(t *testing.T, client *api.Client, job string) <-chan string {
+	ids := make(chan string, 1)
+	go func() {
+		defer close(ids)
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			d, _, err := client.Jobs().LatestDeployment(job, nil)
+			if err == nil && d != nil && d.Status == "running" && d.TaskGroups["web"] != nil && d.TaskGroups["web"].PlacedAllocs == 1 {
+				if _, _, err := client.Deployments().Fail(d.ID, nil); err != nil {
+					t.Errorf("fail deployment: %v", err)
+				}
+				ids <- d.ID
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Errorf("no running deployment of %s to fail", job)
+	}()
+	return ids
+}
+
+const slowJob = `job %q {
+  datacenters = ["dc1"]
+  group "web" {
+    update {
+      min_healthy_time = "30m"
+      healthy_deadline = "1h"
+      progress_deadline = "2h"
+    }
+    task "app" {
+      driver = "mock"
+      config {
+        run_for = "1h"
+      }
+    }
+  }
+}`
+
+// A deployment that fails ends the watch with exit 1: on a terminal with
+// the compatible CLI's "! Deployment ... failed" line, without one with
+// the failed deployment as the last block printed.
+func TestJobRunWatch_DeploymentFailed(t *testing.T) {
+	addr, client := devAgent(t)
+	dir := t.TempDir()
+	writeJob(t, dir, "slow.nomad", fmt.Sprintf(slowJob, "slow"))
+	writeJob(t, dir, "slowtty.nomad", fmt.Sprintf(slowJob, "slowtty"))
+
+	ids := failWhenRunning(t, client, "slow")
+	code, out, errOut := runCLI(t, addr, "job", "run", "-watch", filepath.Join(dir, "slow.nomad"))
+	id := <-ids
+	if code != 1 || errOut != "" {
+		t.Fatalf("exit %d, stderr %q:\n%s", code, errOut, out)
+	}
+	last := out[strings.LastIndex(out, "\nID          = "):]
+	if !strings.HasPrefix(last, "\nID          = "+id[:8]+"\n") || !strings.Contains(last, "\nStatus      = failed\n") ||
+		!strings.Contains(last, "\nDescription = Deployment marked as failed") || strings.Contains(out, "! ") {
+		t.Errorf("output:\n%s", out)
+	}
+
+	ids = failWhenRunning(t, client, "slowtty")
+	res := runTTY(t, dir, 60*time.Second, []string{"DROVER_ADDR=" + addr}, "job", "run", "slowtty.nomad")
+	id = <-ids
+	if res.code != 1 {
+		t.Fatalf("exit %d:\n%q", res.code, res.raw)
+	}
+	screen := screenOf(t, strings.ReplaceAll(res.raw, "\r\n", "\n"))
+	if !strings.Contains(screen, "==> Monitoring deployment \""+id[:8]+"\"\n  ! Deployment \""+id[:8]+"\" failed\n\n") ||
+		!strings.Contains(screen, "    Status      = failed\n") || strings.Contains(screen, "in progress") {
+		t.Errorf("final screen:\n%s", screen)
+	}
+}
