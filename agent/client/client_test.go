@@ -414,3 +414,51 @@ func TestClient_UnhealthyFailsTheDeployment(t *testing.T) {
 		})
 	}
 }
+
+// TestClient_ProgressEventsReplaceEachOther: a driver's progress reports
+// (here the mock's start_delay, as an image pull's would be) show as one
+// "Driver" event, the newest report, so the task keeps its other events.
+func TestClient_ProgressEventsReplaceEachOther(t *testing.T) {
+	srv := testServer(t)
+	testClient(t, srv, "client-one")
+	// 1.5s of delay is six progress reports, enough to push "Received"
+	// and "Task Setup" out of a ten-event history were they all kept.
+	job := mockJob(t, "batch", "", `start_delay = "1500ms"
+        run_for = "10ms"`)
+	if _, err := srv.RegisterJob(job, false, 0); err != nil {
+		t.Fatal(err)
+	}
+	seenProgress := false
+	waitFor(t, 15*time.Second, "a progress event, then the task complete", func() (bool, string) {
+		allocs := allocsOf(t, srv, "work")
+		if len(allocs) == 0 || allocs[0].TaskStates["t"] == nil {
+			return false, "no task state"
+		}
+		ts := allocs[0].TaskStates["t"]
+		last := ts.Events[len(ts.Events)-1]
+		if last.Type == EventDriver && strings.HasPrefix(last.DisplayMessage, "Mock start in progress: ") {
+			seenProgress = true
+		}
+		return allocs[0].ClientStatus == structs.AllocClientStatusComplete, allocs[0].ClientStatus
+	})
+	if !seenProgress {
+		t.Error("no progress event was the task's newest while it started")
+	}
+	ts := allocsOf(t, srv, "work")[0].TaskStates["t"]
+	var types []string
+	progress := 0
+	for _, e := range ts.Events {
+		types = append(types, e.Type)
+		if strings.HasPrefix(e.DisplayMessage, "Mock start in progress: ") {
+			progress++
+			if !strings.HasSuffix(e.DisplayMessage, " of 1.5s") {
+				t.Errorf("progress event %q", e.DisplayMessage)
+			}
+		}
+	}
+	// The second Driver event is the mock's "mock task runs for 10ms".
+	if got := strings.Join(types, ","); got != "Received,Task Setup,Driver,Driver,Started,Terminated" || progress != 1 ||
+		!strings.HasPrefix(ts.Events[2].DisplayMessage, "Mock start in progress: ") {
+		t.Errorf("events %s (%d progress events), want Received, Task Setup and one progress event before the task", got, progress)
+	}
+}

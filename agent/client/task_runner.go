@@ -40,6 +40,10 @@ type taskRunner struct {
 	mu     sync.Mutex
 	state  *structs.TaskState
 	handle *drivers.TaskHandle
+	// progress is the task's newest event when that is a driver's
+	// progress report (drivers.EventProgress), which the next report
+	// replaces.
+	progress *structs.TaskEvent
 
 	killOnce sync.Once
 	killCh   chan struct{}
@@ -68,11 +72,26 @@ func (tr *taskRunner) snapshot() *structs.TaskState {
 	return &c
 }
 
-// event appends a task event and reports the change.
+// event appends a task event and reports the change. A driver's progress
+// report (drivers.EventProgress) is recorded as a "Driver" event that
+// replaces the previous report when that is still the newest event.
 func (tr *taskRunner) event(kind, msg string, mutate func(s *structs.TaskState)) {
 	tr.mu.Lock()
+	progress := kind == drivers.EventProgress
+	if progress {
+		kind = EventDriver
+	}
 	ev := &structs.TaskEvent{Type: kind, Time: time.Now().UnixNano(), DisplayMessage: msg, Message: msg}
-	tr.state.Events = append(tr.state.Events, ev)
+	if n := len(tr.state.Events); progress && n > 0 && tr.progress != nil && tr.state.Events[n-1] == tr.progress {
+		// A new slice: snapshots share the old one's backing array.
+		tr.state.Events = append(append([]*structs.TaskEvent(nil), tr.state.Events[:n-1]...), ev)
+	} else {
+		tr.state.Events = append(tr.state.Events, ev)
+	}
+	tr.progress = nil
+	if progress {
+		tr.progress = ev
+	}
 	if len(tr.state.Events) > maxTaskEvents {
 		tr.state.Events = tr.state.Events[len(tr.state.Events)-maxTaskEvents:]
 	}

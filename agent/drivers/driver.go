@@ -114,6 +114,13 @@ type TaskStats struct {
 // task event.
 type EventFunc func(kind, message string)
 
+// EventProgress is the kind of event a driver repeats while one long step
+// runs, such as an image pull's layers and bytes. The client records it as
+// a "Driver" task event that replaces the task's previous progress event
+// instead of adding to the task's bounded event history, so a long pull
+// does not push the task's other events out of it.
+const EventProgress = "Driver Progress"
+
 // Driver runs tasks of one kind.
 type Driver interface {
 	// Name is the driver's name in job files ("docker", "raw_exec", ...).

@@ -689,7 +689,7 @@ func TestPullFailure(t *testing.T) {
 	if err == nil {
 		t.Fatal("StartTask succeeded with an image that cannot be pulled")
 	}
-	if !strings.Contains(err.Error(), "pull image "+missing) {
+	if !strings.HasPrefix(err.Error(), "Failed to pull \""+missing+"\": ") {
 		t.Errorf("error does not say what failed: %v", err)
 	}
 	t.Logf("pull error: %v", err)

@@ -108,7 +108,7 @@ func TestStandInAbsentToo(t *testing.T) {
 	defer cancel()
 	if _, err := d.StartTask(ctx, cfg, ev.add); err == nil {
 		t.Fatal("StartTask succeeded with neither image nor stand-in")
-	} else if !strings.Contains(err.Error(), "pull image "+missing) || !strings.Contains(err.Error(), "stand-in "+standIn+" is not present either") {
+	} else if !strings.HasPrefix(err.Error(), "Failed to pull \""+missing+"\": ") || !strings.Contains(err.Error(), "stand-in "+standIn+" is not present either") {
 		t.Errorf("error does not say what is missing: %v", err)
 	}
 	if got := ev.list(); !slices.Equal(got, []string{"Driver: Downloading image " + missing}) {

@@ -3,9 +3,7 @@ package docker
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -166,14 +164,20 @@ func (d *Driver) ensureImage(ctx context.Context, ref string, events drivers.Eve
 	d.logger.Printf("docker: pulling image %s", ref)
 	rc, err := d.cli.ImagePull(ctx, ref, image.PullOptions{})
 	if err == nil {
-		err = readPullStream(rc)
+		// Progress comes as a "Driver" task event that replaces the
+		// previous one (see drivers.EventProgress).
+		err = readPullStream(rc, pullProgressEvery, time.Now, func(summary string) {
+			events(drivers.EventProgress, "Docker image pull progress: "+summary)
+		})
 		rc.Close()
 	}
 	if err != nil {
 		if standIn != "" {
-			return "", "", fmt.Errorf("docker: pull image %s: %w (its stand-in %s is not present either: build it with drover lab images -standin)", ref, err, standIn)
+			return "", "", fmt.Errorf("Failed to pull %q: %w (its stand-in %s is not present either: build it with drover lab images -standin)", ref, err, standIn)
 		}
-		return "", "", fmt.Errorf("docker: pull image %s: %w", ref, err)
+		// Worded as the compatible driver words it: this is the message a
+		// student sees when the image does not exist.
+		return "", "", fmt.Errorf("Failed to pull %q: %w", ref, err)
 	}
 	info, err = d.cli.ImageInspect(ctx, ref)
 	if err != nil {
@@ -199,32 +203,6 @@ func familiarImage(ref string) string {
 		ref += ":latest"
 	}
 	return ref
-}
-
-// readPullStream reads a pull's progress to the end, which is when the
-// pull is finished, and returns the error reported in it: once the pull
-// has started, failures arrive in the stream, not as an HTTP status.
-func readPullStream(r io.Reader) error {
-	dec := json.NewDecoder(r)
-	for {
-		var msg struct {
-			Error       string `json:"error"`
-			ErrorDetail struct {
-				Message string `json:"message"`
-			} `json:"errorDetail"`
-		}
-		if err := dec.Decode(&msg); err == io.EOF {
-			return nil
-		} else if err != nil {
-			return fmt.Errorf("read pull progress: %w", err)
-		}
-		if msg.ErrorDetail.Message != "" {
-			return errors.New(msg.ErrorDetail.Message)
-		}
-		if msg.Error != "" {
-			return errors.New(msg.Error)
-		}
-	}
 }
 
 // makeTaskDirs creates what the container mounts and the log directory;

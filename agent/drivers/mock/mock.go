@@ -7,7 +7,9 @@
 //
 //	run_for       duration string; the task exits after it ("" or 0: runs until stopped)
 //	exit_code     exit code when run_for ends (default 0)
-//	start_error   StartTask fails with this message
+//	start_error   StartTask fails with this message (after start_delay)
+//	start_delay   duration string; StartTask takes this long, reporting its
+//	              progress (drivers.EventProgress) as an image pull does
 //	kill_after    ignore the stop signal this long, then exit (but StopTask's
 //	              timeout still kills it if that is shorter)
 //	stdout_string written to the task's stdout log at start
@@ -65,6 +67,7 @@ type taskConfig struct {
 	RunFor       time.Duration
 	ExitCode     int
 	StartError   string
+	StartDelay   time.Duration
 	KillAfter    time.Duration
 	StdoutString string
 	StderrString string
@@ -126,6 +129,9 @@ func (d *Driver) StartTask(ctx context.Context, cfg *drivers.TaskConfig, events 
 	if err != nil {
 		return nil, fmt.Errorf("mock: %w", err)
 	}
+	if err := startDelay(ctx, tc.StartDelay, events); err != nil {
+		return nil, err
+	}
 	if tc.StartError != "" {
 		return nil, errors.New(tc.StartError)
 	}
@@ -161,6 +167,36 @@ func (d *Driver) StartTask(ctx context.Context, cfg *drivers.TaskConfig, events 
 
 	state, _ := json.Marshal(TaskState{})
 	return &drivers.TaskHandle{Driver: Name, Config: cfg, StartedAt: t.startedAt, State: state}, nil
+}
+
+// startProgressEvery is how often a start delay reports its progress.
+const startProgressEvery = 250 * time.Millisecond
+
+// startDelay waits for delay, or until ctx ends, reporting how much of it
+// has passed as a driver's progress event ("Mock start in progress: 750ms
+// of 3s").
+func startDelay(ctx context.Context, delay time.Duration, events drivers.EventFunc) error {
+	if delay <= 0 {
+		return nil
+	}
+	start := time.Now()
+	done := time.NewTimer(delay)
+	defer done.Stop()
+	tick := time.NewTicker(startProgressEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done.C:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("mock: start cancelled: %w", ctx.Err())
+		case t := <-tick.C:
+			if events != nil {
+				events(drivers.EventProgress, fmt.Sprintf("Mock start in progress: %s of %s",
+					t.Sub(start).Round(10*time.Millisecond), delay))
+			}
+		}
+	}
 }
 
 func writeOutput(cfg *drivers.TaskConfig, tc taskConfig) error {
@@ -427,6 +463,8 @@ func parseConfig(raw map[string]interface{}) (taskConfig, error) {
 			}
 		case "start_error":
 			tc.StartError, err = toString(v)
+		case "start_delay":
+			tc.StartDelay, err = toDuration(v)
 		case "stdout_string":
 			tc.StdoutString, err = toString(v)
 		case "stderr_string":

@@ -326,3 +326,39 @@ func TestManyTasks(t *testing.T) {
 		}
 	}
 }
+
+// start_delay makes StartTask take that long, reporting progress events
+// meanwhile, and then fail with start_error if one is set; a cancelled
+// context ends the wait.
+func TestStartDelay(t *testing.T) {
+	d := New()
+	var events []string
+	record := func(kind, msg string) { events = append(events, kind+": "+msg) }
+	cfg := newConfig(t, "slow", map[string]interface{}{"start_delay": "600ms", "start_error": "image not found"})
+	begin := time.Now()
+	_, err := d.StartTask(context.Background(), cfg, record)
+	if err == nil || err.Error() != "image not found" {
+		t.Fatalf("StartTask: %v", err)
+	}
+	if took := time.Since(begin); took < 600*time.Millisecond {
+		t.Errorf("StartTask returned after %s, before its delay", took)
+	}
+	if len(events) < 2 {
+		t.Fatalf("progress events: %q", events)
+	}
+	for _, e := range events {
+		if !strings.HasPrefix(e, drivers.EventProgress+": Mock start in progress: ") || !strings.HasSuffix(e, " of 600ms") {
+			t.Errorf("event %q", e)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	cfg = newConfig(t, "cancelled", map[string]interface{}{"start_delay": "1h"})
+	if _, err := d.StartTask(ctx, cfg, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("cancelled start: %v", err)
+	}
+	if _, err := d.WaitTask(context.Background(), cfg.ID); !errors.Is(err, drivers.ErrTaskNotFound) {
+		t.Errorf("a cancelled start left a task: %v", err)
+	}
+}

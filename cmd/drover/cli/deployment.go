@@ -1,11 +1,9 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/nomad/api"
 	"github.com/spf13/cobra"
@@ -128,8 +126,11 @@ func newDeploymentStatusCommand(s *streams) *cobra.Command {
 			"are desired, placed, healthy and unhealthy, the canaries and whether they\n" +
 			"were promoted, and the progress deadline. Without an argument it lists\n" +
 			"deployments, as \"deployment list\" does. -monitor follows the deployment\n" +
-			"until it ends, printing each change; the exit code is then 0 only if it\n" +
-			"succeeded.",
+			"until it ends: on a terminal as a view redrawn in place, with the latest\n" +
+			"event of each allocation not yet running, else by printing the deployment\n" +
+			"under the time at each change. A task that cannot start (its driver failed)\n" +
+			"or an allocation that failed ends it at once. The exit code is then 0 only\n" +
+			"if the deployment succeeded.",
 		Example: "  drover deployment status 45ceab07\n" +
 			"  drover deployment status -verbose 45ceab07\n" +
 			"  drover deployment status -monitor 45ceab07",
@@ -159,49 +160,23 @@ func newDeploymentStatusCommand(s *streams) *cobra.Command {
 				fmt.Fprintln(s.Out, formatDeployment(d, length))
 				return nil
 			}
-			final, err := followDeployment(c.Context(), s, client, d.ID, length)
+			res, err := newDeploymentWatch(s, client, d.ID, length).run(c.Context())
 			if err != nil {
-				return err
+				if c.Context().Err() != nil {
+					return fail(1, "")
+				}
+				return fail(1, "%v", err)
 			}
-			if final != api.DeploymentStatusSuccessful {
-				return fail(1, "")
+			if code := res.exitCode(); code != 0 {
+				return fail(code, "")
 			}
 			return nil
 		},
 	}
 	c.Flags().BoolVar(&verbose, "verbose", false, "show full IDs")
 	o.register(c, "the deployment")
-	c.Flags().BoolVar(&monitor, "monitor", false, "follow the deployment until it ends")
+	c.Flags().BoolVar(&monitor, "monitor", false, "follow the deployment until it ends (redrawn in place on a terminal)")
 	return c
-}
-
-// followDeployment prints the deployment block, under the time, each time
-// the deployment changes, until it is successful, failed, cancelled or
-// blocked; it returns that final status.
-func followDeployment(ctx context.Context, s *streams, client *api.Client, id string, length int) (string, error) {
-	var index, seen uint64
-	for {
-		q := (&api.QueryOptions{WaitIndex: index, WaitTime: 30 * time.Second}).WithContext(ctx)
-		d, meta, err := client.Deployments().Info(id, q)
-		if err != nil {
-			if ctx.Err() != nil {
-				return "", fail(1, "")
-			}
-			return "", fail(1, "Error fetching deployment: %v", err)
-		}
-		if meta.LastIndex > index {
-			index = meta.LastIndex
-		}
-		if d.ModifyIndex != seen {
-			seen = d.ModifyIndex
-			fmt.Fprintf(s.Out, "\n%s\n%s\n", formatTime(time.Now()), formatDeployment(d, length))
-		}
-		switch d.Status {
-		case api.DeploymentStatusSuccessful, api.DeploymentStatusFailed,
-			api.DeploymentStatusCancelled, api.DeploymentStatusBlocked:
-			return d.Status, nil
-		}
-	}
 }
 
 // formatDeployment is the deployment block of "deployment status" (also

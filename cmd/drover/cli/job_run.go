@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -46,7 +47,7 @@ var checkIndexError = regexp.MustCompile(`\((Enforcing job modify index.*)\)`)
 func newJobRunCommand(s *streams) *cobra.Command {
 	var flags jobFlags
 	var checkIndex uint64
-	var detach, verbose, explain bool
+	var detach, verbose, explain, watch bool
 	var opts submitFlags
 	c := &cobra.Command{
 		Use:   "run <file>",
@@ -55,8 +56,23 @@ func newJobRunCommand(s *streams) *cobra.Command {
 			"for it. With -check-index, the job is only submitted if its modify index on the\n" +
 			"server still is the one \"job plan\" reported (0: the job must not exist yet).\n" +
 			"With -explain, prints why the scheduler did what it did to each allocation.\n" +
-			"Exit codes: 0 ok, 1 error, 2 allocations could not all be placed.",
-		Example: "  drover job run example.nomad\n  drover job run -check-index 24 example.nomad\n  drover run -explain example.nomad",
+			"\n" +
+			"When the evaluation starts a deployment (a service job's new version), \"job run\"\n" +
+			"then follows the deployment until it ends, if the output is a terminal or with\n" +
+			"-watch. On a terminal the view is redrawn in place: each task group's desired,\n" +
+			"placed, healthy and unhealthy allocations and its progress deadline, the\n" +
+			"deployment's status, and the latest event of each allocation not yet running\n" +
+			"(an image being pulled shows its progress); it ends with \"✓ Deployment ...\n" +
+			"successful\" or \"! Deployment ... failed\". Without a terminal, -watch prints the\n" +
+			"deployment under the time at each change. A task that cannot start (image\n" +
+			"missing, driver error, bad driver config) or an allocation that fails ends the\n" +
+			"watch at once with a line naming them. -detach never follows. A job without a\n" +
+			"deployment (batch, or an unchanged re-run) ends after the evaluation.\n" +
+			"\n" +
+			"Exit codes: 0 ok, 1 error, 2 allocations could not all be placed. When the\n" +
+			"deployment is followed: 0 only if it succeeded (even after placement failures),\n" +
+			"1 if it failed, was cancelled or blocked, or a task cannot start.",
+		Example: "  drover job run example.nomad\n  drover job run -watch example.nomad\n  drover job run -check-index 24 example.nomad\n  drover run -explain example.nomad",
 		RunE: func(c *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return &usageError{cmd: c, msg: "This command takes one argument: <path>"}
@@ -94,7 +110,8 @@ func newJobRunCommand(s *streams) *cobra.Command {
 				}
 				return nil
 			}
-			code, err := newMonitor(s.Out, client, verbose).run(c.Context(), resp.EvalID)
+			m := newMonitor(s.Out, client, verbose)
+			code, err := m.run(c.Context(), resp.EvalID)
 			if err != nil {
 				return fail(1, "%v", err)
 			}
@@ -106,6 +123,17 @@ func newJobRunCommand(s *streams) *cobra.Command {
 				fmt.Fprintln(s.Out)
 				printDecisions(s.Out, ds)
 			}
+			if watch || s.liveOutput() {
+				followed, dcode, err := followRunDeployment(c.Context(), s, client, m)
+				if err != nil {
+					return err
+				}
+				if followed {
+					// The deployment's end decides, even over placement
+					// failures that were placed later.
+					code = dcode
+				}
+			}
 			if code != 0 {
 				return fail(code, "")
 			}
@@ -114,8 +142,9 @@ func newJobRunCommand(s *streams) *cobra.Command {
 	}
 	flags.register(c)
 	c.Flags().Uint64Var(&checkIndex, "check-index", 0, "only run if the job's modify index on the server is this one (0: must not exist)")
-	c.Flags().BoolVar(&detach, "detach", false, "return at once with the evaluation ID instead of following it")
-	c.Flags().BoolVar(&verbose, "verbose", false, "show full IDs")
+	c.Flags().BoolVar(&detach, "detach", false, "print the evaluation ID and return at once: follow neither the evaluation nor the deployment")
+	c.Flags().BoolVar(&verbose, "verbose", false, "show full IDs (of the evaluation, allocations, nodes and deployment)")
+	c.Flags().BoolVar(&watch, "watch", false, "follow the deployment until it ends even when the output is not a terminal (on a terminal it is followed anyway)")
 	c.Flags().BoolVar(&explain, "explain", false, "print why the scheduler decided what it did for each allocation")
 	opts.register(c)
 	return c
@@ -241,6 +270,32 @@ func newJobPlanCommand(s *streams) *cobra.Command {
 	c.Flags().BoolVar(&policyOverride, "policy-override", false, "accepted for compatibility: Drover has no Sentinel policies to override")
 	c.Flags().StringVar(&vaultNamespace, "vault-namespace", "", "accepted for compatibility: Drover does not use Vault")
 	return c
+}
+
+// followRunDeployment follows the deployment of the evaluation "job run"
+// monitored, when it has one that had not already ended before the
+// evaluation (an unchanged re-run names the job's finished deployment).
+// It returns whether it followed one, and then the exit code.
+func followRunDeployment(ctx context.Context, s *streams, client *api.Client, m *monitor) (bool, int, error) {
+	if m.eval == nil || m.eval.DeploymentID == "" {
+		return false, 0, nil
+	}
+	d, _, err := client.Deployments().Info(m.eval.DeploymentID, nil)
+	if err != nil {
+		return false, 0, fail(1, "Error fetching deployment: %v", err)
+	}
+	if d.CreateIndex < m.eval.CreateIndex && deploymentEnded(d.Status) {
+		return false, 0, nil
+	}
+	m.info("Monitoring deployment %q", limit(d.ID, m.length))
+	res, err := newDeploymentWatch(s, client, d.ID, m.length).run(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return true, 0, fail(1, "")
+		}
+		return true, 0, fail(1, "%v", err)
+	}
+	return true, res.exitCode(), nil
 }
 
 // planResponse is the plan API's answer, with Drover's decisions.

@@ -27,6 +27,9 @@ type monitor struct {
 	client *api.Client
 	length int
 	poll   time.Duration
+	// eval is the evaluation as it finished, once run returns: "job run"
+	// follows its deployment.
+	eval *api.Evaluation
 }
 
 func newMonitor(out io.Writer, client *api.Client, verbose bool) *monitor {
@@ -104,6 +107,7 @@ func (m *monitor) run(ctx context.Context, evalID string) (int, error) {
 		}
 		switch eval.Status {
 		case "complete", "failed", "canceled":
+			m.eval = eval
 			return m.finish(eval), nil
 		}
 		select {
