@@ -33,6 +33,27 @@ func (s *Server) RegisterJob(job *structs.Job, enforceIndex bool, jobModifyIndex
 	if done, err := s.forward("Job.Register", &JobRegisterArgs{Job: job, EnforceIndex: enforceIndex, JobModifyIndex: jobModifyIndex}, &fwd); done {
 		return &fwd, err
 	}
+	return s.registerJob(job, registerOptions{enforceIndex: enforceIndex, jobModifyIndex: jobModifyIndex,
+		trigger: structs.EvalTriggerJobRegister})
+}
+
+// registerOptions are what distinguishes the writes that store a new
+// version of a job: a submission (job run), a revert and a scaling.
+type registerOptions struct {
+	enforceIndex   bool
+	jobModifyIndex uint64
+	// trigger is the TriggeredBy of the evaluation created.
+	trigger string
+	// keepStop keeps the job's Stop flag: a submitted job always runs,
+	// while a reverted or scaled one keeps the state it had.
+	keepStop bool
+}
+
+// registerJob stores job as the job's next version (or, when its
+// specification did not change, only creates an evaluation), on the
+// leader. Revert and scale go through it so that they schedule exactly
+// as submitting the same job would.
+func (s *Server) registerJob(job *structs.Job, opts registerOptions) (*JobRegisterResponse, error) {
 	job = job.Copy()
 	job.Canonicalize()
 	if err := job.ValidateWith(s.limits()); err != nil {
@@ -42,6 +63,7 @@ func (s *Server) RegisterJob(job *structs.Job, enforceIndex bool, jobModifyIndex
 	if err != nil {
 		return nil, err
 	}
+	enforceIndex, jobModifyIndex := opts.enforceIndex, opts.jobModifyIndex
 	// Checked here for a quick answer, and again in the FSM, which is the
 	// check that counts when writers race.
 	if enforceIndex {
@@ -55,7 +77,7 @@ func (s *Server) RegisterJob(job *structs.Job, enforceIndex bool, jobModifyIndex
 	if job.Periodic == nil {
 		eval = &structs.Evaluation{
 			ID: structs.GenerateUUID(), Namespace: job.Namespace, Priority: job.Priority, Type: job.Type,
-			TriggeredBy: structs.EvalTriggerJobRegister, JobID: job.ID, Status: structs.EvalStatusPending,
+			TriggeredBy: opts.trigger, JobID: job.ID, Status: structs.EvalStatusPending,
 			CreateTime: ts.UnixNano(), ModifyTime: ts.UnixNano(),
 		}
 		resp.EvalID = eval.ID
@@ -75,7 +97,9 @@ func (s *Server) RegisterJob(job *structs.Job, enforceIndex bool, jobModifyIndex
 		return resp, nil
 	}
 	job.SubmitTime = ts.UnixNano()
-	job.Stop = false
+	if !opts.keepStop {
+		job.Stop = false
+	}
 	job.Status, job.StatusDescription, job.Stable = "", "", false
 	index, err := s.apply(JobRegisterRequestType, &JobRegisterRequest{Job: job, Eval: eval,
 		EnforceIndex: enforceIndex, JobModifyIndex: jobModifyIndex})
