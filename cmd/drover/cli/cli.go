@@ -152,7 +152,7 @@ func newRootCommand(s *streams) *cobra.Command {
 	}
 	// The tutorials' short forms: "drover run" is "drover job run", ...
 	for _, alias := range []*cobra.Command{newJobInitCommand(s), newJobValidateCommand(s), newJobPlanCommand(s),
-		newJobRunCommand(s), newJobStopCommand(s)} {
+		newJobRunCommand(s), newJobStopCommand(s), newJobInspectCommand(s)} {
 		alias.Hidden = true
 		root.AddCommand(alias)
 	}
