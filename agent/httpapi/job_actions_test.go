@@ -178,6 +178,19 @@ func TestJobVersionsAndRevert(t *testing.T) {
 	if err != nil || len(versions) != 3 || len(diffs) != 2 || diffs[0].TaskGroups[0].Fields[0].New != "1" {
 		t.Fatalf("versions after revert: %v %d %d", err, len(versions), len(diffs))
 	}
+
+	// Version 0's specification is now the current one: reverting to it
+	// again stores nothing, as resubmitting an unchanged job does, but
+	// still creates an evaluation.
+	before := a.jobState(t, "web")
+	again, _, err := jobs.Revert("web", 0, nil, nil, "", "")
+	if err != nil || again.EvalID == "" || again.JobModifyIndex != before.jobModifyIndex {
+		t.Fatalf("revert to the current specification: %+v %v", again, err)
+	}
+	a.waitEvalDone(t, again.EvalID)
+	if after := a.jobState(t, "web"); after.version != 2 || after.versions != 3 || after.evals != before.evals+1 {
+		t.Fatalf("after reverting to the current specification: %+v", after)
+	}
 }
 
 // TestJobScale: scaling stores the group's new count as a new version with

@@ -165,7 +165,7 @@ func group(use, short, example string, children ...*cobra.Command) *cobra.Comman
 		Use:     use,
 		Short:   short,
 		Example: example,
-		// A group parses no flags itself, so that `drover job history
+		// A group parses no flags itself, so that `drover job nosuch
 		// example -address ...` is reported as the unknown command it is,
 		// not as an unknown flag of the group.
 		DisableFlagParsing: true,
