@@ -34,6 +34,11 @@ type Server interface {
 	RegisterJobWith(args *server.JobRegisterArgs) (*server.JobRegisterResponse, error)
 	PlanJob(job *structs.Job, diff bool) (*server.JobPlanResponse, error)
 	DeregisterJobWith(args *server.JobDeregisterArgs) (*server.JobDeregisterResponse, error)
+	// Writes on a registered job: revert to a tracked version, change a
+	// group's count, force an evaluation.
+	RevertJob(args *server.JobRevertArgs) (*server.JobRegisterResponse, error)
+	ScaleJob(args *server.JobScaleArgs) (*server.JobRegisterResponse, error)
+	EvaluateJob(args *server.JobEvaluateArgs) (*server.JobRegisterResponse, error)
 
 	// Node writes: start or end a drain, set scheduling eligibility.
 	UpdateDrain(nodeID string, spec *structs.DrainSpec, markEligible bool) (*server.NodeDrainResponse, error)
@@ -171,6 +176,12 @@ func (h *handler) routes() {
 	h.route("/v1/job/{id}/deployment", get(h.jobLatestDeployment))
 	h.route("/v1/job/{id}/summary", get(h.jobSummary))
 	h.route("/v1/job/{id}/versions", get(h.jobVersions))
+	h.route("/v1/job/{id}/revert", write(h.jobRevert))
+	h.route("/v1/job/{id}/scale", map[string]endpointFunc{
+		http.MethodGet: h.consistent(h.jobScaleStatus), http.MethodPut: h.jobScale, http.MethodPost: h.jobScale})
+	h.route("/v1/job/{id}/evaluate", write(h.jobEvaluate))
+	h.route("/v1/job/{id}/dispatch", write(h.consistent(h.jobDispatch)))
+	h.route("/v1/job/{id}/periodic/force", write(h.consistent(h.jobPeriodicForce)))
 
 	h.route("/v1/allocations", get(h.allocsList))
 	h.route("/v1/allocation/{id}", get(h.allocInfo))

@@ -407,6 +407,15 @@ func (h *handler) jobVersions(w http.ResponseWriter, r *http.Request) (interface
 			if err != nil {
 				return nil, err
 			}
+			// What a change forces (create/destroy, in-place) is the
+			// plan's preview of scheduling; between two stored versions
+			// there is nothing to schedule, and the compatible API leaves
+			// the annotations out.
+			for _, tg := range d.TaskGroups {
+				for _, t := range tg.Tasks {
+					t.Annotations = nil
+				}
+			}
 			resp.Diffs = append(resp.Diffs, d)
 		}
 	}

@@ -159,17 +159,27 @@ const rescheduleWindow = time.Second
 // allocation's tasks finished, not from its ModifyTime, which every plan
 // that touches the allocation moves forward. The follow-up evaluation the
 // allocation points at always replaces it.
+//
+// A forced evaluation ("job eval -force-reschedule") marks failed
+// allocations ForceReschedule: they are replaced now, whatever the delay,
+// the attempts used and the verdict of a failed deployment, as long as the
+// group's policy allows rescheduling at all. Only an active deployment
+// still decides for its own allocations, as in the compatible scheduler.
 func (s *pass) rescheduleNow(tg *structs.TaskGroup, a *structs.Allocation) bool {
 	p := tg.ReschedulePolicy
 	failedAt := a.FinishedAt()
+	forced := a.DesiredTransition.ShouldForceReschedule() && p.Enabled()
 	// Attempts count within the interval before the failure.
-	if !a.RescheduleAttemptsLeft(p, failedAt) {
+	if !forced && !a.RescheduleAttemptsLeft(p, failedAt) {
 		return false
 	}
 	// Inside an active deployment only what the deployment watcher marked
 	// is replaced: the deployment's progress deadline decides the rest.
 	if d := s.deployment; d != nil && d.Active() && a.DeploymentID == d.ID && !a.DesiredTransition.ShouldReschedule() {
 		return false
+	}
+	if forced {
+		return true
 	}
 	// Nor is a failed deployment's: the deployment judged that version.
 	if d := s.deploymentOf(a); d != nil && d.Status == structs.DeploymentStatusFailed {
@@ -333,7 +343,11 @@ func (s *pass) reconcileGroup(tg *structs.TaskGroup, allocs []*structs.Allocatio
 			continue
 		}
 		names.use(idx)
-		s.stop(a, structs.AllocRescheduled, "", "it failed and its reschedule policy allows another attempt")
+		why := "it failed and its reschedule policy allows another attempt"
+		if a.DesiredTransition.ShouldForceReschedule() {
+			why = "it failed and a forced evaluation asked for it to be rescheduled now"
+		}
+		s.stop(a, structs.AllocRescheduled, "", why)
 		places = append(places, placement{name: a.Name, previous: a, action: structs.DecisionPlace,
 			penalty: a.NodeID, reason: fmt.Sprintf("reschedules failed allocation %s", shortID(a.ID))})
 		u.Place++

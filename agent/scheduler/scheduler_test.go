@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"drover/agent/state"
 	"drover/agent/structs"
 )
 
@@ -587,5 +588,73 @@ func TestReservedPortsAreNotHandedOut(t *testing.T) {
 	res = h.schedule(h.eval(job, structs.EvalTriggerJobRegister))
 	if res.Eval.FailedTGAllocs["cache"] == nil {
 		t.Fatalf("a second instance was placed on reserved ports: %+v", res.Plan.NodeAllocation)
+	}
+}
+
+// TestForceRescheduleIgnoresDelayAndAttempts: a failed allocation marked
+// ForceReschedule (job eval -force-reschedule) is replaced by the next
+// evaluation, before its reschedule delay and after its attempts ran out;
+// unmarked, the same evaluation only defers it. A group whose policy
+// forbids rescheduling is never forced.
+func TestForceRescheduleIgnoresDelayAndAttempts(t *testing.T) {
+	h := newHarness(t)
+	h.node("a", 4000, 8192)
+	oneAttempt := []string{"group \"cache\" {", "group \"cache\" {\n    reschedule {\n      attempts  = 1\n      interval  = \"24h\"\n      delay     = \"1h\"\n      unlimited = false\n    }"}
+	job := h.register(h.parse("seed004.nomad", oneAttempt...))
+	h.apply(h.schedule(h.eval(job, structs.EvalTriggerJobRegister)))
+	h.run(job, all)
+	h.succeed(job)
+	failed := h.live(job)[0]
+	// Its one attempt was already used an hour ago.
+	h.must(h.st.UpdateAllocsFromClient(h.next(), []*structs.Allocation{{ID: failed.ID,
+		ClientStatus: structs.AllocClientStatusFailed, ModifyTime: h.now.UnixNano(),
+		TaskStates: map[string]*structs.TaskState{"redis": {State: "dead", Failed: true, FinishedAt: h.now}}}}))
+	stored, err := h.st.AllocByID(nil, failed.ID)
+	h.must(err)
+	c := stored.Copy()
+	c.RescheduleTracker = &structs.RescheduleTracker{Events: []*structs.RescheduleEvent{
+		{RescheduleTime: h.now.Add(-time.Hour).UnixNano(), PrevAllocID: "earlier"}}}
+	h.must(h.st.UpsertPlanResults(h.next(), &state.ApplyPlanResultsRequest{AllocsUpdated: []*structs.Allocation{c},
+		Timestamp: h.now.UnixNano()}))
+
+	res := h.schedule(h.eval(job, structs.EvalTriggerJobRegister))
+	if u := updatesOf(res, "cache"); u.Place != 0 {
+		t.Fatalf("an unmarked failed allocation without attempts left was replaced: %s", decisions(res))
+	}
+
+	yes := true
+	h.must(h.st.UpdateAllocsDesiredTransitions(h.next(),
+		map[string]*structs.DesiredTransition{failed.ID: {ForceReschedule: &yes}}, nil))
+	res = h.schedule(h.eval(job, structs.EvalTriggerJobRegister))
+	wantUpdates(t, res, "cache", structs.DesiredUpdates{Place: 1})
+	var placed *structs.Allocation
+	for _, allocs := range res.Plan.NodeAllocation {
+		for _, a := range allocs {
+			if a.PreviousAllocation == failed.ID {
+				placed = a
+			}
+		}
+	}
+	if placed == nil || placed.Name != failed.Name || len(placed.RescheduleTracker.Events) != 2 {
+		t.Fatalf("no forced replacement of %s under its name: %+v", failed.ID, res.Plan.NodeAllocation)
+	}
+	if !strings.Contains(decisions(res), "forced evaluation") {
+		t.Fatalf("the stop does not say it was forced: %s", decisions(res))
+	}
+
+	// A policy that allows no rescheduling is not overridden.
+	none := h.register(h.parse("seed004.nomad", "job \"example\"", "job \"nosched\"", "group \"cache\" {",
+		"group \"cache\" {\n    reschedule {\n      attempts  = 0\n      unlimited = false\n    }"))
+	h.apply(h.schedule(h.eval(none, structs.EvalTriggerJobRegister)))
+	h.run(none, all)
+	h.succeed(none)
+	f2 := h.live(none)[0]
+	h.must(h.st.UpdateAllocsFromClient(h.next(), []*structs.Allocation{{ID: f2.ID,
+		ClientStatus: structs.AllocClientStatusFailed, ModifyTime: h.now.UnixNano()}}))
+	h.must(h.st.UpdateAllocsDesiredTransitions(h.next(),
+		map[string]*structs.DesiredTransition{f2.ID: {ForceReschedule: &yes}}, nil))
+	res = h.schedule(h.eval(none, structs.EvalTriggerJobRegister))
+	if u := updatesOf(res, "cache"); u.Place != 0 {
+		t.Fatalf("a group that forbids rescheduling was rescheduled: %s", decisions(res))
 	}
 }

@@ -42,6 +42,30 @@ func (s *Server) RegisterJobWith(args *JobRegisterArgs) (*JobRegisterResponse, e
 	if done, err := s.forward("Job.Register", args, &fwd); done {
 		return &fwd, err
 	}
+	return s.registerJob(job, registerOptions{enforceIndex: enforceIndex, jobModifyIndex: jobModifyIndex,
+		trigger: structs.EvalTriggerJobRegister, evalPriority: args.EvalPriority})
+}
+
+// registerOptions are what distinguishes the writes that store a new
+// version of a job: a submission (job run), a revert and a scaling.
+type registerOptions struct {
+	enforceIndex   bool
+	jobModifyIndex uint64
+	// trigger is the TriggeredBy of the evaluation created.
+	trigger string
+	// keepStop keeps the job's Stop flag: a submitted job always runs,
+	// while a reverted or scaled one keeps the state it had.
+	keepStop bool
+	// evalPriority overrides the job's priority for the evaluation (0:
+	// the job's).
+	evalPriority int
+}
+
+// registerJob stores job as the job's next version (or, when its
+// specification did not change, only creates an evaluation), on the
+// leader. Revert and scale go through it so that they schedule exactly
+// as submitting the same job would.
+func (s *Server) registerJob(job *structs.Job, opts registerOptions) (*JobRegisterResponse, error) {
 	job = job.Copy()
 	job.Canonicalize()
 	if err := job.ValidateWith(s.limits()); err != nil {
@@ -51,6 +75,7 @@ func (s *Server) RegisterJobWith(args *JobRegisterArgs) (*JobRegisterResponse, e
 	if err != nil {
 		return nil, err
 	}
+	enforceIndex, jobModifyIndex := opts.enforceIndex, opts.jobModifyIndex
 	// Checked here for a quick answer, and again in the FSM, which is the
 	// check that counts when writers race.
 	if enforceIndex {
@@ -63,8 +88,8 @@ func (s *Server) RegisterJobWith(args *JobRegisterArgs) (*JobRegisterResponse, e
 	var eval *structs.Evaluation
 	if job.Periodic == nil {
 		eval = &structs.Evaluation{
-			ID: structs.GenerateUUID(), Namespace: job.Namespace, Priority: evalPriority(args.EvalPriority, job.Priority), Type: job.Type,
-			TriggeredBy: structs.EvalTriggerJobRegister, JobID: job.ID, Status: structs.EvalStatusPending,
+			ID: structs.GenerateUUID(), Namespace: job.Namespace, Priority: evalPriority(opts.evalPriority, job.Priority), Type: job.Type,
+			TriggeredBy: opts.trigger, JobID: job.ID, Status: structs.EvalStatusPending,
 			CreateTime: ts.UnixNano(), ModifyTime: ts.UnixNano(),
 		}
 		resp.EvalID = eval.ID
@@ -84,7 +109,9 @@ func (s *Server) RegisterJobWith(args *JobRegisterArgs) (*JobRegisterResponse, e
 		return resp, nil
 	}
 	job.SubmitTime = ts.UnixNano()
-	job.Stop = false
+	if !opts.keepStop {
+		job.Stop = false
+	}
 	job.Status, job.StatusDescription, job.Stable = "", "", false
 	index, err := s.apply(JobRegisterRequestType, &JobRegisterRequest{Job: job, Eval: eval,
 		EnforceIndex: enforceIndex, JobModifyIndex: jobModifyIndex})

@@ -82,6 +82,13 @@ func (d DesiredTransition) ShouldMigrate() bool { return d.Migrate != nil && *d.
 // unhealthy allocation for replacement.
 func (d DesiredTransition) ShouldReschedule() bool { return d.Reschedule != nil && *d.Reschedule }
 
+// ShouldForceReschedule tells whether a forced evaluation ("job eval
+// -force-reschedule") asked for the failed allocation to be replaced now,
+// whatever its reschedule policy's delay and attempts say.
+func (d DesiredTransition) ShouldForceReschedule() bool {
+	return d.ForceReschedule != nil && *d.ForceReschedule
+}
+
 // FinishedAt is when a failed allocation's last task finished; its
 // ModifyTime when no task recorded a finish.
 func (a *Allocation) FinishedAt() time.Time {

@@ -198,6 +198,11 @@ type ReschedulePolicy struct {
 	Unlimited     bool
 }
 
+// Enabled tells whether the policy allows any rescheduling at all.
+func (p *ReschedulePolicy) Enabled() bool {
+	return p != nil && (p.Unlimited || p.Attempts > 0)
+}
+
 // EphemeralDisk is the scratch disk shared by a group's tasks.
 type EphemeralDisk struct {
 	Sticky  bool

@@ -158,8 +158,8 @@ func resolveAlloc(client *api.Client, id string) (*api.Allocation, error) {
 	return alloc, nil
 }
 
-// formatAllocListStubs is the allocation table of "job status" and of an
-// ambiguous prefix.
+// formatAllocListStubs is the allocation table of "job status", of "job
+// allocs" and of an ambiguous prefix.
 func formatAllocListStubs(stubs []*api.AllocationListStub, verbose bool, length int) string {
 	sorted := append([]*api.AllocationListStub(nil), stubs...)
 	// Newest first; allocations placed together (one create index) by

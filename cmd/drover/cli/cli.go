@@ -171,7 +171,7 @@ func newRootCommand(s *streams) *cobra.Command {
 	}
 	// The tutorials' short forms: "drover run" is "drover job run", ...
 	for _, alias := range []*cobra.Command{newJobInitCommand(s), newJobValidateCommand(s), newJobPlanCommand(s),
-		newJobRunCommand(s), newJobStopCommand(s)} {
+		newJobRunCommand(s), newJobStopCommand(s), newJobInspectCommand(s)} {
 		alias.Hidden = true
 		root.AddCommand(alias)
 	}
@@ -184,7 +184,7 @@ func group(use, short, example string, children ...*cobra.Command) *cobra.Comman
 		Use:     use,
 		Short:   short,
 		Example: example,
-		// A group parses no flags itself, so that `drover job history
+		// A group parses no flags itself, so that `drover job nosuch
 		// example -address ...` is reported as the unknown command it is,
 		// not as an unknown flag of the group.
 		DisableFlagParsing: true,

@@ -18,10 +18,10 @@ func TestBadNumberFlag(t *testing.T) {
 // An unknown subcommand is named as such, with a suggestion when one is
 // close, even when flags follow it.
 func TestUnknownSubcommand(t *testing.T) {
-	code, out, errOut := runCLI(t, "http://127.0.0.1:1", "job", "history", "example", "-address", "http://127.0.0.1:1")
-	want := "Unknown command \"history\" for \"drover job\"\nFor additional help try 'drover job -help'\n"
+	code, out, errOut := runCLI(t, "http://127.0.0.1:1", "job", "nosuch", "example", "-address", "http://127.0.0.1:1")
+	want := "Unknown command \"nosuch\" for \"drover job\"\nFor additional help try 'drover job -help'\n"
 	if code != 1 || out != "" || errOut != want {
-		t.Fatalf("job history: exit %d, stdout %q, stderr %q; want %q", code, out, errOut, want)
+		t.Fatalf("job nosuch: exit %d, stdout %q, stderr %q; want %q", code, out, errOut, want)
 	}
 	code, _, errOut = runCLI(t, "http://127.0.0.1:1", "job", "stauts")
 	if code != 1 || !strings.Contains(errOut, "Did you mean this?\n\tstatus\n") {

@@ -47,6 +47,15 @@ func newJobCommand(s *streams) *cobra.Command {
 		newJobRunCommand(s),
 		newJobStatusCommand(s),
 		newJobStopCommand(s),
+		newJobHistoryCommand(s),
+		newJobInspectCommand(s),
+		newJobRevertCommand(s),
+		newJobScaleCommand(s),
+		newJobAllocsCommand(s),
+		newJobDeploymentsCommand(s),
+		newJobEvalCommand(s),
+		newJobDispatchCommand(s),
+		newJobPeriodicCommand(s),
 	)
 }
 

@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/nomad/api"
 	"github.com/spf13/cobra"
@@ -618,7 +617,6 @@ func formatJobStatus(client *api.Client, id string, short, verbose, showEvals, a
 	if short {
 		return b.String(), nil
 	}
-	now := time.Now()
 	if !periodic {
 		summary, _, err := client.Jobs().Summary(id, nil)
 		if err != nil {
@@ -686,24 +684,7 @@ func formatJobStatus(client *api.Client, id string, short, verbose, showEvals, a
 		b.WriteString("No allocations placed\n")
 		return b.String(), nil
 	}
-	// Newest first; allocations placed together (one create index) by
-	// name, so the table reads the same on every run.
-	sort.Slice(allocs, func(i, j int) bool {
-		if allocs[i].CreateIndex != allocs[j].CreateIndex {
-			return allocs[i].CreateIndex > allocs[j].CreateIndex
-		}
-		return allocs[i].Name < allocs[j].Name
-	})
-	rows := []string{"ID|Node ID|Task Group|Version|Desired|Status|Created|Modified"}
-	for _, a := range allocs {
-		created, modified := prettyTimeDiff(time.Unix(0, a.CreateTime), now), prettyTimeDiff(time.Unix(0, a.ModifyTime), now)
-		if verbose {
-			created, modified = formatUnixNano(a.CreateTime), formatUnixNano(a.ModifyTime)
-		}
-		rows = append(rows, fmt.Sprintf("%s|%s|%s|%d|%s|%s|%s|%s", limit(a.ID, length), limit(a.NodeID, length), a.TaskGroup,
-			a.JobVersion, a.DesiredStatus, a.ClientStatus, created, modified))
-	}
-	b.WriteString(formatList(rows) + "\n")
+	b.WriteString(formatAllocListStubs(allocs, verbose, length) + "\n")
 	return b.String(), nil
 }
 

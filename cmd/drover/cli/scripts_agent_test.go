@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"testing"
@@ -20,7 +21,8 @@ import (
 // with the mock driver), and DROVER_ADDR and NOMAD_ADDR pointing at it, so
 // `exec drover ...` talks to it as a student's shell would. The commands
 // below let a script name what it needs to refer to, since IDs differ
-// from run to run.
+// from run to run, wait for the cluster, check an exact exit code
+// (exits) and compare output whose times vary (cmp-masked).
 func TestAgentScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/agent",
@@ -36,12 +38,14 @@ func TestAgentScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exit-code":     cmdExitCode,
-			"wait-allocs":   cmdWaitAllocs,
-			"alloc-id":      cmdAllocID,
-			"eval-id":       cmdEvalID,
-			"node-id":       cmdNodeID,
-			"deployment-id": cmdDeploymentID,
+			"exit-code":       cmdExitCode,
+			"wait-allocs":     cmdWaitAllocs,
+			"alloc-id":        cmdAllocID,
+			"eval-id":         cmdEvalID,
+			"node-id":         cmdNodeID,
+			"deployment-id":   cmdDeploymentID,
+			"wait-deployment": cmdWaitDeployment,
+			"cmp-masked":      cmdCmpMasked,
 		},
 	})
 }
@@ -226,4 +230,34 @@ func cmdDeploymentID(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	ts.Setenv(args[0], d.ID)
 	ts.Setenv(args[0]+"8", d.ID[:8])
+}
+
+// cmdWaitDeployment: wait-deployment <job> <status> waits until the job's
+// latest deployment has the status (e.g. successful).
+func cmdWaitDeployment(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: wait-deployment <job> <status>")
+	}
+	client := scriptClient(ts)
+	waitScript(ts, fmt.Sprintf("the latest deployment of %s to be %s", args[0], args[1]), func() bool {
+		d, _, err := client.Jobs().LatestDeployment(args[0], nil)
+		return err == nil && d != nil && d.Status == args[1]
+	})
+}
+
+// maskedTime matches the times the CLI prints (RFC3339, and "3s ago").
+var maskedTime = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)|\b(\d+[a-z]+)+ (ago|from now)\b`)
+
+// cmdCmpMasked: cmp-masked <stdout|stderr|file> <file> compares like cmp,
+// after replacing every printed time in the first with <time>, so output
+// with submit dates compares exactly.
+func cmdCmpMasked(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: cmp-masked <stdout|stderr|file> <file>")
+	}
+	got := maskedTime.ReplaceAllString(ts.ReadFile(args[0]), "<time>")
+	want := ts.ReadFile(args[1])
+	if got != want {
+		ts.Fatalf("%s (times masked) differs from %s:\n--- got ---\n%s--- want ---\n%s", args[0], args[1], got, want)
+	}
 }
