@@ -67,8 +67,11 @@ func newJobScaleCommand(s *streams) *cobra.Command {
 				group, countStr = args[1], args[2]
 			}
 			count, err := strconv.Atoi(countStr)
-			if err != nil {
-				return fail(1, "Failed to convert count string to int: %s", err)
+			switch {
+			case err != nil && strings.HasPrefix(countStr, "-"):
+				return &usageError{cmd: c, msg: fmt.Sprintf("Flags go before the job: %q is not a count", "-"+strings.TrimLeft(countStr, "-"))}
+			case err != nil:
+				return fail(1, "Failed to convert count string to int: %q is not a number", countStr)
 			}
 			client, err := s.apiClient()
 			if err != nil {

@@ -117,7 +117,7 @@ func newJobHistoryCommand(s *streams) *cobra.Command {
 			if versionStr != "" {
 				version, err := parseVersion(versionStr)
 				if err != nil {
-					return fail(1, "Error parsing version value %q: %v", versionStr, err)
+					return fail(1, "Error parsing -version: %q is not a number", versionStr)
 				}
 				var job *api.Job
 				var d *api.JobDiff
@@ -210,7 +210,7 @@ func newJobInspectCommand(s *streams) *cobra.Command {
 			if versionStr != "" {
 				v, err := parseVersion(versionStr)
 				if err != nil {
-					return fail(1, "Error parsing version value %q: %v", versionStr, err)
+					return fail(1, "Error parsing -version: %q is not a number", versionStr)
 				}
 				version = &v
 			}
