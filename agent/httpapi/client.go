@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"drover/agent/client"
+	"drover/agent/drivers"
 )
 
 // LocalClient is the client role of the agent serving the API, when it
@@ -23,6 +24,13 @@ type LocalClient interface {
 	StreamLogs(ctx context.Context, allocID, task, stream string, follow bool, origin string, offset int64,
 		emit func(client.LogChunk) error) error
 	AllocStats(ctx context.Context, allocID string) (*client.AllocResourceUsage, error)
+	// Lifecycle of local allocations: restart, signal, exec (see
+	// alloc_lifecycle.go and exec.go), and their directories (fs.go).
+	RestartAlloc(ctx context.Context, allocID, task string, allTasks bool) error
+	SignalAlloc(allocID, task, signal string) error
+	CheckExec(allocID, task string) error
+	ExecTask(ctx context.Context, allocID, task string, opts *drivers.ExecOptions) (int, error)
+	AllocFS(allocID string) (*client.AllocFS, error)
 }
 
 // Option configures the handler.
@@ -41,6 +49,10 @@ const forwardedHeader = "X-Drover-Forwarded"
 func (h *handler) clientRoutes() {
 	h.mux.HandleFunc("/v1/client/fs/logs/{alloc}", h.clientLogs)
 	h.mux.HandleFunc("/v1/client/allocation/{alloc}/stats", h.clientStats)
+	h.mux.HandleFunc("/v1/client/allocation/{alloc}/restart", h.clientRestart)
+	h.mux.HandleFunc("/v1/client/allocation/{alloc}/signal", h.clientSignal)
+	h.mux.HandleFunc("/v1/client/allocation/{alloc}/exec", h.clientExec)
+	h.fsRoutes()
 }
 
 // resolveClientAlloc finds the full allocation ID and, when it does not
