@@ -11,15 +11,17 @@ import (
 	"drover/agent/structs"
 )
 
+// taskState is a task's state on the client, nil while the client does not
+// run it yet.
 func taskState(t *testing.T, c *Client, allocID, task string) *structs.TaskState {
 	t.Helper()
 	ar, err := c.runner(allocID)
 	if err != nil {
-		t.Fatal(err)
+		return nil
 	}
 	tr := ar.taskRunner(task)
 	if tr == nil {
-		t.Fatalf("no task %s", task)
+		return nil
 	}
 	return tr.snapshot()
 }
@@ -28,10 +30,26 @@ func waitState(t *testing.T, c *Client, allocID, task, state string, restarts ui
 	t.Helper()
 	var ts *structs.TaskState
 	waitFor(t, 10*time.Second, task+" "+state, func() (bool, string) {
-		ts = taskState(t, c, allocID, task)
+		if ts = taskState(t, c, allocID, task); ts == nil {
+			return false, "not on the client yet"
+		}
 		return ts.State == state && ts.Restarts == restarts, ts.State + " " + strings.Join(eventTypes(ts), ",")
 	})
 	return ts
+}
+
+// waitAllocStatus waits for the client status of a local allocation.
+func waitAllocStatus(t *testing.T, c *Client, allocID, status string) {
+	t.Helper()
+	waitFor(t, 10*time.Second, "allocation "+status, func() (bool, string) {
+		ar, err := c.runner(allocID)
+		if err != nil {
+			return false, err.Error()
+		}
+		ar.mu.Lock()
+		defer ar.mu.Unlock()
+		return ar.status == status, ar.status
+	})
 }
 
 // A user's restart restarts the task in place, at once, and does not use
@@ -106,6 +124,7 @@ func TestRestart_NotCountedAgainstPolicy(t *testing.T) {
 		t.Fatalf("%d Signaling events, want 2: %v", sig, eventTypes(ts))
 	}
 	// A dead task can be neither restarted nor signalled.
+	waitAllocStatus(t, c, allocID, structs.AllocClientStatusFailed)
 	if err := c.RestartAlloc(ctx, allocID, "t", false); !errors.Is(err, ErrTaskNotRunning) {
 		t.Fatalf("restart of a dead task: %v", err)
 	}

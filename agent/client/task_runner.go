@@ -44,6 +44,8 @@ type taskRunner struct {
 	mu     sync.Mutex
 	state  *structs.TaskState
 	handle *drivers.TaskHandle
+	// persistMu serialises persist.
+	persistMu sync.Mutex
 
 	killOnce sync.Once
 	killCh   chan struct{}
@@ -113,11 +115,18 @@ func (tr *taskRunner) recordEvent(ev *structs.TaskEvent, mutate func(s *structs.
 	tr.ar.taskChanged()
 }
 
+// persist writes the task's handle and state. Events come from the run
+// loop and from user requests (restart, signal) at once, so the state is
+// copied under the lock, and writes are serialised so that the last one
+// written is the newest.
 func (tr *taskRunner) persist() {
+	tr.persistMu.Lock()
+	defer tr.persistMu.Unlock()
+	rec := &persistedTask{State: tr.snapshot()}
 	tr.mu.Lock()
-	rec := &persistedTask{Handle: tr.handle, State: tr.state}
+	rec.Handle = tr.handle
 	tr.mu.Unlock()
-	if err := tr.ar.c.state.putTask(tr.ar.alloc.ID, tr.task.Name, rec); err != nil {
+	if err := tr.ar.c.state.putTask(tr.cfg.AllocID, tr.task.Name, rec); err != nil {
 		tr.ar.c.logger.Printf("[ERROR] client: persist task %s: %v", tr.cfg.ID, err)
 	}
 }
