@@ -249,7 +249,7 @@ func TestAllocExec_OfficialClient(t *testing.T) {
 	// A command that is not there.
 	_, err = c.Allocations().Exec(ctx, alloc, "web", false, []string{"no-such-command"},
 		strings.NewReader(""), &out, &errb, nil, nil)
-	if err == nil || !strings.Contains(err.Error(), `command "no-such-command" not found`) {
+	if err == nil || err.Error() != `exec: "no-such-command": executable file not found in $PATH` {
 		t.Fatalf("missing command: %v", err)
 	}
 	// An unknown task.

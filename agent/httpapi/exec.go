@@ -132,9 +132,12 @@ func (s *execSession) close(status int, text string) {
 	case status >= 400:
 		code = 4000 + status
 	}
-	for len(text) > maxCloseText {
-		_, size := utf8.DecodeLastRuneInString(text)
-		text = text[:len(text)-size]
+	if len(text) > maxCloseText {
+		for len(text) > maxCloseText-3 {
+			_, size := utf8.DecodeLastRuneInString(text)
+			text = text[:len(text)-size]
+		}
+		text += "..."
 	}
 	s.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(time.Second))
 	select {

@@ -52,7 +52,12 @@ func (d *Driver) ExecTask(ctx context.Context, taskID string, o *drivers.ExecOpt
 	}
 	path, err := lookPath(o.Command[0], cfg.TaskDir, pathVar)
 	if err != nil {
-		return -1, err
+		// Worded as Go's exec words it, which users know, and short:
+		// the error travels in a websocket close frame.
+		if strings.Contains(o.Command[0], "/") {
+			return -1, fmt.Errorf("exec: %q: not an executable file", o.Command[0])
+		}
+		return -1, fmt.Errorf("exec: %q: executable file not found in $PATH", o.Command[0])
 	}
 	cred, err := credential(cfg.User)
 	if err != nil {

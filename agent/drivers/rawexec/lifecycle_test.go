@@ -105,8 +105,12 @@ func TestExecTask_Pipes(t *testing.T) {
 	}
 	// A command that does not exist is an error, not an exit code.
 	if _, err := d.ExecTask(context.Background(), cfg.ID, &drivers.ExecOptions{Command: []string{"no-such-cmd"}}); err == nil ||
-		!strings.Contains(err.Error(), `command "no-such-cmd" not found`) {
+		err.Error() != `exec: "no-such-cmd": executable file not found in $PATH` {
 		t.Fatalf("missing command: %v", err)
+	}
+	if _, err := d.ExecTask(context.Background(), cfg.ID, &drivers.ExecOptions{Command: []string{"./local"}}); err == nil ||
+		err.Error() != `exec: "./local": not an executable file` {
+		t.Fatalf("a directory as the command: %v", err)
 	}
 	if _, err := d.ExecTask(context.Background(), cfg.ID, &drivers.ExecOptions{}); err == nil {
 		t.Fatal("an empty command was accepted")
