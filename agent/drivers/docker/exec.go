@@ -76,6 +76,12 @@ func (d *Driver) ExecTask(ctx context.Context, taskID string, o *drivers.ExecOpt
 	if o.Stdin != nil {
 		go func() {
 			io.Copy(hj.Conn, o.Stdin)
+			if o.TTY {
+				// A terminal's end of input is its end-of-file
+				// character, as when a user types Ctrl-D.
+				hj.Conn.Write([]byte{4})
+				return
+			}
 			hj.CloseWrite() // the command reads the end of its input
 		}()
 	}
