@@ -130,3 +130,43 @@ func TestAllocStopMigratesOnAReadyNode(t *testing.T) {
 		})
 	}
 }
+
+// TestAllocStopSystemJob: a system allocation stopped by "alloc stop" is
+// stopped and not replaced by that evaluation ("System allocs will not
+// [be rescheduled] and will show up as completed"); the job's next
+// evaluation places one on the node again, as Nomad's does.
+func TestAllocStopSystemJob(t *testing.T) {
+	yes := true
+	h := newHarness(t)
+	a := h.node("a", 2000, 2048)
+	h.node("b", 2000, 2048)
+	job := h.register(h.parse("system.nomad", "raw_exec", "mock"))
+	h.apply(h.schedule(h.eval(job, structs.EvalTriggerJobRegister)))
+	h.run(job, nil)
+	var target *structs.Allocation
+	for _, al := range h.live(job) {
+		if al.NodeID == a.ID {
+			target = al
+		}
+	}
+	h.must(h.st.UpdateAllocsDesiredTransitions(h.next(),
+		map[string]*structs.DesiredTransition{target.ID: {Migrate: &yes}}, nil))
+
+	res := h.schedule(h.eval(job, structs.EvalTriggerAllocStop))
+	wantUpdates(t, res, "agent", structs.DesiredUpdates{Migrate: 1, Ignore: 1})
+	if stops := res.Plan.NodeUpdate[a.ID]; len(stops) != 1 || stops[0].ID != target.ID {
+		t.Fatalf("stops: %+v\n%s", stops, decisions(res))
+	}
+	if n := countAllocs(res.Plan.NodeAllocation); n != 0 {
+		t.Fatalf("%d placements by the alloc-stop evaluation, want none\n%s", n, decisions(res))
+	}
+	h.apply(res)
+	if live := h.live(job); len(live) != 1 {
+		t.Fatalf("%d live allocations after the stop, want 1", len(live))
+	}
+	res = h.schedule(h.eval(job, structs.EvalTriggerNodeUpdate))
+	wantUpdates(t, res, "agent", structs.DesiredUpdates{Place: 1, Ignore: 1})
+	if placed := res.Plan.NodeAllocation[a.ID]; len(placed) != 1 {
+		t.Fatalf("the next evaluation does not place on the node again:\n%s", decisions(res))
+	}
+}

@@ -61,9 +61,10 @@ func newAllocStopCommand(s *streams) *cobra.Command {
 		Short: "Stop an allocation and have it replaced",
 		Long: "Stops one allocation. The scheduler replaces it under the same name, as\n" +
 			"it replaces one that migrates off a draining node (the replacement may land\n" +
-			"on the same node); allocations of system jobs are not replaced. The command\n" +
-			"then follows the evaluation that does it, as \"job run\" does; it is safe to\n" +
-			"interrupt. With -detach it prints the evaluation ID and returns at once.\n" +
+			"on the same node). An allocation of a system job is only stopped: the job's\n" +
+			"next evaluation places one on its node again. The command then follows the\n" +
+			"evaluation, as \"job run\" does; it is safe to interrupt. With -detach it\n" +
+			"prints the evaluation ID and returns at once.\n" +
 			"-no-shutdown-delay asks the client to skip the tasks' shutdown_delay.\n" +
 			"The allocation may be given by an ID prefix of at least two characters.",
 		Example: "  drover alloc stop 6085301b\n" +
