@@ -183,6 +183,17 @@ func (a *AllocFS) Stat(p string) (*AllocFileInfo, error) {
 	return info, nil
 }
 
+// exists reports whether p names a file inside the allocation directory.
+func (a *AllocFS) exists(p string) bool {
+	root, rel, err := a.open(p)
+	if err != nil {
+		return false
+	}
+	defer root.Close()
+	_, err = root.Stat(rel)
+	return err == nil
+}
+
 // Open opens a file for reading; a directory is refused.
 func (a *AllocFS) Open(p string) (*os.File, error) {
 	root, rel, err := a.open(p)
@@ -259,8 +270,8 @@ func (a *AllocFS) Stream(ctx context.Context, p, origin string, offset int64, fo
 			return nil
 		}
 		// The open file may have been removed, or replaced: what the path
-		// names now decides, read through the root again.
-		if _, err := a.Stat(p); err != nil {
+		// names now decides, looked up through the root again.
+		if !a.exists(p) {
 			return emit(LogChunk{File: rel, Offset: pos, Event: FileEventDeleted})
 		}
 		if st, err := f.Stat(); err == nil && st.Size() < pos {
