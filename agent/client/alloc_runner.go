@@ -29,6 +29,11 @@ type allocRunner struct {
 	stopped bool
 	// destroyed is set once the allocation is being removed.
 	destroyed bool
+	// live counts the task runners whose run loop runs; done closes when
+	// it drops to zero once start has launched them all (launched).
+	live     int
+	launched bool
+	doneOnce sync.Once
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -53,7 +58,6 @@ func newAllocRunner(c *Client, alloc *structs.Allocation) *allocRunner {
 // persisted tasks of an allocation a restarted client is taking back.
 func (ar *allocRunner) start(recovered map[string]*persistedTask) (err error) {
 	alloc := ar.alloc
-	var wg sync.WaitGroup
 	defer func() {
 		// done must close whatever happens, or destroy would wait for it.
 		if err != nil {
@@ -61,10 +65,12 @@ func (ar *allocRunner) start(recovered map[string]*persistedTask) (err error) {
 				tr.kill()
 			}
 		}
-		go func() {
-			wg.Wait()
-			close(ar.done)
-		}()
+		ar.mu.Lock()
+		ar.launched = true
+		if ar.live == 0 {
+			ar.closeDone()
+		}
+		ar.mu.Unlock()
 	}()
 	tg := alloc.Job.LookupTaskGroup(alloc.TaskGroup)
 	if tg == nil {
@@ -125,11 +131,7 @@ func (ar *allocRunner) start(recovered map[string]*persistedTask) (err error) {
 			close(tr.done)
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			tr.run(ar.ctx, resume)
-		}()
+		ar.goRun(func() { tr.run(ar.ctx, resume) })
 	}
 	health := newHealthTracker(ar)
 	ar.mu.Lock()
@@ -138,6 +140,29 @@ func (ar *allocRunner) start(recovered map[string]*persistedTask) (err error) {
 	ar.taskChanged()
 	return nil
 }
+
+// goRun runs a task runner's loop and counts it as live until it ends.
+func (ar *allocRunner) goRun(run func()) {
+	ar.mu.Lock()
+	ar.live++
+	ar.mu.Unlock()
+	go func() {
+		defer ar.runEnded()
+		run()
+	}()
+}
+
+func (ar *allocRunner) runEnded() {
+	ar.mu.Lock()
+	defer ar.mu.Unlock()
+	ar.live--
+	if ar.live == 0 && ar.launched {
+		ar.closeDone()
+	}
+}
+
+// closeDone closes done once; callers hold mu.
+func (ar *allocRunner) closeDone() { ar.doneOnce.Do(func() { close(ar.done) }) }
 
 // taskConfig is what the driver gets for one task.
 func (ar *allocRunner) taskConfig(tg *structs.TaskGroup, task *structs.Task, taskDir string) *drivers.TaskConfig {

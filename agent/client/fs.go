@@ -22,6 +22,9 @@ type LogChunk struct {
 	File   string
 	Offset int64
 	Data   []byte
+	// Event is a file event ("file deleted", "file truncated") of the fs
+	// stream; it comes without data.
+	Event string
 }
 
 // StreamLogs sends a task's stdout or stderr to emit, as the logs API does:

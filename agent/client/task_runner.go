@@ -22,6 +22,10 @@ const (
 	EventKilling       = "Killing"
 	EventKilled        = "Killed"
 	EventDriverFailure = "Driver Failure"
+	// EventRestartSignal records a user's restart ("alloc restart");
+	// EventSignaling a signal sent to the task ("alloc signal").
+	EventRestartSignal = "Restart Signaled"
+	EventSignaling     = "Signaling"
 )
 
 // maxTaskEvents bounds a task's event history, as the API shows only the
@@ -44,11 +48,30 @@ type taskRunner struct {
 	// progress report (drivers.EventProgress), which the next report
 	// replaces.
 	progress *structs.TaskEvent
+	// persistMu serialises persist.
+	persistMu sync.Mutex
 
 	killOnce sync.Once
 	killCh   chan struct{}
 	done     chan struct{}
+
+	// restartCh carries a user's restart request to the run loop, which
+	// takes it while it waits for the running task (buffered 1: one
+	// request at a time); pendingRestart is the request being carried
+	// out, touched only by the run loop.
+	restartCh      chan *restartRequest
+	pendingRestart *restartRequest
 }
+
+// restartRequest is one user restart of a running task; done is closed
+// once the old instance has exited (or the request is dropped because
+// the task is being killed).
+type restartRequest struct {
+	done chan struct{}
+	once sync.Once
+}
+
+func (r *restartRequest) finish() { r.once.Do(func() { close(r.done) }) }
 
 func newTaskRunner(ar *allocRunner, task *structs.Task, driver drivers.Driver, cfg *drivers.TaskConfig) *taskRunner {
 	return &taskRunner{
@@ -60,6 +83,8 @@ func newTaskRunner(ar *allocRunner, task *structs.Task, driver drivers.Driver, c
 		state:  &structs.TaskState{State: structs.TaskStatePending},
 		killCh: make(chan struct{}),
 		done:   make(chan struct{}),
+
+		restartCh: make(chan *restartRequest, 1),
 	}
 }
 
@@ -76,12 +101,18 @@ func (tr *taskRunner) snapshot() *structs.TaskState {
 // report (drivers.EventProgress) is recorded as a "Driver" event that
 // replaces the previous report when that is still the newest event.
 func (tr *taskRunner) event(kind, msg string, mutate func(s *structs.TaskState)) {
+	tr.recordEvent(&structs.TaskEvent{Type: kind, DisplayMessage: msg, Message: msg}, mutate)
+}
+
+// recordEvent appends a prepared task event (its time is stamped here)
+// and reports the change.
+func (tr *taskRunner) recordEvent(ev *structs.TaskEvent, mutate func(s *structs.TaskState)) {
 	tr.mu.Lock()
-	progress := kind == drivers.EventProgress
+	progress := ev.Type == drivers.EventProgress
 	if progress {
-		kind = EventDriver
+		ev.Type = EventDriver
 	}
-	ev := &structs.TaskEvent{Type: kind, Time: time.Now().UnixNano(), DisplayMessage: msg, Message: msg}
+	ev.Time = time.Now().UnixNano()
 	if n := len(tr.state.Events); progress && n > 0 && tr.progress != nil && tr.state.Events[n-1] == tr.progress {
 		// A new slice: snapshots share the old one's backing array.
 		tr.state.Events = append(append([]*structs.TaskEvent(nil), tr.state.Events[:n-1]...), ev)
@@ -103,11 +134,18 @@ func (tr *taskRunner) event(kind, msg string, mutate func(s *structs.TaskState))
 	tr.ar.taskChanged()
 }
 
+// persist writes the task's handle and state. Events come from the run
+// loop and from user requests (restart, signal) at once, so the state is
+// copied under the lock, and writes are serialised so that the last one
+// written is the newest.
 func (tr *taskRunner) persist() {
+	tr.persistMu.Lock()
+	defer tr.persistMu.Unlock()
+	rec := &persistedTask{State: tr.snapshot()}
 	tr.mu.Lock()
-	rec := &persistedTask{Handle: tr.handle, State: tr.state}
+	rec.Handle = tr.handle
 	tr.mu.Unlock()
-	if err := tr.ar.c.state.putTask(tr.ar.alloc.ID, tr.task.Name, rec); err != nil {
+	if err := tr.ar.c.state.putTask(tr.cfg.AllocID, tr.task.Name, rec); err != nil {
 		tr.ar.c.logger.Printf("[ERROR] client: persist task %s: %v", tr.cfg.ID, err)
 	}
 }
@@ -129,9 +167,16 @@ func (tr *taskRunner) killed() bool {
 // run drives the task until it is dead. recovered is true when a restarted
 // client re-attached to a task that still runs.
 func (tr *taskRunner) run(ctx context.Context, recovered bool) {
+	tr.runFrom(ctx, recovered, true)
+}
+
+// runFrom is run; setup is false when a dead task starts again ("alloc
+// restart -all-tasks"), whose directory is already built.
+func (tr *taskRunner) runFrom(ctx context.Context, recovered, setup bool) {
 	defer close(tr.done)
+	defer tr.dropRestarts()
 	tracker := newRestartTracker(tr.task.RestartPolicy, tr.batch)
-	if !recovered {
+	if !recovered && setup {
 		tr.event(EventSetup, "Building Task Directory", nil)
 	}
 	for {
@@ -165,7 +210,52 @@ func (tr *taskRunner) run(ctx context.Context, recovered bool) {
 		}
 		tr.event(EventTerminated, exitMessage(exit), nil)
 		tr.driver.DestroyTask(tr.cfg.ID, true)
+		if req := tr.takeRestart(); req != nil {
+			// A user's restart: at once, and not counted against the
+			// restart policy's attempts.
+			tr.recordEvent(&structs.TaskEvent{Type: EventRestarting, DisplayMessage: "Task restarting in 0s",
+				Message: "Task restarting in 0s"}, func(s *structs.TaskState) {
+				s.State = structs.TaskStatePending
+				s.Restarts++
+				s.LastRestart = time.Now().UTC()
+			})
+			req.finish()
+			continue
+		}
 		if !tr.restart(ctx, tracker, exit) {
+			return
+		}
+	}
+}
+
+// takeRestart returns the user restart that ended the task, or one that
+// came while it was ending by itself (the user asked for a restart: it
+// gets one), or nil.
+func (tr *taskRunner) takeRestart() *restartRequest {
+	if req := tr.pendingRestart; req != nil {
+		tr.pendingRestart = nil
+		return req
+	}
+	select {
+	case req := <-tr.restartCh:
+		return req
+	default:
+		return nil
+	}
+}
+
+// dropRestarts releases whoever waits on a restart the run loop will not
+// carry out (the task is killed, or the client shuts down).
+func (tr *taskRunner) dropRestarts() {
+	if tr.pendingRestart != nil {
+		tr.pendingRestart.finish()
+		tr.pendingRestart = nil
+	}
+	for {
+		select {
+		case req := <-tr.restartCh:
+			req.finish()
+		default:
 			return
 		}
 	}
@@ -204,10 +294,7 @@ func (tr *taskRunner) wait(ctx context.Context) (*drivers.ExitResult, bool) {
 		}
 		return exit, true
 	case <-tr.killCh:
-		timeout := tr.task.KillTimeout
-		if max := tr.ar.c.config.MaxKillTimeout; max > 0 && timeout > max {
-			timeout = max
-		}
+		timeout := tr.killTimeout()
 		tr.event(EventKilling, fmt.Sprintf("Sent interrupt. Waiting %s before force killing", timeout), nil)
 		if err := tr.driver.StopTask(tr.cfg.ID, timeout, tr.task.KillSignal); err != nil {
 			tr.ar.c.logger.Printf("[WARN] client: stop task %s: %v", tr.cfg.ID, err)
@@ -218,11 +305,43 @@ func (tr *taskRunner) wait(ctx context.Context) (*drivers.ExitResult, bool) {
 		}
 		tr.finishKilled()
 		return nil, false
+	case req := <-tr.restartCh:
+		// A user restart: stop this instance with the task's kill signal
+		// and timeout, as a kill would, but without the Killing event;
+		// the run loop starts it again.
+		tr.pendingRestart = req
+		timeout := tr.killTimeout()
+		if err := tr.driver.StopTask(tr.cfg.ID, timeout, tr.task.KillSignal); err != nil {
+			tr.ar.c.logger.Printf("[WARN] client: stop task %s for a restart: %v", tr.cfg.ID, err)
+		}
+		var exit *drivers.ExitResult
+		select {
+		case exit = <-ch:
+		case <-time.After(timeout + 5*time.Second):
+		}
+		if exit == nil {
+			exit = &drivers.ExitResult{ExitCode: -1, Err: fmt.Errorf("task did not exit after a restart request")}
+		}
+		if tr.killed() {
+			tr.finishKilled()
+			return nil, false
+		}
+		return exit, true
 	case <-ctx.Done():
 		// The client is shutting down, not the task: leave it running so
 		// the next client process re-attaches to it.
 		return nil, false
 	}
+}
+
+// killTimeout is the task's kill_timeout, capped by the client's
+// max_kill_timeout.
+func (tr *taskRunner) killTimeout() time.Duration {
+	timeout := tr.task.KillTimeout
+	if max := tr.ar.c.config.MaxKillTimeout; max > 0 && timeout > max {
+		timeout = max
+	}
+	return timeout
 }
 
 func (tr *taskRunner) finishKilled() {

@@ -14,6 +14,7 @@ import (
 
 	"drover/agent/client"
 	"drover/agent/client/hoststats"
+	"drover/agent/drivers"
 )
 
 // LocalClient is the client role of the agent serving the API, when it
@@ -27,6 +28,13 @@ type LocalClient interface {
 	// NodeID and HostStats describe the machine (/v1/client/stats).
 	NodeID() string
 	HostStats() (*hoststats.Stats, error)
+	// Lifecycle of local allocations: restart, signal, exec (see
+	// alloc_lifecycle.go and exec.go), and their directories (fs.go).
+	RestartAlloc(ctx context.Context, allocID, task string, allTasks bool) error
+	SignalAlloc(allocID, task, signal string) error
+	CheckExec(allocID, task string) error
+	ExecTask(ctx context.Context, allocID, task string, opts *drivers.ExecOptions) (int, error)
+	AllocFS(allocID string) (*client.AllocFS, error)
 }
 
 // Option configures the handler.
@@ -46,6 +54,10 @@ func (h *handler) clientRoutes() {
 	h.mux.HandleFunc("/v1/client/fs/logs/{alloc}", h.clientLogs)
 	h.mux.HandleFunc("/v1/client/allocation/{alloc}/stats", h.clientStats)
 	h.mux.HandleFunc("/v1/client/stats", h.clientHostStats)
+	h.mux.HandleFunc("/v1/client/allocation/{alloc}/restart", h.clientRestart)
+	h.mux.HandleFunc("/v1/client/allocation/{alloc}/signal", h.clientSignal)
+	h.mux.HandleFunc("/v1/client/allocation/{alloc}/exec", h.clientExec)
+	h.fsRoutes()
 }
 
 // resolveClientNode finds where a node's client endpoint is answered:

@@ -25,4 +25,15 @@
 //     unique ID prefix (the CLI's short IDs).
 //   - ?namespace= selects the namespace ("default" when absent, "*" for
 //     all in list endpoints).
+//
+// # Client endpoints
+//
+// /v1/client/... (logs, stats, restart, signal, exec, fs) are answered by
+// the node that runs the allocation; any other agent forwards the request
+// there (exec's websocket included). The fs endpoints resolve every path
+// inside the allocation directory through an os.Root, so neither ".." nor
+// a link the task made can lead to the host's files ("Path escapes the
+// alloc directory", 400). Exec speaks the compatible client's websocket
+// frames (exec.go); what is refused before the command runs closes the
+// websocket with code 4000+status and the error as the text.
 package httpapi

@@ -44,6 +44,10 @@ type Server interface {
 	UpdateDrain(nodeID string, spec *structs.DrainSpec, markEligible bool) (*server.NodeDrainResponse, error)
 	UpdateEligibility(nodeID, eligibility string) (*server.NodeDrainResponse, error)
 
+	// StopAlloc marks an allocation to be stopped and replaced (alloc
+	// stop) and returns the evaluation that does it.
+	StopAlloc(allocID string, noShutdownDelay bool) (*server.AllocStopResponse, error)
+
 	// Deployment writes; both return the evaluation they create and the
 	// index they were applied at. No groups promotes every group.
 	PromoteDeployment(deploymentID string, groups []string) (string, uint64, error)
@@ -185,6 +189,7 @@ func (h *handler) routes() {
 
 	h.route("/v1/allocations", get(h.allocsList))
 	h.route("/v1/allocation/{id}", get(h.allocInfo))
+	h.route("/v1/allocation/{id}/stop", write(h.allocStop))
 
 	h.route("/v1/evaluations", get(h.evalsList))
 	h.route("/v1/evaluation/{id}", get(h.evalInfo))

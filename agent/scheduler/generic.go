@@ -137,9 +137,10 @@ func (s *pass) classify(tg *structs.TaskGroup, allocs []*structs.Allocation) gro
 		switch {
 		case node == nil || node.TerminalStatus():
 			g.lost = append(g.lost, a)
-		case node.DrainStrategy != nil && a.DesiredTransition.ShouldMigrate():
-			g.migrate = append(g.migrate, a)
-		case a.DesiredTransition.ShouldMigrate() && !node.Ready():
+		case a.DesiredTransition.ShouldMigrate():
+			// Marked by the drainer, or by "alloc stop" on a node that
+			// is fine: either way it is replaced, as in Nomad, where a
+			// live allocation marked to migrate always migrates.
 			g.migrate = append(g.migrate, a)
 		default:
 			g.untainted = append(g.untainted, a)
@@ -352,12 +353,18 @@ func (s *pass) reconcileGroup(tg *structs.TaskGroup, allocs []*structs.Allocatio
 			penalty: a.NodeID, reason: fmt.Sprintf("reschedules failed allocation %s", shortID(a.ID))})
 		u.Place++
 	}
-	// Migrations: the drainer marked these to move; each is replaced
-	// under its name on another node.
+	// Migrations: the drainer marked these to move off their node, or a
+	// user stopped them ("alloc stop"); each is replaced under its name,
+	// on another node when its own is draining.
 	for _, a := range migrate {
-		s.stop(a, structs.AllocMigrating, "", fmt.Sprintf("node %s is draining", shortID(a.NodeID)))
-		places = append(places, placement{name: a.Name, previous: a, action: structs.DecisionMigrate,
-			reason: fmt.Sprintf("migrates %s off draining node %s", shortID(a.ID), shortID(a.NodeID))})
+		stopWhy := fmt.Sprintf("node %s is draining", shortID(a.NodeID))
+		placeWhy := fmt.Sprintf("migrates %s off draining node %s", shortID(a.ID), shortID(a.NodeID))
+		if node := s.nodes[a.NodeID]; node != nil && node.DrainStrategy == nil && node.Ready() {
+			stopWhy = "stopped by request (alloc stop)"
+			placeWhy = fmt.Sprintf("replaces %s, stopped by request", shortID(a.ID))
+		}
+		s.stop(a, structs.AllocMigrating, "", stopWhy)
+		places = append(places, placement{name: a.Name, previous: a, action: structs.DecisionMigrate, reason: placeWhy})
 		u.Migrate++
 	}
 

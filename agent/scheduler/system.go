@@ -14,6 +14,11 @@ func (s *pass) system(allocs []*structs.Allocation) error {
 	for _, tg := range s.job.TaskGroups {
 		u := s.updates(tg.Name)
 		onNode := map[string]*structs.Allocation{}
+		// stoppedHere holds the ready nodes whose allocation this pass
+		// stops because a user asked ("alloc stop"): as in Nomad, a
+		// system allocation is not replaced by that evaluation, only by
+		// the job's next one.
+		stoppedHere := map[string]bool{}
 		for _, a := range allocs {
 			if a.TaskGroup != tg.Name || a.TerminalStatus() {
 				continue
@@ -24,7 +29,12 @@ func (s *pass) system(allocs []*structs.Allocation) error {
 				s.stop(a, structs.AllocLost, structs.AllocClientStatusLost, fmt.Sprintf("node %s is down", shortID(a.NodeID)))
 				u.Stop++
 			case a.DesiredTransition.ShouldMigrate():
-				s.stop(a, structs.AllocNodeTainted, "", fmt.Sprintf("node %s is draining", shortID(a.NodeID)))
+				why := fmt.Sprintf("node %s is draining", shortID(a.NodeID))
+				if node.DrainStrategy == nil && node.Ready() {
+					why = "stopped by request (alloc stop); system allocations are not replaced until the job is evaluated again"
+					stoppedHere[node.ID] = true
+				}
+				s.stop(a, structs.AllocNodeTainted, "", why)
 				u.Migrate++
 			case onNode[a.NodeID] != nil:
 				s.stop(a, structs.AllocNotNeeded, "", "another allocation of the group already runs on its node")
@@ -45,7 +55,7 @@ func (s *pass) system(allocs []*structs.Allocation) error {
 		for _, node := range s.placer.nodes {
 			a := onNode[node.ID]
 			if a == nil {
-				if groupFilter(s.job, tg, node) != "" {
+				if groupFilter(s.job, tg, node) != "" || stoppedHere[node.ID] {
 					continue // not for this node: no failure, no placement
 				}
 				places = append(places, placement{name: name, onNode: node, action: structs.DecisionPlace,

@@ -303,6 +303,9 @@ func (s *StateStore) UpdateAllocsDesiredTransitions(index uint64, transitions ma
 			if t.ForceReschedule != nil {
 				c.DesiredTransition.ForceReschedule = t.ForceReschedule
 			}
+			if t.NoShutdownDelay != nil {
+				c.DesiredTransition.NoShutdownDelay = t.NoShutdownDelay
+			}
 			c.ModifyIndex = w.index
 			if err := w.insert(TableAllocs, c); err != nil {
 				return fmt.Errorf("update desired transition of %q: %w", id, err)

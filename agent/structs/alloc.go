@@ -73,6 +73,9 @@ type DesiredTransition struct {
 	Migrate         *bool
 	Reschedule      *bool
 	ForceReschedule *bool
+	// NoShutdownDelay asks the client to skip the tasks' shutdown_delay
+	// when it stops the allocation ("alloc stop -no-shutdown-delay").
+	NoShutdownDelay *bool
 }
 
 // ShouldMigrate tells whether the drainer marked the allocation to move.
@@ -291,6 +294,9 @@ type TaskEvent struct {
 	FailsTask      bool
 	RestartReason  string
 	StartDelay     int64
+	// TaskSignal and TaskSignalReason describe a "Signaling" event.
+	TaskSignal       string
+	TaskSignalReason string
 }
 
 // AllocMetric explains where the scheduler looked and why nodes were

@@ -15,6 +15,10 @@
 //	stdout_string written to the task's stdout log at start
 //	stderr_string written to the task's stderr log at start
 //	stdout_repeat how many times stdout_string is written (default 1)
+//	exit_on_signal a signal name, or a list of them: the task exits when it
+//	              receives one ("alloc signal"); SIGKILL always ends it, and
+//	              every other signal is only recorded (see Signals)
+//	signal_error  SignalTask fails with this message
 //
 // Unknown keys are refused, so a typo in a test job fails loudly instead of
 // silently running a task that never exits.
@@ -72,6 +76,8 @@ type taskConfig struct {
 	StdoutString string
 	StderrString string
 	StdoutRepeat int
+	ExitOnSignal map[int]bool
+	SignalError  string
 }
 
 type stopRequest struct {
@@ -90,6 +96,12 @@ type task struct {
 
 	done   chan struct{} // closed once result is set
 	result *drivers.ExitResult
+
+	// sigCh carries signals that end the task (buffered 1: the first one
+	// wins); signals records every signal received, by name.
+	sigCh   chan int
+	sigMu   sync.Mutex
+	signals []string
 }
 
 // Driver is the mock driver. The zero value is not usable; call New.
@@ -150,6 +162,7 @@ func (d *Driver) StartTask(ctx context.Context, cfg *drivers.TaskConfig, events 
 		stopCh:    make(chan stopRequest, 1),
 		killCh:    make(chan struct{}),
 		done:      make(chan struct{}),
+		sigCh:     make(chan int, 1),
 	}
 	d.tasks[cfg.ID] = t
 	d.mu.Unlock()
@@ -244,6 +257,9 @@ func (t *task) run() {
 	case <-t.killCh:
 		finish(&drivers.ExitResult{Signal: sigKill})
 		return
+	case sig := <-t.sigCh:
+		finish(&drivers.ExitResult{Signal: sig})
+		return
 	case req := <-t.stopCh:
 		if t.tc.KillAfter <= 0 {
 			finish(&drivers.ExitResult{Signal: req.signal})
@@ -268,6 +284,8 @@ func (t *task) run() {
 			finish(&drivers.ExitResult{ExitCode: t.tc.ExitCode})
 		case <-t.killCh:
 			finish(&drivers.ExitResult{Signal: sigKill})
+		case sig := <-t.sigCh:
+			finish(&drivers.ExitResult{Signal: sig})
 		}
 	}
 }
@@ -322,6 +340,7 @@ func (d *Driver) RecoverTask(ctx context.Context, h *drivers.TaskHandle) error {
 		stopCh:    make(chan stopRequest, 1),
 		killCh:    make(chan struct{}),
 		done:      make(chan struct{}),
+		sigCh:     make(chan int, 1),
 		result:    &drivers.ExitResult{ExitCode: st.ExitCode, Signal: st.Signal},
 	}
 	close(t.done)
@@ -469,6 +488,10 @@ func parseConfig(raw map[string]interface{}) (taskConfig, error) {
 			tc.StdoutString, err = toString(v)
 		case "stderr_string":
 			tc.StderrString, err = toString(v)
+		case "exit_on_signal":
+			tc.ExitOnSignal, err = toSignalSet(v)
+		case "signal_error":
+			tc.SignalError, err = toString(v)
 		default:
 			return tc, fmt.Errorf("unknown config key %q", k)
 		}

@@ -26,9 +26,15 @@ func newAllocCommand(s *streams) *cobra.Command {
 		"  drover alloc status 6085301b\n  drover alloc logs 6085301b redis",
 		newAllocStatusCommand(s, "status", "drover alloc status"),
 		newAllocLogsCommand(s, "logs", "drover alloc logs"),
+		newAllocStopCommand(s),
+		newAllocRestartCommand(s),
+		newAllocSignalCommand(s),
+		newAllocFSCommand(s, "fs", "drover alloc fs"),
+		newAllocExecCommand(s, "exec", "drover alloc exec"),
 	)
 	c.Long = "An allocation is one instance of a job's task group placed on a client node.\n" +
-		"These commands show where and how an allocation runs and what its tasks print."
+		"These commands show where and how an allocation runs and what its tasks print,\n" +
+		"stop, restart and signal it, read its directory and run commands in its tasks."
 	return c
 }
 

@@ -28,6 +28,9 @@ var Version = "0.1.0-dev"
 type streams struct {
 	Out io.Writer
 	Err io.Writer
+	// In is what commands that pass input on (exec) read; nil means the
+	// process's standard input.
+	In io.Reader
 	// Env is the environment visible to the command (os.Environ form);
 	// injected so tests control it.
 	Env []string
@@ -159,6 +162,8 @@ func newRootCommand(s *streams) *cobra.Command {
 		newOperatorCommand(s),
 		newSystemCommand(s),
 		newLogsCommand(s),
+		newFSCommand(s),
+		newExecCommand(s),
 		newLabCommand(s),
 		newClusterCommand(s),
 	)
@@ -232,6 +237,9 @@ func normalizeArgs(root *cobra.Command, args []string) []string {
 		if !strings.HasPrefix(a, "-") {
 			if sub := subcommand(cmd, a); sub != nil {
 				cmd = sub
+			} else if cmd.Annotations[verbatimArgs] != "" {
+				// The rest is the command's own (exec's command line).
+				return append(out, args[i:]...)
 			}
 			out = append(out, a)
 			continue
@@ -249,6 +257,17 @@ func normalizeArgs(root *cobra.Command, args []string) []string {
 		}
 	}
 	return out
+}
+
+// verbatimArgs marks a command whose arguments, from the first one that is
+// not a flag on, are passed on untouched (exec runs them as a command line).
+const verbatimArgs = "drover/verbatim-args"
+
+func markVerbatimArgs(c *cobra.Command) {
+	if c.Annotations == nil {
+		c.Annotations = map[string]string{}
+	}
+	c.Annotations[verbatimArgs] = "true"
 }
 
 func subcommand(cmd *cobra.Command, name string) *cobra.Command {

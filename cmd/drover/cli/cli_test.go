@@ -83,6 +83,9 @@ func TestNormalizeArgs(t *testing.T) {
 		{"stdin dash untouched", []string{"job", "validate", "-"}, []string{"job", "validate", "-"}},
 		{"after double dash untouched", []string{"job", "validate", "--", "-short"}, []string{"job", "validate", "--", "-short"}},
 		{"flag of another command untouched", []string{"job", "validate", "-short"}, []string{"job", "validate", "-short"}},
+		{"exec's command line untouched", []string{"alloc", "exec", "-task", "web", "ab12", "ls", "-task", "-job"},
+			[]string{"alloc", "exec", "--task", "web", "ab12", "ls", "-task", "-job"}},
+		{"exec alias too", []string{"exec", "-i=false", "ab12", "sh", "-c", "-verbose"}, []string{"exec", "--i=false", "ab12", "sh", "-c", "-verbose"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

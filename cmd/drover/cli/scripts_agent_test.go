@@ -3,12 +3,14 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,6 +48,9 @@ func TestAgentScripts(t *testing.T) {
 			"deployment-id":   cmdDeploymentID,
 			"wait-deployment": cmdWaitDeployment,
 			"cmp-masked":      cmdCmpMasked,
+			"wait-event":      cmdWaitEvent,
+			"wait-task":       cmdWaitTask,
+			"wait-file":       cmdWaitFile,
 		},
 	})
 }
@@ -260,4 +265,75 @@ func cmdCmpMasked(ts *testscript.TestScript, neg bool, args []string) {
 	if got != want {
 		ts.Fatalf("%s (times masked) differs from %s:\n--- got ---\n%s--- want ---\n%s", args[0], args[1], got, want)
 	}
+}
+
+// cmdWaitEvent: wait-event <alloc ID> <task> <event type> [count] waits
+// until the task has at least count (default 1) events of that type, as
+// the servers see it. Only the last ten events are kept.
+func cmdWaitEvent(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 3 || len(args) > 4 {
+		ts.Fatalf("usage: wait-event <alloc ID> <task> <event type> [count]")
+	}
+	want := 1
+	if len(args) == 4 {
+		var err error
+		want, err = strconv.Atoi(args[3])
+		ts.Check(err)
+	}
+	client := scriptClient(ts)
+	waitScript(ts, fmt.Sprintf("%d %q events of task %s", want, args[2], args[1]), func() bool {
+		a, _, err := client.Allocations().Info(args[0], nil)
+		if err != nil || a.TaskStates[args[1]] == nil {
+			return false
+		}
+		n := 0
+		for _, e := range a.TaskStates[args[1]].Events {
+			if e.Type == args[2] {
+				n++
+			}
+		}
+		return n >= want
+	})
+}
+
+// cmdWaitTask: wait-task <alloc ID> <task> <state> <restarts> waits until
+// the task is in that state (pending, running, dead) having restarted
+// that many times, as the servers see it.
+func cmdWaitTask(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 4 {
+		ts.Fatalf("usage: wait-task <alloc ID> <task> <state> <restarts>")
+	}
+	want, err := strconv.ParseUint(args[3], 10, 64)
+	ts.Check(err)
+	client := scriptClient(ts)
+	waitScript(ts, fmt.Sprintf("task %s %s after %d restarts", args[1], args[2], want), func() bool {
+		a, _, err := client.Allocations().Info(args[0], nil)
+		if err != nil || a.TaskStates[args[1]] == nil {
+			return false
+		}
+		st := a.TaskStates[args[1]]
+		return st.State == args[2] && st.Restarts == want
+	})
+}
+
+// cmdWaitFile: wait-file <alloc ID> <path> <text> waits until the file of
+// the allocation directory contains the text.
+func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: wait-file <alloc ID> <path> <text>")
+	}
+	client := scriptClient(ts)
+	waitScript(ts, fmt.Sprintf("%q in %s", args[2], args[1]), func() bool {
+		a, _, err := client.Allocations().Info(args[0], nil)
+		if err != nil {
+			return false
+		}
+		r, err := client.AllocFS().Cat(a, args[1], nil)
+		if err != nil {
+			return false
+		}
+		defer r.Close()
+		b, _ := io.ReadAll(r)
+		return strings.Contains(string(b), args[2])
+	})
 }
