@@ -136,3 +136,14 @@ func TestEvalsListPaging(t *testing.T) {
 		t.Errorf("past the end: %d %q", code, body)
 	}
 }
+
+// An empty list is [], never null, with or without paging.
+func TestEvalsListEmpty(t *testing.T) {
+	t.Parallel()
+	a := newTestAgent(t)
+	for _, q := range []string{"", "?per_page=2", "?prefix=ab", "?job=none"} {
+		if code, body, _ := a.do(t, "GET", "/v1/evaluations"+q, ""); code != 200 || body != "[]" {
+			t.Errorf("%q: %d %q", q, code, body)
+		}
+	}
+}

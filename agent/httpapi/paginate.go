@@ -76,7 +76,7 @@ func parseToken(tok string, withIndex bool) (pageKey, error) {
 // the next page, "" on the last page. withIndex tells the form of the
 // keys, and so of the tokens.
 func paginate[T any](items []T, key func(T) pageKey, withIndex bool, p page) (out []T, next string, err error) {
-	sorted := append([]T(nil), items...)
+	sorted := append(make([]T, 0, len(items)), items...)
 	sort.Slice(sorted, func(i, j int) bool {
 		if p.reverse {
 			return key(sorted[j]).less(key(sorted[i]))
