@@ -21,7 +21,8 @@ func TestMain(m *testing.M) {
 // TestScripts runs the CLI transcripts in testdata/scripts: each is a
 // txtar file of commands and the output a user should see.
 func TestScripts(t *testing.T) {
-	testscript.Run(t, testscript.Params{Dir: "testdata/scripts"})
+	testscript.Run(t, testscript.Params{Dir: "testdata/scripts",
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"exits": cmdExits}})
 }
 
 // run executes the CLI in-process and returns its exit code and output.

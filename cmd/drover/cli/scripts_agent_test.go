@@ -2,10 +2,13 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"testing"
@@ -40,6 +43,8 @@ func TestAgentScripts(t *testing.T) {
 			"alloc-id":    cmdAllocID,
 			"eval-id":     cmdEvalID,
 			"node-id":     cmdNodeID,
+			"exits":       cmdExits,
+			"wait-file":   cmdWaitFile,
 		},
 	})
 }
@@ -209,4 +214,42 @@ func cmdNodeID(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	ts.Setenv(args[0], nodes[0].ID)
 	ts.Setenv(args[0]+"8", nodes[0].ID[:8])
+}
+
+// cmdExits: exits <code> <program> [args...] runs the program as exec
+// does (its output is then what stdout and stderr check) and fails unless
+// it exits with exactly that code.
+func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exits <code> <program> [args...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	got := 0
+	if err := ts.Exec(args[1], args[2:]...); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("%s: %v", args[1], err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited with %d, want %d", args[1], got, want)
+	}
+}
+
+// cmdWaitFile: wait-file <file> <regexp> waits up to 30 seconds until the
+// file (say, the output of a command running in the background) matches
+// the regular expression, in multi-line mode.
+func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: wait-file <file> <regexp>")
+	}
+	re, err := regexp.Compile("(?m)" + args[1])
+	ts.Check(err)
+	path := ts.MkAbs(args[0])
+	waitScript(ts, fmt.Sprintf("%s to match %q", args[0], args[1]), func() bool {
+		b, err := os.ReadFile(path)
+		return err == nil && re.Match(b)
+	})
 }
