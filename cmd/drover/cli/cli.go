@@ -32,6 +32,9 @@ type streams struct {
 	Env []string
 	// global holds the global flags once they are parsed.
 	global globalOptions
+	// args is the command line as typed, without the program name (nil
+	// when a test builds the command tree itself).
+	args []string
 }
 
 // exitError carries a message and the process exit code a command wants.
@@ -67,7 +70,7 @@ func Main(args []string, stdout, stderr io.Writer, env []string) int {
 // commands (the agent), as a signal does.
 func MainContext(ctx context.Context, args []string, stdout, stderr io.Writer, env []string) int {
 	agent.Version = Version
-	s := &streams{Out: stdout, Err: stderr, Env: env}
+	s := &streams{Out: stdout, Err: stderr, Env: env, args: args}
 	root := newRootCommand(s)
 	root.SetArgs(normalizeArgs(root, args))
 	err := root.ExecuteContext(ctx)
