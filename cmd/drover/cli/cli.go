@@ -145,6 +145,7 @@ func newRootCommand(s *streams) *cobra.Command {
 		newLogsCommand(s),
 		newLabCommand(s),
 		newClusterCommand(s),
+		newAgentInfoCommand(s),
 	)
 	// Hyphenated names from older releases, still used by the operations
 	// guides: hidden, same behaviour.
