@@ -146,6 +146,7 @@ func newRootCommand(s *streams) *cobra.Command {
 		newLabCommand(s),
 		newClusterCommand(s),
 		newAgentInfoCommand(s),
+		newMonitorCommand(s),
 	)
 	// Hyphenated names from older releases, still used by the operations
 	// guides: hidden, same behaviour.
