@@ -139,9 +139,9 @@ func TestMonitorErrors(t *testing.T) {
 		{"server_id=nope", 400, `unknown server "nope": give a member name as the members list shows it, or "leader"`},
 	}
 	for _, c := range cases {
+		// a.do asks the plain test API, which has no log stream: each of
+		// these is refused before a stream would start.
 		code, body, _ := a.do(t, "GET", "/v1/agent/monitor?"+c.query, "")
-		// a.do talks to the agent without logs; the answers before
-		// streaming are the same, except for that one.
 		if code != c.code || body != c.msg {
 			t.Errorf("%s: %d %q, want %d %q", c.query, code, body, c.code, c.msg)
 		}
