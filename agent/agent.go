@@ -24,6 +24,7 @@ import (
 	"drover/agent/drivers/mock"
 	"drover/agent/drivers/rawexec"
 	"drover/agent/httpapi"
+	"drover/agent/logstream"
 	droverrpc "drover/agent/rpc"
 	"drover/agent/server"
 )
@@ -36,6 +37,7 @@ type Agent struct {
 	http     *http.Server
 	listener net.Listener
 	logger   *log.Logger
+	logs     *logstream.Sink
 	tempDir  string
 
 	mu         sync.Mutex
@@ -46,12 +48,16 @@ type Agent struct {
 var Version = "0.1.0-dev"
 
 // New starts an agent with a validated configuration. It returns once the
-// HTTP API listens (and, for a server, once a leader is known).
+// HTTP API listens (and, for a server, once a leader is known). Everything
+// the agent logs goes to logger's output, with logger's prefix and flags,
+// through a log fan-out that the monitor API subscribes to (see Logger).
 func New(cfg *config.Config, logger *log.Logger) (*Agent, error) {
 	if logger == nil {
 		logger = log.New(os.Stderr, "", log.LstdFlags)
 	}
-	a := &Agent{config: cfg, logger: logger}
+	logs := logstream.NewSink(logger.Writer())
+	logger = log.New(logs, logger.Prefix(), logger.Flags())
+	a := &Agent{config: cfg, logger: logger, logs: logs}
 	name := cfg.Name
 	if name == "" {
 		name, _ = os.Hostname()
@@ -154,15 +160,18 @@ func New(cfg *config.Config, logger *log.Logger) (*Agent, error) {
 	var handler http.Handler
 	if a.server != nil {
 		info.RPCAddr = a.server.RPCAddr()
-		var opts []httpapi.Option
+		opts := []httpapi.Option{httpapi.WithLogs(logs)}
 		if a.client != nil {
 			opts = append(opts, httpapi.WithClient(a.client))
 		}
 		handler = httpapi.NewHandler(a.server, info, logger, opts...)
 	} else {
-		handler = httpapi.NewClientHandler(a.client, a.findServerHTTP, info, logger)
+		handler = httpapi.NewClientHandler(a.client, a.findServerHTTP, info, logger, httpapi.WithLogs(logs))
 	}
 	a.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	// Log monitors stream until told to stop: end them when the agent
+	// stops, or the HTTP server's shutdown would wait for them.
+	a.http.RegisterOnShutdown(logs.Close)
 	go a.http.Serve(l)
 	return a, nil
 }
@@ -369,6 +378,10 @@ func (a *Agent) findServerHTTP() (string, error) {
 
 // HTTPAddr is the address the HTTP API listens on.
 func (a *Agent) HTTPAddr() string { return a.listener.Addr().String() }
+
+// Logger is the agent's logger: what it logs reaches the output of the
+// logger New was given and the monitor API's subscribers.
+func (a *Agent) Logger() *log.Logger { return a.logger }
 
 // Server is the agent's server role, or nil.
 func (a *Agent) Server() *server.Server { return a.server }

@@ -13,6 +13,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -85,6 +86,8 @@ type Client struct {
 
 	// host measures the machine for /v1/client/stats.
 	host *hoststats.Collector
+	// lastHeartbeat is when a server last acknowledged this node.
+	lastHeartbeat time.Time
 }
 
 // New starts a client: it restores persisted allocations (re-attaching to
@@ -238,6 +241,7 @@ func (c *Client) registerAndHeartbeat() {
 			c.servers.learn(reply.Servers)
 			c.mu.Lock()
 			c.ttl = reply.HeartbeatTTL
+			c.lastHeartbeat = time.Now()
 			c.mu.Unlock()
 			wait = reply.HeartbeatTTL / 2
 		}
@@ -380,6 +384,27 @@ func (c *Client) syncAllocs() {
 			case <-time.After(time.Second):
 			}
 		}
+	}
+}
+
+// Stats is the client's section of the agent's stats (agent-info): its
+// node, the servers it knows, how many allocations it holds, the
+// heartbeat TTL the servers gave it and how long ago a server last
+// acknowledged its heartbeat ("never" before the first).
+func (c *Client) Stats() map[string]string {
+	c.mu.Lock()
+	ttl, last, n := c.ttl, c.lastHeartbeat, len(c.allocs)
+	c.mu.Unlock()
+	since := "never"
+	if !last.IsZero() {
+		since = time.Since(last).String()
+	}
+	return map[string]string{
+		"node_id":         c.nodeID,
+		"known_servers":   strings.Join(c.servers.all(), ","),
+		"num_allocations": strconv.Itoa(n),
+		"heartbeat_ttl":   ttl.String(),
+		"last_heartbeat":  since,
 	}
 }
 

@@ -42,12 +42,30 @@ func (h *handler) allocInfo(w http.ResponseWriter, r *http.Request) (interface{}
 	})
 }
 
+// evalsList lists evaluations, oldest first (by ID with ?prefix=), or
+// newest first with ?reverse=true; ?job= and ?status= keep those of one job
+// or one status. With ?per_page=N it answers N at most, and names the
+// next one in X-Nomad-NextToken, which ?next_token= takes to continue.
 func (h *handler) evalsList(w http.ResponseWriter, r *http.Request) (interface{}, error) {
 	ns := namespace(r)
 	q := r.URL.Query()
 	prefix, jobID, status := q.Get("prefix"), q.Get("job"), q.Get("status")
+	page, err := pageParams(r)
+	if err != nil {
+		return nil, err
+	}
+	// Without a prefix, the order (and the token) is the creation order;
+	// with one, the ID order, as in the compatible API.
+	var key func(e *structs.Evaluation) pageKey
+	withIndex := prefix == ""
+	if !withIndex {
+		key = func(e *structs.Evaluation) pageKey { return pageKey{id: e.ID} }
+	} else {
+		key = func(e *structs.Evaluation) pageKey { return pageKey{index: e.CreateIndex, id: e.ID, withIndex: true} }
+	}
 	var out []*structs.Evaluation
-	err := h.read(w, r, func(ws memdb.WatchSet, snap *state.StateSnapshot) (uint64, error) {
+	var next string
+	err = h.read(w, r, func(ws memdb.WatchSet, snap *state.StateSnapshot) (uint64, error) {
 		var evals []*structs.Evaluation
 		var err error
 		if prefix != "" {
@@ -58,17 +76,27 @@ func (h *handler) evalsList(w http.ResponseWriter, r *http.Request) (interface{}
 		if err != nil {
 			return 0, err
 		}
-		out = make([]*structs.Evaluation, 0, len(evals))
+		matched := make([]*structs.Evaluation, 0, len(evals))
 		for _, e := range evals {
 			if !inNamespace(ns, e.Namespace) || (jobID != "" && e.JobID != jobID) ||
 				(status != "" && e.Status != status) {
 				continue
 			}
-			out = append(out, e)
+			matched = append(matched, e)
+		}
+		out, next, err = paginate(matched, key, withIndex, page)
+		if err != nil {
+			return 0, err
 		}
 		return snap.Index(state.TableEvals)
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	if next != "" {
+		w.Header().Set("X-Nomad-NextToken", next)
+	}
+	return out, nil
 }
 
 func (h *handler) evalInfo(w http.ResponseWriter, r *http.Request) (interface{}, error) {

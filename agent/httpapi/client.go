@@ -58,6 +58,7 @@ func (h *handler) clientRoutes() {
 	h.mux.HandleFunc("/v1/client/allocation/{alloc}/signal", h.clientSignal)
 	h.mux.HandleFunc("/v1/client/allocation/{alloc}/exec", h.clientExec)
 	h.fsRoutes()
+	h.mux.HandleFunc("/v1/agent/monitor", h.agentMonitor)
 }
 
 // resolveClientNode finds where a node's client endpoint is answered:
@@ -275,13 +276,16 @@ func (h *handler) clientStats(w http.ResponseWriter, r *http.Request) {
 // endpoints for its own allocations and /v1/agent/self about itself (the
 // CLI's -self flags find the local node there), and forwards everything
 // else to a server, whose HTTP address serverHTTP returns.
-func NewClientHandler(local LocalClient, serverHTTP func() (string, error), info AgentInfo, logger *log.Logger) http.Handler {
+func NewClientHandler(local LocalClient, serverHTTP func() (string, error), info AgentInfo, logger *log.Logger, opts ...Option) http.Handler {
 	if info.Region == "" {
 		info.Region = "global"
 	}
 	h := &handler{local: local, info: info, logger: logger, mux: http.NewServeMux(), serverHTTP: serverHTTP}
 	if h.logger == nil {
 		h.logger = log.New(nopWriter{}, "", 0)
+	}
+	for _, o := range opts {
+		o(h)
 	}
 	h.clientRoutes()
 	h.route("/v1/agent/self", map[string]endpointFunc{http.MethodGet: h.agentSelf})

@@ -120,6 +120,8 @@ type handler struct {
 	// server for a client-only agent.
 	local      LocalClient
 	serverHTTP func() (string, error)
+	// logs is the agent's log fan-out, streamed by /v1/agent/monitor.
+	logs LogSource
 }
 
 type endpointFunc func(w http.ResponseWriter, r *http.Request) (interface{}, error)

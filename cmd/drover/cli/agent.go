@@ -116,7 +116,7 @@ func runAgent(ctx context.Context, s *streams, flags agentFlags) error {
 		return fail(1, "==> Error starting agent: %v", err)
 	}
 	agentOut(s, "Drover agent started! Log data will stream in below:\n")
-	logger.Printf("[INFO] agent: HTTP API listening on %s", a.HTTPAddr())
+	a.Logger().Printf("[INFO] agent: HTTP API listening on %s", a.HTTPAddr())
 	<-ctx.Done()
 	agentOut(s, "Caught signal, shutting down...")
 	if err := a.Shutdown(); err != nil {

@@ -91,6 +91,10 @@ func MainContext(ctx context.Context, args []string, stdout, stderr io.Writer, e
 	agent.Version = Version
 	s := &streams{Out: stdout, Err: stderr, Env: env, args: args}
 	root := newRootCommand(s)
+	if isCompletionRequest(args) {
+		runCompletionRequest(ctx, root, args, stdout)
+		return 0
+	}
 	root.SetArgs(normalizeArgs(root, args))
 	err := root.ExecuteContext(ctx)
 	if err == nil {
@@ -139,6 +143,8 @@ func newRootCommand(s *streams) *cobra.Command {
 	}
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
+	// "completion" is a command of ours (newCompletionCommand); cobra's
+	// hidden __complete, which its scripts call, stays.
 	root.CompletionOptions.DisableDefaultCmd = true
 	// -version prints what `drover version` prints, as in the compatible CLI.
 	root.Version = Version
@@ -166,6 +172,9 @@ func newRootCommand(s *streams) *cobra.Command {
 		newExecCommand(s),
 		newLabCommand(s),
 		newClusterCommand(s),
+		newAgentInfoCommand(s),
+		newMonitorCommand(s),
+		newCompletionCommand(s),
 	)
 	// Hyphenated names from older releases, still used by the operations
 	// guides: hidden, same behaviour.

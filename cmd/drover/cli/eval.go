@@ -17,7 +17,8 @@ import (
 // newEvalCommand is "eval": look at the scheduler's evaluations.
 func newEvalCommand(s *streams) *cobra.Command {
 	c := group("eval", "Inspect evaluations: why the scheduler placed what it placed",
-		"  drover eval status a0e6ef8b\n  drover eval status -explain a0e6ef8b",
+		"  drover eval list\n  drover eval status a0e6ef8b\n  drover eval status -explain a0e6ef8b",
+		newEvalListCommand(s),
 		newEvalStatusCommand(s, "status", "drover eval status"),
 	)
 	c.Long = "An evaluation is the scheduler's pass over a job after something changed (a\n" +

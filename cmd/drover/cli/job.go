@@ -29,9 +29,12 @@ func newVersionCommand(s *streams) *cobra.Command {
 	return &cobra.Command{
 		Use:     "version",
 		Short:   "Print the Drover version",
-		Example: "  drover version",
-		Args:    cobra.NoArgs,
+		Long:    "Prints the version of this drover binary, \"Drover v<version>\", as -version does.",
+		Example: "  drover version\n  drover -version",
 		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) != 0 {
+				return &usageError{cmd: c, msg: "This command takes no arguments"}
+			}
 			fmt.Fprintf(s.Out, "Drover v%s\n", Version)
 			return nil
 		},

@@ -807,12 +807,29 @@ func newNodeEligibilityCommand(s *streams) *cobra.Command {
 			}
 			var nodeID string
 			if self {
-				nodeID, err = localNodeID(client)
+				if nodeID, err = localNodeID(client); err != nil {
+					return err
+				}
 			} else {
-				nodeID, err = resolveNode(client, args[0], "No node(s) with prefix or id %q found", false)
+				nodeID = args[0]
 			}
+			// The node (the local one too) is looked up by prefix, with
+			// this command's own wording of the failures.
+			if len(nodeID) == 1 {
+				return fail(1, "Identifier must contain at least two characters.")
+			}
+			nodeID = sanitizeIDPrefix(nodeID)
+			nodes, _, err := client.Nodes().PrefixList(nodeID)
 			if err != nil {
-				return err
+				return fail(1, "Error updating scheduling eligibility: %v", err)
+			}
+			switch len(nodes) {
+			case 0:
+				return fail(1, "No node(s) with prefix or id %q found", nodeID)
+			case 1:
+				nodeID = nodes[0].ID
+			default:
+				return fail(1, "Prefix matched multiple nodes\n\n%s", formatList(nodeStubRows(nodes, true, fullID)))
 			}
 			if _, err := client.Nodes().ToggleEligibility(nodeID, enable, nil); err != nil {
 				return fail(1, "Error updating scheduling eligibility: %v", err)

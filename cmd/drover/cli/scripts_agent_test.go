@@ -50,6 +50,7 @@ func TestAgentScripts(t *testing.T) {
 			"cmp-masked":      cmdCmpMasked,
 			"wait-event":      cmdWaitEvent,
 			"wait-task":       cmdWaitTask,
+			"wait-alloc-file": cmdWaitAllocFile,
 			"wait-file":       cmdWaitFile,
 		},
 	})
@@ -316,11 +317,11 @@ func cmdWaitTask(ts *testscript.TestScript, neg bool, args []string) {
 	})
 }
 
-// cmdWaitFile: wait-file <alloc ID> <path> <text> waits until the file of
+// cmdWaitAllocFile: wait-alloc-file <alloc ID> <path> <text> waits until the file of
 // the allocation directory contains the text.
-func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
+func cmdWaitAllocFile(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 3 {
-		ts.Fatalf("usage: wait-file <alloc ID> <path> <text>")
+		ts.Fatalf("usage: wait-alloc-file <alloc ID> <path> <text>")
 	}
 	client := scriptClient(ts)
 	waitScript(ts, fmt.Sprintf("%q in %s", args[2], args[1]), func() bool {
@@ -335,5 +336,21 @@ func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
 		defer r.Close()
 		b, _ := io.ReadAll(r)
 		return strings.Contains(string(b), args[2])
+	})
+}
+
+// cmdWaitFile: wait-file <file> <regexp> waits up to 30 seconds until the
+// file (say, the output of a command running in the background) matches
+// the regular expression, in multi-line mode.
+func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: wait-file <file> <regexp>")
+	}
+	re, err := regexp.Compile("(?m)" + args[1])
+	ts.Check(err)
+	path := ts.MkAbs(args[0])
+	waitScript(ts, fmt.Sprintf("%s to match %q", args[0], args[1]), func() bool {
+		b, err := os.ReadFile(path)
+		return err == nil && re.Match(b)
 	})
 }
