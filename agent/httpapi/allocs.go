@@ -50,7 +50,7 @@ func (h *handler) evalsList(w http.ResponseWriter, r *http.Request) (interface{}
 	ns := namespace(r)
 	q := r.URL.Query()
 	prefix, jobID, status := q.Get("prefix"), q.Get("job"), q.Get("status")
-	page, err := pageParams(r)
+	lq, err := parseListQuery(r)
 	if err != nil {
 		return nil, err
 	}
@@ -63,9 +63,8 @@ func (h *handler) evalsList(w http.ResponseWriter, r *http.Request) (interface{}
 	} else {
 		key = func(e *structs.Evaluation) pageKey { return pageKey{index: e.CreateIndex, id: e.ID, withIndex: true} }
 	}
-	var out []*structs.Evaluation
-	var next string
-	err = h.read(w, r, func(ws memdb.WatchSet, snap *state.StateSnapshot) (uint64, error) {
+	var matched []*structs.Evaluation
+	err = h.readList(w, r, func(ws memdb.WatchSet, snap *state.StateSnapshot) (uint64, error) {
 		var evals []*structs.Evaluation
 		var err error
 		if prefix != "" {
@@ -76,7 +75,7 @@ func (h *handler) evalsList(w http.ResponseWriter, r *http.Request) (interface{}
 		if err != nil {
 			return 0, err
 		}
-		matched := make([]*structs.Evaluation, 0, len(evals))
+		matched = make([]*structs.Evaluation, 0, len(evals))
 		for _, e := range evals {
 			if !inNamespace(ns, e.Namespace) || (jobID != "" && e.JobID != jobID) ||
 				(status != "" && e.Status != status) {
@@ -84,19 +83,12 @@ func (h *handler) evalsList(w http.ResponseWriter, r *http.Request) (interface{}
 			}
 			matched = append(matched, e)
 		}
-		out, next, err = paginate(matched, key, withIndex, page)
-		if err != nil {
-			return 0, err
-		}
 		return snap.Index(state.TableEvals)
 	})
 	if err != nil {
 		return nil, err
 	}
-	if next != "" {
-		w.Header().Set("X-Nomad-NextToken", next)
-	}
-	return out, nil
+	return listPage(w, lq, matched, key, withIndex)
 }
 
 func (h *handler) evalInfo(w http.ResponseWriter, r *http.Request) (interface{}, error) {

@@ -61,35 +61,59 @@ func (h *handler) clientRoutes() {
 	h.mux.HandleFunc("/v1/agent/monitor", h.agentMonitor)
 }
 
-// resolveClientNode finds where a node's client endpoint is answered:
-// here ("" and false), or the HTTP address to forward to and whether that
-// is the node itself. No node ID means this agent's own client.
-func (h *handler) resolveClientNode(nodeID string) (forwardTo string, toNode bool, err error) {
-	if h.local != nil && (nodeID == "" || nodeID == h.local.NodeID()) {
-		return "", false, nil
+// resolveClientNode finds who answers a request about a node's machine
+// (?node_id=): this agent (addr ""), or the agent at addr. final tells
+// that addr is the node itself rather than a server that knows where it
+// is; node is then the node's full ID. No node ID means this agent's own
+// client.
+func (h *handler) resolveClientNode(r *http.Request, nodeID string) (addr, node string, final bool, err error) {
+	self := h.info.NodeID // empty on an agent that runs no client
+	if self != "" && (nodeID == "" || nodeID == self) {
+		return "", "", false, nil
 	}
 	if nodeID == "" {
-		return "", false, badRequest("This agent runs no client: give the node with ?node_id=")
+		return "", "", false, badRequest("This agent runs no client: give the node with ?node_id=")
+	}
+	if r.Header.Get(forwardedHeader) != "" {
+		return "", "", false, &codedError{code: http.StatusBadGateway,
+			msg: fmt.Sprintf("the agent at %s is not node %s: its address is out of date", h.info.HTTPAddr, nodeID)}
 	}
 	if h.srv == nil {
+		// A client-only agent asks a server, which knows every node.
 		addr, err := h.serverHTTP()
-		return addr, false, err
+		return addr, "", false, err
 	}
 	snap := h.srv.State().Snapshot()
-	node, err := lookup(nil, nodeID, "node", snap.NodeByID, snap.NodesByIDPrefix)
+	n, err := lookup(nil, nodeID, "node", snap.NodeByID, snap.NodesByIDPrefix)
 	if err != nil {
-		return "", false, err
+		return "", "", false, err
 	}
-	if node == nil {
-		return "", false, notFound("Unknown node")
+	if n == nil {
+		return "", "", false, notFound(fmt.Sprintf("Unknown node %q", nodeID))
 	}
-	if h.local != nil && node.ID == h.local.NodeID() {
-		return "", false, nil
+	if n.ID == self {
+		return "", "", false, nil
 	}
-	if node.HTTPAddr == "" {
-		return "", false, &codedError{code: http.StatusBadGateway, msg: fmt.Sprintf("node %s cannot be reached", node.ID)}
+	if n.HTTPAddr == "" {
+		return "", "", false, &codedError{code: http.StatusBadGateway, msg: fmt.Sprintf("node %s has no HTTP address to reach it at", n.ID)}
 	}
-	return node.HTTPAddr, true, nil
+	return n.HTTPAddr, n.ID, true, nil
+}
+
+// forwardToAgent hands a request on to the agent at addr. When that is
+// the target itself (final), the request is marked so that it is never
+// forwarded again, and a node named by a prefix is named in full, as the
+// node knows itself.
+func (h *handler) forwardToAgent(w http.ResponseWriter, r *http.Request, addr, node string, final bool) {
+	if final {
+		r.Header.Set(forwardedHeader, "1")
+	}
+	if node != "" {
+		q := r.URL.Query()
+		q.Set("node_id", node)
+		r.URL.RawQuery = q.Encode()
+	}
+	h.forward(w, r, addr, false)
 }
 
 // clientHostStats serves /v1/client/stats?node_id=: the machine's memory,
@@ -99,16 +123,19 @@ func (h *handler) clientHostStats(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, &codedError{code: http.StatusMethodNotAllowed, msg: "Invalid method"})
 		return
 	}
-	forwardTo, toNode, err := h.resolveClientNode(r.URL.Query().Get("node_id"))
+	addr, node, final, err := h.resolveClientNode(r, r.URL.Query().Get("node_id"))
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	if forwardTo != "" {
-		h.forward(w, r, forwardTo, toNode)
+	if addr != "" {
+		h.forwardToAgent(w, r, addr, node, final)
 		return
 	}
 	h.serve(w, r, func(w http.ResponseWriter, r *http.Request) (interface{}, error) {
+		if h.local == nil {
+			return nil, badRequest("This agent runs no client")
+		}
 		return h.local.HostStats()
 	})
 }

@@ -25,6 +25,16 @@
 //     unique ID prefix (the CLI's short IDs).
 //   - ?namespace= selects the namespace ("default" when absent, "*" for
 //     all in list endpoints).
+//   - /v1/nodes and /v1/evaluations filter and page (list.go): ?filter=
+//     keeps what an expression over the objects' fields selects (the
+//     compatible API's language, hashicorp/go-bexpr); ?per_page=N answers
+//     N at most and names the next item in X-Nomad-NextToken, which
+//     ?next_token= takes; ?reverse turns the order round. Other endpoints
+//     refuse ?filter= with a 400 rather than ignore it.
+//   - /v1/agent/monitor streams the agent's log (the official client's
+//     Agent().Monitor reads it), and forwards to the agent that ?node_id=
+//     or ?server_id= names, as the client endpoints forward to the node
+//     that runs an allocation.
 //
 // # Client endpoints
 //
@@ -36,12 +46,4 @@
 // alloc directory", 400). Exec speaks the compatible client's websocket
 // frames (exec.go); what is refused before the command runs closes the
 // websocket with code 4000+status and the error as the text.
-//   - /v1/evaluations pages: ?per_page=N answers N at most and names the
-//     next item in X-Nomad-NextToken, which ?next_token= takes; ?reverse
-//     turns the order round. Filter expressions (?filter=) are refused
-//     with a 400 everywhere.
-//   - /v1/agent/monitor streams the agent's log (the official client's
-//     Agent().Monitor reads it), and forwards to the agent that ?node_id=
-//     or ?server_id= names, as the client endpoints forward to the node
-//     that runs an allocation.
 package httpapi

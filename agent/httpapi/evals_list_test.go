@@ -125,12 +125,23 @@ func TestEvalsListPaging(t *testing.T) {
 		{"per_page=-1", `Invalid per_page: "-1" is not a number of results (0 or more)`},
 		{"next_token=nonsense", `Invalid next_token "nonsense": expected <index>.<id> as the X-Nomad-NextToken header gave it`},
 		{"reverse=sideways", `Failed to parse value of "reverse" (sideways) as a bool: strconv.ParseBool: parsing "sideways": invalid syntax`},
-		{"filter=Status+%3D%3D+%22complete%22", "filter expressions are not supported"},
+		{"filter=Status+%3D%3D", `Invalid filter expression "Status ==": `},
 	} {
-		if code, body, _ := a.do(t, "GET", "/v1/evaluations?"+c.query, ""); code != 400 || body != c.msg {
+		if code, body, _ := a.do(t, "GET", "/v1/evaluations?"+c.query, ""); code != 400 || !strings.HasPrefix(body, c.msg) {
 			t.Errorf("%s: %d %q, want 400 %q", c.query, code, body, c.msg)
 		}
 	}
+	// A filter expression selects, before the paging.
+	filtered, _, err := a.client.Evaluations().List(&api.QueryOptions{Filter: `JobID == "job1" and Status == "complete"`})
+	if err != nil || len(filtered) == 0 {
+		t.Fatalf("filter: %v, %d evaluations", err, len(filtered))
+	}
+	for _, e := range filtered {
+		if e.JobID != "job1" || e.Status != "complete" {
+			t.Errorf("the filter let %s of %s (%s) through", e.ID, e.JobID, e.Status)
+		}
+	}
+
 	// A token past the end gives an empty page, not an error.
 	if code, body, _ := a.do(t, "GET", "/v1/evaluations?next_token=99999999.x", ""); code != 200 || body != "[]" {
 		t.Errorf("past the end: %d %q", code, body)

@@ -76,16 +76,7 @@ func (h *handler) agentMonitor(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if addr != "" {
-		if final {
-			// The target serves it itself: it must not forward it again.
-			r.Header.Set(forwardedHeader, "1")
-		}
-		if target != "" {
-			// The node's full ID, which the node knows itself by.
-			q.Set("node_id", target)
-			r.URL.RawQuery = q.Encode()
-		}
-		h.forward(w, r, addr, false)
+		h.forwardToAgent(w, r, addr, target, final)
 		return
 	}
 	h.streamLog(w, r, level, asJSON, plain)
@@ -110,32 +101,7 @@ func (h *handler) monitorTarget(r *http.Request, nodeID, serverID string) (addr,
 	}
 	switch {
 	case nodeID != "":
-		if h.info.NodeID != "" && nodeID == h.info.NodeID {
-			return "", "", false, nil
-		}
-		if forwarded {
-			return "", "", false, loop("node " + nodeID)
-		}
-		if h.srv == nil {
-			// A client-only agent asks a server, which knows every node.
-			addr, err := h.serverHTTP()
-			return addr, "", false, err
-		}
-		snap := h.srv.State().Snapshot()
-		n, err := lookup(nil, nodeID, "node", snap.NodeByID, snap.NodesByIDPrefix)
-		if err != nil {
-			return "", "", false, err
-		}
-		if n == nil {
-			return "", "", false, notFound(fmt.Sprintf("Unknown node %q", nodeID))
-		}
-		if n.ID == h.info.NodeID {
-			return "", "", false, nil
-		}
-		if n.HTTPAddr == "" {
-			return "", "", false, &codedError{code: http.StatusBadGateway, msg: fmt.Sprintf("node %s has no HTTP address to reach it at", n.ID)}
-		}
-		return n.HTTPAddr, n.ID, true, nil
+		return h.resolveClientNode(r, nodeID)
 	case serverID != "":
 		if h.srv == nil {
 			if forwarded {

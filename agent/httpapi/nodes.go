@@ -59,7 +59,7 @@ func (h *handler) nodesList(w http.ResponseWriter, r *http.Request) (interface{}
 	if err != nil {
 		return nil, err
 	}
-	return listPage(w, lq, out, func(n *structs.NodeListStub) string { return n.ID })
+	return listPage(w, lq, out, func(n *structs.NodeListStub) pageKey { return pageKey{id: n.ID} }, false)
 }
 
 func (h *handler) nodeInfo(w http.ResponseWriter, r *http.Request) (interface{}, error) {

@@ -27,8 +27,9 @@ func newEvalListCommand(s *streams) *cobra.Command {
 		Long: "Lists the evaluations the servers keep, newest first: what triggered each,\n" +
 			"for which job (or node), its status and whether allocations could not be\n" +
 			"placed. -job and -status narrow the list. -per-page cuts it into pages: the\n" +
-			"command then prints how to ask for the next page (-page-token). Filter\n" +
-			"expressions (-filter) are not supported by Drover agents; use -job and -status.",
+			"command then prints how to ask for the next page (-page-token). -filter keeps\n" +
+			"the evaluations an expression over their fields selects, e.g.\n" +
+			"'TriggeredBy == \"node-update\"'.",
 		Example: "  drover eval list\n" +
 			"  drover eval list -job example -status complete\n" +
 			"  drover eval list -per-page 3\n" +
@@ -47,7 +48,7 @@ func newEvalListCommand(s *streams) *cobra.Command {
 	fl.StringVar(&f.status, "status", "", "only the evaluations with this status (pending, blocked, complete, failed, canceled)")
 	fl.IntVar(&f.perPage, "per-page", 0, "list this many evaluations at most, with a token for the next page")
 	fl.StringVar(&f.pageToken, "page-token", "", "start at this token, from the previous page")
-	fl.StringVar(&f.filter, "filter", "", "a filter expression (not supported by Drover agents)")
+	fl.StringVar(&f.filter, "filter", "", "only the evaluations this expression selects, e.g. 'Status == \"blocked\"'")
 	return c
 }
 
