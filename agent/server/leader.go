@@ -19,7 +19,7 @@ func (s *Server) establishLeadership() {
 		return
 	}
 	// Everything applied before we became leader must be in our state.
-	if err := s.raft.Barrier(0).Error(); err != nil {
+	if err := s.await(s.raft.Barrier(0)); err != nil {
 		s.logger.Printf("[ERROR] server: barrier on leadership: %v", err)
 		return
 	}

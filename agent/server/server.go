@@ -417,7 +417,7 @@ func (s *Server) apply(t MessageType, req interface{}) (uint64, error) {
 		return 0, err
 	}
 	f := s.raft.Apply(buf, 30*time.Second)
-	if err := f.Error(); err != nil {
+	if err := s.await(f); err != nil {
 		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
 			return 0, ErrNotLeader
 		}
@@ -427,6 +427,21 @@ func (s *Server) apply(t MessageType, req interface{}) (uint64, error) {
 		return f.Index(), resp
 	}
 	return f.Index(), nil
+}
+
+// await waits for raft's answer to a write or a barrier. raft never
+// answers one that reached its queue just as it stopped, so shutting down
+// ends the wait too: the leader's loops, which Shutdown waits for, must
+// not wait forever for their last write.
+func (s *Server) await(f raft.Future) error {
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err := <-done:
+		return err
+	case <-s.shutdownCtx.Done():
+		return raft.ErrRaftShutdown
+	}
 }
 
 // Shutdown stops the server. State on disk stays for the next start, and
