@@ -569,7 +569,7 @@ func formatTaskResources(alloc *api.Allocation, name string, usage *api.Resource
 	}
 	const mib = 1 << 20
 	cpuCell := fmt.Sprintf("%d MHz", cpu)
-	memCell := humanizeIBytes(uint64(memMB) * mib)
+	memCell := humanBytes(int64(uint64(memMB) * mib))
 	if usage != nil {
 		if cs := usage.CpuStats; cs != nil {
 			cpuCell = fmt.Sprintf("%d/%d MHz", int64(math.Floor(cs.TotalTicks)), cpu)
@@ -579,7 +579,7 @@ func formatTaskResources(alloc *api.Allocation, name string, usage *api.Resource
 			if ms.RSS > 0 || containsString(ms.Measured, "RSS") {
 				used = ms.RSS
 			}
-			memCell = humanizeIBytes(used) + "/" + memCell
+			memCell = humanBytes(int64(used)) + "/" + memCell
 		}
 	}
 	first := ""
@@ -588,7 +588,7 @@ func formatTaskResources(alloc *api.Allocation, name string, usage *api.Resource
 	}
 	rows := []string{
 		"CPU|Memory|Disk|Addresses",
-		fmt.Sprintf("%s|%s|%s|%s", cpuCell, memCell, humanizeIBytes(uint64(diskMB)*mib), first),
+		fmt.Sprintf("%s|%s|%s|%s", cpuCell, memCell, humanBytes(int64(uint64(diskMB)*mib)), first),
 	}
 	var rest []string
 	if len(addrs) > 1 {
@@ -597,7 +597,7 @@ func formatTaskResources(alloc *api.Allocation, name string, usage *api.Resource
 	if memMaxMB > memMB || len(rest) > 0 {
 		max := ""
 		if memMaxMB > memMB {
-			max = "Max: " + humanizeIBytes(uint64(memMaxMB)*mib)
+			max = "Max: " + humanBytes(int64(uint64(memMaxMB)*mib))
 		}
 		a := ""
 		if len(rest) > 0 {
@@ -619,7 +619,7 @@ func formatDetailedStats(u *api.ResourceUsage) string {
 		add := func(name string, v uint64) {
 			if len(ms.Measured) == 0 || containsString(ms.Measured, name) {
 				head = append(head, name)
-				vals = append(vals, humanizeIBytes(v))
+				vals = append(vals, humanBytes(int64(v)))
 			}
 		}
 		add("RSS", ms.RSS)
@@ -628,7 +628,7 @@ func formatDetailedStats(u *api.ResourceUsage) string {
 		add("Usage", ms.Usage)
 		if len(ms.Measured) == 0 || containsString(ms.Measured, "Max Usage") {
 			head = append(head, "Max Usage")
-			vals = append(vals, humanizeIBytes(ms.MaxUsage))
+			vals = append(vals, humanBytes(int64(ms.MaxUsage)))
 		}
 		if len(head) > 0 {
 			b.WriteString("\nMemory Stats\n")
@@ -666,24 +666,6 @@ func containsString(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// humanizeIBytes prints a byte count with binary units: "1008 KiB",
-// "3.0 MiB", "256 MiB" (one decimal below ten units).
-func humanizeIBytes(n uint64) string {
-	if n < 1024 {
-		return fmt.Sprintf("%d B", n)
-	}
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
-	e := math.Floor(math.Log(float64(n)) / math.Log(1024))
-	if int(e) >= len(units) {
-		e = float64(len(units) - 1)
-	}
-	v := math.Floor(float64(n)/math.Pow(1024, e)*10+0.5) / 10
-	if v < 10 {
-		return fmt.Sprintf("%.1f %s", v, units[int(e)])
-	}
-	return fmt.Sprintf("%.0f %s", v, units[int(e)])
 }
 
 // eventDescription is what "Recent Events" says about an event: the

@@ -99,7 +99,7 @@ func fileSize(n int64, machine bool) string {
 	if machine || n < 0 {
 		return fmt.Sprintf("%d", n)
 	}
-	return humanizeIBytes(uint64(n))
+	return humanBytes(int64(uint64(n)))
 }
 
 func runAllocFS(ctx context.Context, s *streams, f allocFSFlags, arg, p string) error {

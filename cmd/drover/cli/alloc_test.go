@@ -612,13 +612,13 @@ func TestAllocAmbiguousPrefix(t *testing.T) {
 	}
 }
 
-func TestAllocHumanizeIBytes(t *testing.T) {
+func TestHumanBytes(t *testing.T) {
 	for n, want := range map[uint64]string{
 		0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1008 << 10: "1008 KiB",
 		3 << 20: "3.0 MiB", 10 << 20: "10 MiB", 256 << 20: "256 MiB", 300 << 20: "300 MiB", 1536 << 20: "1.5 GiB",
 	} {
-		if got := humanizeIBytes(n); got != want {
-			t.Errorf("humanizeIBytes(%d) = %q, want %q", n, got, want)
+		if got := humanBytes(int64(n)); got != want {
+			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
 		}
 	}
 }

@@ -379,22 +379,8 @@ potentially invalid.
 
 // findJob resolves a job ID or prefix, as "job status" and "job stop" do.
 func findJob(client *api.Client, prefix string) (*api.JobListStub, error) {
-	jobs, _, err := client.Jobs().PrefixList(prefix)
-	if err != nil {
-		return nil, fmt.Errorf("Error querying job: %s", err)
-	}
-	if len(jobs) == 0 {
-		return nil, fmt.Errorf("No job(s) with prefix or ID %q found", prefix)
-	}
-	for _, j := range jobs {
-		if j.ID == prefix {
-			return j, nil
-		}
-	}
-	if len(jobs) > 1 {
-		return nil, fmt.Errorf("Prefix %q matched multiple jobs\n\n%s", prefix, formatJobList(jobs))
-	}
-	return jobs[0], nil
+	return findJobWhere(client, prefix, func(*api.JobListStub) bool { return true },
+		func(prefix string) error { return fmt.Errorf("No job(s) with prefix or ID %q found", prefix) })
 }
 
 // formatJobList is the table of "status" without arguments.
