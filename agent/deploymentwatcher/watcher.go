@@ -208,11 +208,9 @@ func autoPromotable(snap *state.StateSnapshot, d *structs.Deployment) (bool, err
 
 // NewEval is the evaluation a deployment change asks the scheduler for.
 func NewEval(job *structs.Job, d *structs.Deployment, ts time.Time) *structs.Evaluation {
-	return &structs.Evaluation{
-		ID: structs.GenerateUUID(), Namespace: job.Namespace, Priority: job.Priority, Type: job.Type,
-		TriggeredBy: structs.EvalTriggerDeploymentWatcher, JobID: job.ID, JobModifyIndex: job.JobModifyIndex,
-		DeploymentID: d.ID, Status: structs.EvalStatusPending, CreateTime: ts.UnixNano(), ModifyTime: ts.UnixNano(),
-	}
+	eval := structs.NewEval(job, structs.EvalTriggerDeploymentWatcher, ts)
+	eval.JobModifyIndex, eval.DeploymentID = job.JobModifyIndex, d.ID
+	return eval
 }
 
 // fail fails a deployment because of one of its groups and, when that

@@ -146,11 +146,9 @@ func (d *Drainer) drainNode(snap *state.StateSnapshot, node *structs.Node, ts ti
 	if len(transitions) > 0 {
 		var evals []*structs.Evaluation
 		for _, job := range jobs {
-			evals = append(evals, &structs.Evaluation{
-				ID: structs.GenerateUUID(), Namespace: job.Namespace, Priority: job.Priority, Type: job.Type,
-				TriggeredBy: structs.EvalTriggerNodeDrain, JobID: job.ID, NodeID: node.ID,
-				Status: structs.EvalStatusPending, CreateTime: ts.UnixNano(), ModifyTime: ts.UnixNano(),
-			})
+			eval := structs.NewEval(job, structs.EvalTriggerNodeDrain, ts)
+			eval.NodeID = node.ID
+			evals = append(evals, eval)
 		}
 		return d.raft.UpdateDesiredTransitions(transitions, evals)
 	}

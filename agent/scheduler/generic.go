@@ -194,12 +194,8 @@ func (s *pass) rescheduleNow(tg *structs.TaskGroup, a *structs.Allocation) bool 
 		return true
 	}
 	if a.FollowupEvalID == "" {
-		follow := &structs.Evaluation{
-			ID: structs.GenerateUUID(), Namespace: s.eval.Namespace, Priority: s.eval.Priority, Type: s.eval.Type,
-			TriggeredBy: structs.EvalTriggerRetryFailedAlloc, JobID: s.eval.JobID, JobModifyIndex: s.eval.JobModifyIndex,
-			Status: structs.EvalStatusPending, WaitUntil: at, PreviousEval: s.eval.ID,
-			CreateTime: s.now.UnixNano(), ModifyTime: s.now.UnixNano(),
-		}
+		follow := s.eval.FollowUp(structs.EvalTriggerRetryFailedAlloc, s.now)
+		follow.WaitUntil = at
 		s.followUps = append(s.followUps, follow)
 		c := a.Copy()
 		c.FollowupEvalID = follow.ID

@@ -281,21 +281,12 @@ func (s *pass) finish() *Result {
 	}
 	res := &Result{Plan: s.plan, Eval: ev, FollowUps: s.followUps}
 	if len(s.failed) > 0 && s.job != nil && s.job.Type != structs.JobTypeSystem {
-		blocked := &structs.Evaluation{
-			ID:                structs.GenerateUUID(),
-			Namespace:         ev.Namespace,
-			Priority:          ev.Priority,
-			Type:              ev.Type,
-			TriggeredBy:       structs.EvalTriggerQueuedAllocs,
-			JobID:             ev.JobID,
-			JobModifyIndex:    ev.JobModifyIndex,
-			Status:            structs.EvalStatusBlocked,
-			StatusDescription: "created to place remaining allocations",
-			PreviousEval:      ev.ID,
-			// The state it was computed from: capacity freed after this
-			// index must still wake it.
-			SnapshotIndex: s.plan.SnapshotIndex,
-		}
+		blocked := ev.FollowUp(structs.EvalTriggerQueuedAllocs, s.now)
+		blocked.Status = structs.EvalStatusBlocked
+		blocked.StatusDescription = "created to place remaining allocations"
+		// The state it was computed from: capacity freed after this index
+		// must still wake it.
+		blocked.SnapshotIndex = s.plan.SnapshotIndex
 		ev.BlockedEval = blocked.ID
 		res.BlockedEval = blocked
 	}

@@ -199,6 +199,10 @@ func TestOversizedJobBlocksUntilCapacity(t *testing.T) {
 		res.BlockedEval.TriggeredBy != structs.EvalTriggerQueuedAllocs || res.Eval.BlockedEval != res.BlockedEval.ID {
 		t.Fatalf("blocked eval: %+v", res.BlockedEval)
 	}
+	// eval status shows when it was made, as for every evaluation.
+	if res.BlockedEval.CreateTime == 0 || res.BlockedEval.ModifyTime == 0 || res.BlockedEval.PreviousEval != res.Eval.ID {
+		t.Fatalf("blocked eval without its times or link: %+v", res.BlockedEval)
+	}
 	if !strings.Contains(decisions(res), "cpu exhausted on 1 node(s)") {
 		t.Errorf("decision must explain the failure:\n%s", decisions(res))
 	}

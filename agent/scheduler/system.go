@@ -94,12 +94,9 @@ func (s *pass) rollingFollowUp(stagger time.Duration) {
 			return
 		}
 	}
-	s.followUps = append(s.followUps, &structs.Evaluation{
-		ID: structs.GenerateUUID(), Namespace: s.eval.Namespace, Priority: s.eval.Priority, Type: s.eval.Type,
-		TriggeredBy: structs.EvalTriggerRollingUpdate, JobID: s.eval.JobID, JobModifyIndex: s.eval.JobModifyIndex,
-		Status: structs.EvalStatusPending, WaitUntil: s.now.Add(stagger), PreviousEval: s.eval.ID,
-		CreateTime: s.now.UnixNano(), ModifyTime: s.now.UnixNano(),
-	})
+	follow := s.eval.FollowUp(structs.EvalTriggerRollingUpdate, s.now)
+	follow.WaitUntil = s.now.Add(stagger)
+	s.followUps = append(s.followUps, follow)
 }
 
 // systemUpdate brings one node's allocation to the current version. It

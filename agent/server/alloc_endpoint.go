@@ -62,11 +62,8 @@ func (s *Server) StopAlloc(allocID string, noShutdownDelay bool) (*AllocStopResp
 		return nil, errorf(ErrNotFound, "job %q of allocation %s not found", alloc.JobID, alloc.ID)
 	}
 	ts := now()
-	eval := &structs.Evaluation{
-		ID: structs.GenerateUUID(), Namespace: alloc.Namespace, Priority: job.Priority, Type: job.Type,
-		TriggeredBy: structs.EvalTriggerAllocStop, JobID: alloc.JobID, JobModifyIndex: job.JobModifyIndex,
-		Status: structs.EvalStatusPending, CreateTime: ts.UnixNano(), ModifyTime: ts.UnixNano(),
-	}
+	eval := structs.NewEval(job, structs.EvalTriggerAllocStop, ts)
+	eval.JobModifyIndex = job.JobModifyIndex
 	yes, noDelay := true, noShutdownDelay
 	index, err := s.apply(AllocDesiredTransitionRequestType, &AllocDesiredTransitionRequest{
 		Transitions: map[string]*structs.DesiredTransition{alloc.ID: {Migrate: &yes, NoShutdownDelay: &noDelay}},

@@ -87,11 +87,8 @@ func (s *Server) registerJob(job *structs.Job, opts registerOptions) (*JobRegist
 	resp := &JobRegisterResponse{}
 	var eval *structs.Evaluation
 	if job.Periodic == nil {
-		eval = &structs.Evaluation{
-			ID: structs.GenerateUUID(), Namespace: job.Namespace, Priority: evalPriority(opts.evalPriority, job.Priority), Type: job.Type,
-			TriggeredBy: opts.trigger, JobID: job.ID, Status: structs.EvalStatusPending,
-			CreateTime: ts.UnixNano(), ModifyTime: ts.UnixNano(),
-		}
+		eval = structs.NewEval(job, opts.trigger, ts)
+		eval.Priority = evalPriority(opts.evalPriority, job.Priority)
 		resp.EvalID = eval.ID
 	}
 	s.cancelBlocked(job.Namespace, job.ID)
@@ -200,11 +197,9 @@ func (s *Server) PlanJob(job *structs.Job, diff bool) (*JobPlanResponse, error) 
 		}
 		resp.Diff = d
 	}
-	eval := &structs.Evaluation{
-		ID: structs.GenerateUUID(), Namespace: job.Namespace, Priority: job.Priority, Type: job.Type,
-		TriggeredBy: structs.EvalTriggerJobRegister, JobID: job.ID, Status: structs.EvalStatusPending,
-	}
-	res, err := scheduler.Schedule(&plannedState{State: snap, job: planned}, eval, now())
+	ts := now()
+	eval := structs.NewEval(job, structs.EvalTriggerJobRegister, ts)
+	res, err := scheduler.Schedule(&plannedState{State: snap, job: planned}, eval, ts)
 	if err != nil {
 		return nil, err
 	}
@@ -266,11 +261,8 @@ func (s *Server) DeregisterJobWith(args *JobDeregisterArgs) (*JobDeregisterRespo
 		return nil, errorf(ErrNotFound, "job not found")
 	}
 	ts := now()
-	eval := &structs.Evaluation{
-		ID: structs.GenerateUUID(), Namespace: namespace, Priority: evalPriority(args.EvalPriority, existing.Priority), Type: existing.Type,
-		TriggeredBy: structs.EvalTriggerJobDeregister, JobID: jobID, Status: structs.EvalStatusPending,
-		CreateTime: ts.UnixNano(), ModifyTime: ts.UnixNano(),
-	}
+	eval := structs.NewEval(existing, structs.EvalTriggerJobDeregister, ts)
+	eval.Priority = evalPriority(args.EvalPriority, existing.Priority)
 	req := &JobDeregisterRequest{Namespace: namespace, JobID: jobID, Purge: purge, Eval: eval}
 	if !purge {
 		stopped := existing.Copy()
@@ -301,11 +293,9 @@ func (s *Server) evalsForNode(snap *state.StateSnapshot, nodeID, trigger string,
 			return
 		}
 		seen[key] = true
-		evals = append(evals, &structs.Evaluation{
-			ID: structs.GenerateUUID(), Namespace: job.Namespace, Priority: job.Priority, Type: job.Type,
-			TriggeredBy: trigger, JobID: job.ID, NodeID: nodeID, Status: structs.EvalStatusPending,
-			CreateTime: ts.UnixNano(), ModifyTime: ts.UnixNano(),
-		})
+		eval := structs.NewEval(job, trigger, ts)
+		eval.NodeID = nodeID
+		evals = append(evals, eval)
 	}
 	for _, a := range allocs {
 		if a.TerminalStatus() {

@@ -193,11 +193,8 @@ func (s *Server) EvaluateJob(args *JobEvaluateArgs) (*JobRegisterResponse, error
 		}
 	}
 	ts := now()
-	eval := &structs.Evaluation{
-		ID: structs.GenerateUUID(), Namespace: job.Namespace, Priority: job.Priority, Type: job.Type,
-		TriggeredBy: structs.EvalTriggerJobRegister, JobID: job.ID, JobModifyIndex: job.JobModifyIndex,
-		Status: structs.EvalStatusPending, CreateTime: ts.UnixNano(), ModifyTime: ts.UnixNano(),
-	}
+	eval := structs.NewEval(job, structs.EvalTriggerJobRegister, ts)
+	eval.JobModifyIndex = job.JobModifyIndex
 	s.cancelBlocked(job.Namespace, job.ID)
 	index, err := s.apply(AllocDesiredTransitionRequestType, &AllocDesiredTransitionRequest{
 		Transitions: transitions, Evals: []*structs.Evaluation{eval}})

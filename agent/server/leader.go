@@ -145,12 +145,8 @@ func (s *Server) failedFollowUp(failed *structs.Evaluation, ts time.Time) *struc
 	if r := s.config.FailedEvalFollowUpJitter; r > 0 {
 		delay += time.Duration(rand.Int63n(int64(r)))
 	}
-	follow := &structs.Evaluation{
-		ID: structs.GenerateUUID(), Namespace: failed.Namespace, Priority: failed.Priority, Type: failed.Type,
-		TriggeredBy: structs.EvalTriggerFailedFollowUp, JobID: failed.JobID, JobModifyIndex: failed.JobModifyIndex,
-		Status: structs.EvalStatusPending, WaitUntil: ts.Add(delay), PreviousEval: failed.ID,
-		CreateTime: ts.UnixNano(), ModifyTime: ts.UnixNano(),
-	}
+	follow := failed.FollowUp(structs.EvalTriggerFailedFollowUp, ts)
+	follow.WaitUntil = ts.Add(delay)
 	failed.NextEval = follow.ID
 	return follow
 }

@@ -198,11 +198,7 @@ func (s *Server) UpdateAllocsFromClient(allocs []*structs.Allocation) (uint64, e
 			continue
 		}
 		seen[existing.JobID] = true
-		evals = append(evals, &structs.Evaluation{
-			ID: structs.GenerateUUID(), Namespace: existing.Namespace, Priority: existing.Job.Priority,
-			Type: existing.Job.Type, TriggeredBy: structs.EvalTriggerRetryFailedAlloc, JobID: existing.JobID,
-			Status: structs.EvalStatusPending, CreateTime: ts.UnixNano(), ModifyTime: ts.UnixNano(),
-		})
+		evals = append(evals, structs.NewEval(existing.Job, structs.EvalTriggerRetryFailedAlloc, ts))
 	}
 	return s.apply(AllocClientUpdateRequestType, &AllocClientUpdateRequest{Allocs: allocs, Evals: evals})
 }

@@ -115,3 +115,26 @@ func (e *Evaluation) Copy() *Evaluation {
 	}
 	return &c
 }
+
+// NewEval is a pending evaluation of job, triggered by trigger at now.
+// Every evaluation starts here or at FollowUp, so that none lacks its ID,
+// status or times; callers add what their trigger needs (a node, a
+// deployment, a wait).
+func NewEval(job *Job, trigger string, now time.Time) *Evaluation {
+	return &Evaluation{
+		ID: GenerateUUID(), Namespace: job.Namespace, Priority: job.Priority, Type: job.Type,
+		TriggeredBy: trigger, JobID: job.ID, Status: EvalStatusPending,
+		CreateTime: now.UnixNano(), ModifyTime: now.UnixNano(),
+	}
+}
+
+// FollowUp is a pending evaluation that continues e, triggered by trigger
+// at now: the same job, job version, namespace, priority and type, linked
+// back to e.
+func (e *Evaluation) FollowUp(trigger string, now time.Time) *Evaluation {
+	return &Evaluation{
+		ID: GenerateUUID(), Namespace: e.Namespace, Priority: e.Priority, Type: e.Type,
+		TriggeredBy: trigger, JobID: e.JobID, JobModifyIndex: e.JobModifyIndex, Status: EvalStatusPending,
+		PreviousEval: e.ID, CreateTime: now.UnixNano(), ModifyTime: now.UnixNano(),
+	}
+}

@@ -304,16 +304,33 @@ func lookupFlag(cmd *cobra.Command, name string) *pflag.Flag {
 	return nil
 }
 
-// badNumber matches pflag's complaint about a number that does not parse,
-// e.g. `invalid argument "abc" for "--check-index" flag: strconv.ParseUint: ...`.
-var badNumber = regexp.MustCompile(`^invalid argument "(.*)" for "-{1,2}([^"]+)" flag: strconv\.Parse(?:Int|Uint|Float)`)
+// badValue matches pflag's complaint about a value that does not parse,
+// e.g. `invalid argument "abc" for "--check-index" flag: strconv.ParseUint: ...`;
+// a one-letter flag is labelled "-n, --n".
+var badValue = regexp.MustCompile(`^invalid argument "(.*)" for "(?:-[^"]*, )?-{1,2}([^"]+)" flag: (.*)$`)
 
-// flagErrorText words a flag error as the compatible CLI does: a number
-// that does not parse is `Error parsing -check-index: "abc" is not a
-// number`, not Go's parser speaking.
+// missingValue matches pflag's complaint about a flag given no value:
+// `flag needs an argument: --address` or `... 't' in -t`.
+var missingValue = regexp.MustCompile(`^flag needs an argument: (?:'.' in )?-{1,2}(\S+)$`)
+
+// flagErrorText words a flag error as the compatible CLI does, never in Go's
+// parser's words: `Error parsing -check-index: "abc" is not a number`,
+// `flag needs an argument: -t`, `flag provided but not defined: -bogus`.
 func flagErrorText(err error) string {
-	if m := badNumber.FindStringSubmatch(err.Error()); m != nil {
-		return fmt.Sprintf("Error parsing -%s: %q is not a number", m[2], m[1])
+	if m := badValue.FindStringSubmatch(err.Error()); m != nil {
+		value, name, why := m[1], m[2], m[3]
+		switch {
+		case strings.HasPrefix(why, "strconv.ParseBool"):
+			return fmt.Sprintf("Error parsing -%s: %q is not a boolean (true or false)", name, value)
+		case strings.HasPrefix(why, "strconv.Parse"):
+			return fmt.Sprintf("Error parsing -%s: %q is not a number", name, value)
+		case strings.HasPrefix(why, "time: "):
+			return fmt.Sprintf("Error parsing -%s: %q is not a duration (such as 10s or 1h)", name, value)
+		}
+		return fmt.Sprintf("Error parsing -%s: %q: %s", name, value, why)
+	}
+	if m := missingValue.FindStringSubmatch(err.Error()); m != nil {
+		return "flag needs an argument: -" + m[1]
 	}
 	if m := unknownFlag.FindStringSubmatch(err.Error()); m != nil {
 		name, _, _ := strings.Cut(strings.TrimLeft(m[1]+m[2], "-"), "=")

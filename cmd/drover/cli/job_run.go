@@ -752,8 +752,8 @@ func newStatusCommand(s *streams) *cobra.Command {
 			if len(args) > 1 {
 				return &usageError{cmd: c, msg: "This command takes either no arguments or one: <id>"}
 			}
-			if _, err := findJob(client, args[0]); err == nil {
-				out, err := formatJobStatus(client, args[0], false, verbose, false, false)
+			if stub, err := findJob(client, args[0]); err == nil {
+				out, err := formatJobStatus(client, stub.ID, false, verbose, false, false)
 				if err != nil {
 					return fail(1, "%v", err)
 				}

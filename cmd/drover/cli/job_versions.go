@@ -117,7 +117,7 @@ func newJobHistoryCommand(s *streams) *cobra.Command {
 			if versionStr != "" {
 				version, err := parseVersion(versionStr)
 				if err != nil {
-					return fail(1, "Error parsing -version: %q is not a number", versionStr)
+					return fail(1, "Error parsing -version: %q is not a job version (0, 1, 2, ...)", versionStr)
 				}
 				var job *api.Job
 				var d *api.JobDiff
@@ -210,7 +210,7 @@ func newJobInspectCommand(s *streams) *cobra.Command {
 			if versionStr != "" {
 				v, err := parseVersion(versionStr)
 				if err != nil {
-					return fail(1, "Error parsing -version: %q is not a number", versionStr)
+					return fail(1, "Error parsing -version: %q is not a job version (0, 1, 2, ...)", versionStr)
 				}
 				version = &v
 			}

@@ -193,17 +193,28 @@ func cmdAllocID(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv(args[0]+"8", id[:8])
 }
 
-// cmdEvalID: eval-id <VAR> <job> sets VAR (and VAR8) to the job's newest
-// evaluation.
+// cmdEvalID: eval-id <VAR> <job> [triggered-by [status]] sets VAR (and
+// VAR8) to the job's newest evaluation (triggered that way and in that
+// status, when given, waiting for one).
 func cmdEvalID(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 2 {
-		ts.Fatalf("usage: eval-id <VAR> <job>")
+	if neg || len(args) < 2 || len(args) > 4 {
+		ts.Fatalf("usage: eval-id <VAR> <job> [triggered-by [status]]")
 	}
-	evals, _, err := scriptClient(ts).Jobs().Evaluations(args[1], nil)
-	ts.Check(err)
-	if len(evals) == 0 {
-		ts.Fatalf("job %s has no evaluations", args[1])
-	}
+	var evals []*api.Evaluation
+	// One triggered by the cluster itself may be yet to come: wait for it.
+	waitScript(ts, "an evaluation of "+strings.Join(args[1:], " "), func() bool {
+		all, _, err := scriptClient(ts).Jobs().Evaluations(args[1], nil)
+		if err != nil {
+			return false
+		}
+		evals = evals[:0]
+		for _, e := range all {
+			if (len(args) < 3 || e.TriggeredBy == args[2]) && (len(args) < 4 || e.Status == args[3]) {
+				evals = append(evals, e)
+			}
+		}
+		return len(evals) > 0
+	})
 	sort.Slice(evals, func(i, j int) bool { return evals[i].CreateIndex > evals[j].CreateIndex })
 	ts.Setenv(args[0], evals[0].ID)
 	ts.Setenv(args[0]+"8", evals[0].ID[:8])
