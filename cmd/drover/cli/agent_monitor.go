@@ -67,7 +67,8 @@ func runMonitor(ctx context.Context, c *cobra.Command, s *streams, f monitorFlag
 	}
 	nodeID := f.nodeID
 	if nodeID != "" {
-		if nodeID, err = lookupNodeID(client, nodeID); err != nil {
+		if nodeID, err = lookupNode(client, nodeID, nodeWords{tooShort: "Node ID must contain at least two characters.",
+			query: "Error querying node: %v", notFound: "No node(s) with prefix or id %q found", verbose: true}); err != nil {
 			return monitorFail(nil, err.Error())
 		}
 	}
@@ -103,24 +104,4 @@ func runMonitor(ctx context.Context, c *cobra.Command, s *streams, f monitorFlag
 			}
 		}
 	}
-}
-
-// lookupNodeID turns a node ID prefix into the node's full ID, with the
-// errors the compatible CLI's -node-id flags give.
-func lookupNodeID(client *api.Client, prefix string) (string, error) {
-	if len(prefix) == 1 {
-		return "", errors.New("Node ID must contain at least two characters.")
-	}
-	prefix = sanitizeIDPrefix(prefix)
-	nodes, _, err := client.Nodes().PrefixList(prefix)
-	if err != nil {
-		return "", fmt.Errorf("Error querying node: %w", err)
-	}
-	switch len(nodes) {
-	case 0:
-		return "", fmt.Errorf("No node(s) with prefix or id %q found", prefix)
-	case 1:
-		return nodes[0].ID, nil
-	}
-	return "", fmt.Errorf("Prefix matched multiple nodes\n\n%s", formatList(nodeStubRows(nodes, true, fullID)))
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/hashicorp/nomad/api"
 	"github.com/spf13/cobra"
@@ -83,10 +82,7 @@ func runEvalList(s *streams, f evalListFlags) error {
 		length = fullID
 	}
 	fmt.Fprintln(s.Out, formatList(evalListRows(evals, length)))
-	if meta.NextToken != "" {
-		fmt.Fprintf(s.Out, "\nResults have been paginated. To get the next page run:\n\n%s -page-token %s\n",
-			strings.Join(withoutPageToken(s.commandLine("eval", "list")), " "), meta.NextToken)
-	}
+	s.printNextPage(meta.NextToken, "eval", "list")
 	return nil
 }
 
@@ -99,31 +95,4 @@ func evalListRows(evals []*api.Evaluation, length int) []string {
 			e.JobID, e.Namespace, limit(e.NodeID, length), e.Status, failures))
 	}
 	return rows
-}
-
-// commandLine is the command as the user typed it, program name first;
-// fallback is the command's path when the typed form is unknown.
-func (s *streams) commandLine(fallback ...string) []string {
-	if s.args == nil {
-		return append([]string{"drover"}, fallback...)
-	}
-	return append([]string{"drover"}, s.args...)
-}
-
-// withoutPageToken drops -page-token and its value (in any of its
-// spellings) from a command line, so that the next page's command can
-// add its own.
-func withoutPageToken(args []string) []string {
-	var out []string
-	for i := 0; i < len(args); i++ {
-		name, _, hasValue := strings.Cut(strings.TrimLeft(args[i], "-"), "=")
-		if strings.HasPrefix(args[i], "-") && name == "page-token" {
-			if !hasValue {
-				i++
-			}
-			continue
-		}
-		out = append(out, args[i])
-	}
-	return out
 }

@@ -81,7 +81,7 @@ func newJobRunCommand(s *streams) *cobra.Command {
 				return fail(1, "%v", err)
 			}
 			if opts.output {
-				return printIndentedJSON(s, map[string]*api.Job{"Job": job})
+				return printJobJSON(s, job)
 			}
 			client, err := s.apiClient()
 			if err != nil {

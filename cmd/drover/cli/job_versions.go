@@ -225,12 +225,7 @@ func newJobInspectCommand(s *streams) *cobra.Command {
 			if o.active() {
 				return o.print(s, job)
 			}
-			b, err := json.MarshalIndent(struct{ Job *api.Job }{job}, "", "    ")
-			if err != nil {
-				return fail(1, "Error formatting the data: %s", err)
-			}
-			fmt.Fprintln(s.Out, string(b))
-			return nil
+			return printJobJSON(s, job)
 		},
 	}
 	c.Flags().StringVar(&versionStr, "version", "", "show this tracked version of the job instead of the current one")

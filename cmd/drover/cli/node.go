@@ -2,7 +2,7 @@ package cli
 
 import (
 	"bufio"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -246,7 +246,7 @@ func listNodes(s *streams, client *api.Client, f nodeStatusFlags, length int) er
 		}
 	}
 	fmt.Fprintln(s.Out, formatList(rows))
-	s.printNextPage(meta.NextToken)
+	s.printNextPage(meta.NextToken, "node", "status")
 	return nil
 }
 
@@ -268,15 +268,32 @@ func nodeStubRows(nodes []*api.NodeListStub, verbose bool, length int) []string 
 	return rows
 }
 
-// resolveNode turns a node ID or ID prefix into the node's full ID.
-// notFound is the message (with %q for the prefix) when nothing matches.
-func resolveNode(client *api.Client, prefix, notFound string, verbose bool) (string, error) {
+// nodeWords are how a command words the failures of a node lookup; the
+// compatible CLI's commands each have their own.
+type nodeWords struct {
+	tooShort string // the prefix has one character
+	query    string // the query failed: a format with %v
+	notFound string // nothing matches: a format with %q
+	verbose  bool   // list several matches with full IDs
+}
+
+// statusNodeWords are node status's (and node drain's) words.
+func statusNodeWords(notFound string, verbose bool) nodeWords {
+	return nodeWords{tooShort: "Identifier must contain at least two characters.",
+		query: "Error querying node info: %v", notFound: notFound, verbose: verbose}
+}
+
+// lookupNode turns a node ID or ID prefix into the node's full ID. An odd
+// prefix loses its last character, as IDs are matched by whole bytes;
+// several matches are listed.
+func lookupNode(client *api.Client, prefix string, w nodeWords) (string, error) {
 	if len(prefix) == 1 {
-		return "", fail(1, "Identifier must contain at least two characters.")
+		return "", errors.New(w.tooShort)
 	}
+	prefix = sanitizeIDPrefix(prefix)
 	nodes, _, err := client.Nodes().PrefixList(prefix)
 	if err != nil {
-		return "", fail(1, "Error querying node info: %v", err)
+		return "", fmt.Errorf(w.query, err)
 	}
 	for _, n := range nodes {
 		if n.ID == prefix {
@@ -285,15 +302,24 @@ func resolveNode(client *api.Client, prefix, notFound string, verbose bool) (str
 	}
 	switch len(nodes) {
 	case 0:
-		return "", fail(1, notFound, prefix)
+		return "", fmt.Errorf(w.notFound, prefix)
 	case 1:
 		return nodes[0].ID, nil
 	}
 	length := shortID
-	if verbose {
+	if w.verbose {
 		length = fullID
 	}
-	return "", fail(1, "Prefix matched multiple nodes\n\n%s", formatList(nodeStubRows(nodes, verbose, length)))
+	return "", fmt.Errorf("Prefix matched multiple nodes\n\n%s", formatList(nodeStubRows(nodes, w.verbose, length)))
+}
+
+// resolveNode is lookupNode with node status's words, as a command error.
+func resolveNode(client *api.Client, prefix, notFound string, verbose bool) (string, error) {
+	id, err := lookupNode(client, prefix, statusNodeWords(notFound, verbose))
+	if err != nil {
+		return "", fail(1, "%v", err)
+	}
+	return id, nil
 }
 
 // localNodeID is the node of the client agent being asked (-self).
@@ -307,16 +333,6 @@ func localNodeID(client *api.Client) (string, error) {
 		return "", fail(1, "Drover not running in client mode")
 	}
 	return id, nil
-}
-
-// printIndentedJSON prints v as indented JSON, as -json does everywhere.
-func printIndentedJSON(s *streams, v interface{}) error {
-	out, err := json.MarshalIndent(v, "", "    ")
-	if err != nil {
-		return fail(1, "Error formatting the data: %v", err)
-	}
-	fmt.Fprintln(s.Out, string(out))
-	return nil
 }
 
 func formatNodeDetail(node *api.Node, allocs []*api.Allocation, usage nodeUsage, f nodeStatusFlags, now time.Time) string {
@@ -815,21 +831,10 @@ func newNodeEligibilityCommand(s *streams) *cobra.Command {
 			}
 			// The node (the local one too) is looked up by prefix, with
 			// this command's own wording of the failures.
-			if len(nodeID) == 1 {
-				return fail(1, "Identifier must contain at least two characters.")
-			}
-			nodeID = sanitizeIDPrefix(nodeID)
-			nodes, _, err := client.Nodes().PrefixList(nodeID)
+			nodeID, err = lookupNode(client, nodeID, nodeWords{tooShort: "Identifier must contain at least two characters.",
+				query: "Error updating scheduling eligibility: %v", notFound: "No node(s) with prefix or id %q found", verbose: true})
 			if err != nil {
-				return fail(1, "Error updating scheduling eligibility: %v", err)
-			}
-			switch len(nodes) {
-			case 0:
-				return fail(1, "No node(s) with prefix or id %q found", nodeID)
-			case 1:
-				nodeID = nodes[0].ID
-			default:
-				return fail(1, "Prefix matched multiple nodes\n\n%s", formatList(nodeStubRows(nodes, true, fullID)))
+				return fail(1, "%v", err)
 			}
 			if _, err := client.Nodes().ToggleEligibility(nodeID, enable, nil); err != nil {
 				return fail(1, "Error updating scheduling eligibility: %v", err)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/hashicorp/nomad/api"
+
 	"github.com/spf13/cobra"
 )
 
@@ -86,22 +88,49 @@ func (o *outputFlags) printRaw(s *streams, raw []byte) error {
 }
 
 // printNextPage tells how to get the next page of a paginated list: the
-// same command line with -page-token.
-func (s *streams) printNextPage(token string) {
+// same command line (else the command's path) with -page-token.
+func (s *streams) printNextPage(token string, path ...string) {
 	if token == "" {
 		return
 	}
-	args := []string{"drover"}
-	for i := 0; i < len(s.args); i++ {
-		a := strings.TrimLeft(s.args[i], "-")
-		if a == "page-token" {
-			i++ // and its value
-			continue
-		}
-		if strings.HasPrefix(a, "page-token=") {
-			continue
-		}
-		args = append(args, s.args[i])
+	fmt.Fprintf(s.Out, "\nResults have been paginated. To get the next page run:\n\n%s -page-token %s\n",
+		strings.Join(withoutPageToken(s.commandLine(path...)), " "), token)
+}
+
+// commandLine is the command as the user typed it, program name first;
+// fallback is the command's path when the typed form is unknown.
+func (s *streams) commandLine(fallback ...string) []string {
+	if s.args == nil {
+		return append([]string{"drover"}, fallback...)
 	}
-	fmt.Fprintf(s.Out, "\nResults have been paginated. To get the next page run:\n\n%s -page-token %s\n", strings.Join(args, " "), token)
+	return append([]string{"drover"}, s.args...)
+}
+
+// withoutPageToken drops -page-token and its value (in any of its
+// spellings) from a command line, so that the next page's command can
+// add its own.
+func withoutPageToken(args []string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		name, _, hasValue := strings.Cut(strings.TrimLeft(args[i], "-"), "=")
+		if strings.HasPrefix(args[i], "-") && name == "page-token" {
+			if !hasValue {
+				i++
+			}
+			continue
+		}
+		out = append(out, args[i])
+	}
+	return out
+}
+
+// printJSON prints v as indented JSON, as -json does everywhere.
+func printJSON(s *streams, v interface{}) error {
+	o := outputFlags{json: true}
+	return o.print(s, v)
+}
+
+// printJobJSON prints a job as the API takes it: {"Job": {...}}.
+func printJobJSON(s *streams, job *api.Job) error {
+	return printJSON(s, struct{ Job *api.Job }{job})
 }

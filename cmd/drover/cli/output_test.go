@@ -15,14 +15,14 @@ func TestNextPageHint(t *testing.T) {
 	} {
 		var out bytes.Buffer
 		s := &streams{Out: &out, args: args}
-		s.printNextPage("abc")
+		s.printNextPage("abc", "node", "status")
 		want := "\nResults have been paginated. To get the next page run:\n\ndrover node status -per-page 2 -page-token abc\n"
 		if out.String() != want {
 			t.Errorf("%q:\n got %q\nwant %q", args, out.String(), want)
 		}
 	}
 	var out bytes.Buffer
-	(&streams{Out: &out}).printNextPage("")
+	(&streams{Out: &out}).printNextPage("", "node", "status")
 	if out.Len() != 0 {
 		t.Errorf("no token, yet %q", out.String())
 	}
