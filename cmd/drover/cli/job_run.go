@@ -737,22 +737,32 @@ func formatDeployedGroups(d *api.Deployment) string {
 // else whatever the ID (or prefix) names.
 func newStatusCommand(s *streams) *cobra.Command {
 	var verbose bool
+	var o outputFlags
 	c := &cobra.Command{
-		Use:     "status [id]",
-		Short:   "Show the status of jobs, or of the job, allocation, node or evaluation an ID names",
-		Example: "  drover status\n  drover status example",
+		Use:   "status [id]",
+		Short: "Show the status of jobs, or of the job, allocation, node or evaluation an ID names",
+		Long: "Without an argument, lists the jobs. With an ID or a prefix of one, shows what it\n" +
+			"names, as the status command of its kind does (job, allocation, node, evaluation\n" +
+			"or deployment), with -json or -t as that command prints them.",
+		Example: "  drover status\n  drover status example\n  drover status -json 6085301b",
 		RunE: func(c *cobra.Command, args []string) error {
+			if err := o.check(); err != nil {
+				return err
+			}
 			client, err := s.apiClient()
 			if err != nil {
 				return fail(1, "Error initializing client: %v", err)
 			}
 			if len(args) == 0 {
-				return listJobs(s, client, outputFlags{}, false)
+				return listJobs(s, client, o, false)
 			}
 			if len(args) > 1 {
 				return &usageError{cmd: c, msg: "This command takes either no arguments or one: <id>"}
 			}
 			if stub, err := findJob(client, args[0]); err == nil {
+				if o.active() {
+					return printJobsStatusData(s, client, o, []string{stub.ID}, false)
+				}
 				out, err := formatJobStatus(client, stub.ID, false, verbose, false, false)
 				if err != nil {
 					return fail(1, "%v", err)
@@ -760,16 +770,27 @@ func newStatusCommand(s *streams) *cobra.Command {
 				fmt.Fprint(s.Out, s.colorize(out))
 				return nil
 			}
-			return statusByID(c, s, client, args[0])
+			var extra []string
+			if verbose {
+				extra = append(extra, "--verbose")
+			}
+			if o.json {
+				extra = append(extra, "--json")
+			}
+			if o.template != "" {
+				extra = append(extra, "--t", o.template)
+			}
+			return statusByID(c, s, client, args[0], extra...)
 		},
 	}
 	c.Flags().BoolVar(&verbose, "verbose", false, "show full IDs")
+	o.register(c, "what the ID names")
 	return c
 }
 
 // statusByID shows what a non-job ID names: an allocation, a node, an
 // evaluation or a deployment, found by prefix in that order.
-func statusByID(c *cobra.Command, s *streams, client *api.Client, id string) error {
+func statusByID(c *cobra.Command, s *streams, client *api.Client, id string, flags ...string) error {
 	if len(id) < 2 {
 		return fail(1, "Identifier must contain at least two characters.")
 	}
@@ -790,7 +811,7 @@ func statusByID(c *cobra.Command, s *streams, client *api.Client, id string) err
 		cmd := k.command()
 		cmd.SilenceErrors, cmd.SilenceUsage = true, true
 		// The global flags are already in s: the status command reads them.
-		cmd.SetArgs([]string{"status", id})
+		cmd.SetArgs(append(append([]string{"status"}, flags...), id))
 		cmd.SetOut(s.Out)
 		cmd.SetErr(s.Err)
 		return cmd.ExecuteContext(c.Context())
