@@ -394,7 +394,6 @@ func inNamespace(want, ns string) bool {
 	return want == "*" || want == ns
 }
 
-// boolParam parses an optional boolean query parameter.
 // intParam parses an optional integer query parameter (0 when absent).
 func intParam(r *http.Request, name string) (int, error) {
 	v := r.URL.Query().Get(name)
@@ -408,6 +407,7 @@ func intParam(r *http.Request, name string) (int, error) {
 	return n, nil
 }
 
+// boolParam parses an optional boolean query parameter (false when absent).
 func boolParam(r *http.Request, name string) (bool, error) {
 	v := r.URL.Query().Get(name)
 	if v == "" {
