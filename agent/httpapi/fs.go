@@ -3,7 +3,6 @@ package httpapi
 import (
 	"io"
 	"net/http"
-	"strconv"
 
 	"drover/agent/client"
 )
@@ -41,19 +40,6 @@ func filePath(r *http.Request) (string, error) {
 		return "", badRequest("must provide a file name")
 	}
 	return p, nil
-}
-
-// int64Param parses an optional integer parameter.
-func int64Param(r *http.Request, name string) (int64, error) {
-	v := r.URL.Query().Get(name)
-	if v == "" {
-		return 0, nil
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		return 0, badRequest("error parsing %s: %q is not a number", name, v)
-	}
-	return n, nil
 }
 
 // fsList serves /v1/client/fs/ls/{alloc}?path= (default "/").
