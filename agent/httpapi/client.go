@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"strconv"
 	"time"
 
 	"drover/agent/client"
@@ -277,7 +276,11 @@ func (h *handler) clientLogs(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, badRequest("origin must be start or end, got %q", origin))
 		return
 	}
-	offset, _ := strconv.ParseInt(q.Get("offset"), 10, 64)
+	offset, err := int64Param(r, "offset")
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
 	follow := q.Get("follow") == "true"
 	plain := q.Get("plain") == "true"
 	h.streamChunks(w, r, plain, func(send func(client.LogChunk) error) error {
