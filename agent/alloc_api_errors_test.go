@@ -30,7 +30,7 @@ func httpDo(t *testing.T, a *Agent, method, path, body string) (int, string) {
 	return res.StatusCode, string(b)
 }
 
-// TestAllocClientEndpoints_BadInput: the restart, signal, fs and exec
+// TestAllocClientEndpoints_BadInput: the restart, signal, fs, logs and exec
 // endpoints refuse bad input with a 4xx naming what is wrong; nothing
 // happens to the task, and the agent keeps answering.
 func TestAllocClientEndpoints_BadInput(t *testing.T) {
@@ -75,6 +75,7 @@ func TestAllocClientEndpoints_BadInput(t *testing.T) {
 		{"GET", "/v1/client/fs/stream/" + id + "?path=alloc/data/greeting&follow=perhaps", ``, 400, `Failed to parse value of "follow" ...`},
 		{"GET", "/v1/client/fs/stream/" + id + "?path=web", ``, 400, `file "web" is a directory`},
 		{"PUT", "/v1/client/fs/cat/" + id + "?path=alloc/data/greeting", ``, 405, "Invalid method"},
+		{"GET", "/v1/client/fs/logs/" + id + "?task=web&type=stdout&offset=x", ``, 400, `error parsing offset: "x" is not a number`},
 		// exec, as plain HTTP
 		{"GET", "/v1/client/allocation/" + unknown + "/exec?task=web&command=%5B%22true%22%5D", ``, 404, "alloc not found"},
 		{"GET", "/v1/client/allocation/" + id + "/exec?task=nope&command=%5B%22true%22%5D", ``, 400, "Could not find task named: nope"},

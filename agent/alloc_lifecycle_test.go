@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -208,6 +210,75 @@ func TestAllocFS_OfficialClient(t *testing.T) {
 		t.Fatal(err)
 	case <-time.After(10 * time.Second):
 		t.Fatal("no frame from the end")
+	}
+}
+
+// TestAllocFS_StreamFileEvents follows a file while it is truncated, then
+// replaced by a link to a host file: the stream reports the truncation and
+// reads the file again from its start, then ends with "file deleted"
+// without ever reading through the link.
+func TestAllocFS_StreamFileEvents(t *testing.T) {
+	a, c, alloc := startLifecycleAgent(t, "fsevents")
+	secret := filepath.Join(t.TempDir(), "host-secret")
+	if err := os.WriteFile(secret, []byte("host secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	watched := filepath.Join(a.Client().AllocDir(alloc.ID), "alloc", "data", "watched")
+	if err := os.WriteFile(watched, []byte("first line\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cancel := make(chan struct{})
+	defer close(cancel)
+	frames, errCh := c.AllocFS().Stream(alloc, "alloc/data/watched", api.OriginStart, 0, cancel, nil)
+	// next returns the next frame that is not a heartbeat, or nil when
+	// the stream ended (the official client says so with io.EOF).
+	next := func(what string) *api.StreamFrame {
+		t.Helper()
+		for {
+			select {
+			case f, ok := <-frames:
+				if !ok {
+					return nil
+				}
+				if !f.IsHeartbeat() {
+					return f
+				}
+			case err := <-errCh:
+				if err == io.EOF {
+					return nil
+				}
+				t.Fatalf("waiting for %s: %v", what, err)
+			case <-time.After(10 * time.Second):
+				t.Fatalf("no %s", what)
+			}
+		}
+	}
+	if f := next("the first line"); f == nil || string(f.Data) != "first line\n" || f.Offset != 11 {
+		t.Fatalf("first frame: %+v", f)
+	}
+
+	if err := os.WriteFile(watched, []byte("2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if f := next("the truncation"); f == nil || f.FileEvent != "file truncated" || len(f.Data) != 0 {
+		t.Fatalf("after truncating: %+v", f)
+	}
+	if f := next("the new content"); f == nil || string(f.Data) != "2\n" || f.Offset != 2 {
+		t.Fatalf("after the truncation: %+v", f)
+	}
+
+	// Replaced, at once, by a link out of the allocation directory.
+	if err := os.Symlink(secret, watched+".new"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(watched+".new", watched); err != nil {
+		t.Fatal(err)
+	}
+	if f := next("the deletion"); f == nil || f.FileEvent != "file deleted" || len(f.Data) != 0 {
+		t.Fatalf("after the link replaced the file: %+v", f)
+	}
+	if f := next("the end of the stream"); f != nil {
+		t.Fatalf("a frame after the deletion: %+v (%q)", f, f.Data)
 	}
 }
 

@@ -183,17 +183,6 @@ func (a *AllocFS) Stat(p string) (*AllocFileInfo, error) {
 	return info, nil
 }
 
-// exists reports whether p names a file inside the allocation directory.
-func (a *AllocFS) exists(p string) bool {
-	root, rel, err := a.open(p)
-	if err != nil {
-		return false
-	}
-	defer root.Close()
-	_, err = root.Stat(rel)
-	return err == nil
-}
-
 // Open opens a file for reading; a directory is refused.
 func (a *AllocFS) Open(p string) (*os.File, error) {
 	root, rel, err := a.open(p)
@@ -201,6 +190,12 @@ func (a *AllocFS) Open(p string) (*os.File, error) {
 		return nil, err
 	}
 	defer root.Close()
+	return openFile(root, rel, p)
+}
+
+// openFile opens rel under root for reading (p is the path as the user
+// gave it); a directory is refused.
+func openFile(root *os.Root, rel, p string) (*os.File, error) {
 	f, err := root.Open(rel)
 	if err != nil {
 		return nil, fsError("open", p, err)
@@ -230,12 +225,18 @@ func (a *AllocFS) Stream(ctx context.Context, p, origin string, offset int64, fo
 	if offset < 0 {
 		return wire.Errorf(wire.ErrInvalidRequest, "offset must not be negative")
 	}
-	f, err := a.Open(p)
+	// One root for the stream's life: following re-checks the path
+	// through it at every poll, without opening the directory again.
+	root, rel, err := a.open(p)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	f, err := openFile(root, rel, p)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	rel, _ := cleanPath(p)
 	fi, err := f.Stat()
 	if err != nil {
 		return fsError("stat", p, err)
@@ -258,20 +259,13 @@ func (a *AllocFS) Stream(ctx context.Context, p, origin string, offset int64, fo
 		if err != nil && err != io.EOF {
 			return fsError("read", p, err)
 		}
-		if !follow {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(200 * time.Millisecond):
-		}
-		if !a.c.AllocRunning(a.allocID) {
+		if !follow || !a.c.followPause(ctx, a.allocID) {
 			return nil
 		}
 		// The open file may have been removed, or replaced: what the path
-		// names now decides, looked up through the root again.
-		if !a.exists(p) {
+		// names now decides, looked up through the root again (a link out
+		// is an error there, so a file replaced by one counts as deleted).
+		if _, err := root.Stat(rel); err != nil {
 			return emit(LogChunk{File: rel, Offset: pos, Event: FileEventDeleted})
 		}
 		if st, err := f.Stat(); err == nil && st.Size() < pos {

@@ -108,21 +108,28 @@ func (c *Client) StreamLogs(ctx context.Context, allocID, task, stream string, f
 			current, pos = next, 0
 			continue
 		}
-		if !follow {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(200 * time.Millisecond):
-		}
-		if !c.AllocRunning(allocID) {
+		if !follow || !c.followPause(ctx, allocID) {
 			return nil
 		}
 		if current == "" && len(files) > 0 {
 			current = files[0]
 		}
 	}
+}
+
+// followPoll is how often a follower (of a log or of a file) looks for
+// what was written since it last read.
+const followPoll = 200 * time.Millisecond
+
+// followPause waits for the next poll of a follower: false when ctx ended
+// or the allocation is gone, and the stream should end.
+func (c *Client) followPause(ctx context.Context, allocID string) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(followPoll):
+	}
+	return c.AllocRunning(allocID)
 }
 
 func relLogPath(path string) string {

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strconv"
 
+	"drover/agent/client"
 	"drover/agent/server"
 )
 
@@ -60,33 +61,32 @@ func (h *handler) agentSelf(w http.ResponseWriter, r *http.Request) (interface{}
 	}
 	// A client-only agent has no server role, hence no "nomad" or "raft"
 	// section, as in the compatible API.
-	if h.srv != nil {
-		if sr, ok := h.srv.(serverStats); ok {
-			for section, kv := range sr.Stats() {
-				stats[section] = kv
-			}
-		} else {
-			h.basicServerStats(stats)
+	if sr, ok := h.srv.(serverStats); ok {
+		for section, kv := range sr.Stats() {
+			stats[section] = kv
 		}
 	}
 	if info.Client {
-		client := map[string]string{"node_name": info.NodeName, "node_id": info.NodeID}
-		if cs, ok := h.local.(clientStats); ok && h.local != nil {
+		section := map[string]string{"node_name": info.NodeName, "node_id": info.NodeID}
+		if cs, ok := h.local.(clientStats); ok {
 			for k, v := range cs.Stats() {
-				client[k] = v
+				section[k] = v
 			}
 		}
-		stats["client"] = client
+		stats["client"] = section
 	}
 	return &agentSelf{Config: config, Member: h.selfMember(), Stats: stats}, nil
 }
 
 // serverStats is what a server reports in /v1/agent/self's stats beyond
 // what the Server interface tells: its "nomad", "raft" and "serf"
-// sections. *server.Server implements it.
+// sections. *server.Server implements it; a test's wrapper of the Server
+// interface may not, and then reports no server sections.
 type serverStats interface {
 	Stats() map[string]map[string]string
 }
+
+var _ serverStats = (*server.Server)(nil)
 
 // clientStats is what a client reports in the "client" section of the
 // stats: heartbeat_ttl, known_servers, last_heartbeat, node_id and
@@ -95,28 +95,7 @@ type clientStats interface {
 	Stats() map[string]string
 }
 
-// basicServerStats fills the "nomad" and "raft" sections from the Server
-// interface alone, for a server that reports no stats of its own.
-func (h *handler) basicServerStats(stats map[string]map[string]string) {
-	leader := h.srv.Leader()
-	raftState := "Follower"
-	if h.srv.IsLeader() {
-		raftState = "Leader"
-	} else if leader == "" {
-		raftState = "Candidate"
-	}
-	stats["nomad"] = map[string]string{
-		"server":        strconv.FormatBool(h.info.Server),
-		"leader":        strconv.FormatBool(h.srv.IsLeader()),
-		"leader_addr":   leader,
-		"known_regions": "1",
-	}
-	stats["raft"] = map[string]string{
-		"state":        raftState,
-		"num_peers":    strconv.Itoa(max(len(h.srv.Peers())-1, 0)),
-		"last_contact": h.srv.LastContact().String(),
-	}
-}
+var _ clientStats = (*client.Client)(nil)
 
 // selfMember describes this agent. A server is its own gossip member; a
 // client-only agent, which is no server member, is described at its HTTP

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"errors"
 	"net/http"
-	"strconv"
 
 	"drover/agent/client"
 )
@@ -12,13 +11,9 @@ import (
 // to migrate with an alloc-stop evaluation, which stops it and places a
 // replacement. ?no_shutdown_delay=true is recorded on the allocation.
 func (h *handler) allocStop(w http.ResponseWriter, r *http.Request) (interface{}, error) {
-	noDelay := false
-	if v := r.URL.Query().Get("no_shutdown_delay"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return nil, badRequest("no_shutdown_delay value is not a boolean: %q", v)
-		}
-		noDelay = b
+	noDelay, err := boolParam(r, "no_shutdown_delay")
+	if err != nil { // worded as the compatible API words it
+		return nil, badRequest("no_shutdown_delay value is not a boolean: %q", r.URL.Query().Get("no_shutdown_delay"))
 	}
 	resp, err := h.srv.StopAlloc(r.PathValue("id"), noDelay)
 	if err != nil {

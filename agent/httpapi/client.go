@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"strconv"
 	"time"
 
 	"drover/agent/client"
@@ -208,6 +207,42 @@ type streamFrame struct {
 	FileEvent string `json:",omitempty"`
 }
 
+// streamChunks answers a request with what run sends: one frame of the
+// logs API per chunk or, plain, the chunk's bytes as they are, each
+// flushed at once. The status line goes out with the first chunk: an
+// error that run returns before it is still answered as a status; after
+// it, the stream just ends.
+func (h *handler) streamChunks(w http.ResponseWriter, r *http.Request, plain bool, run func(send func(client.LogChunk) error) error) {
+	if plain {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	} else {
+		w.Header().Set("Content-Type", "application/json")
+	}
+	flusher, _ := w.(http.Flusher)
+	enc := json.NewEncoder(w)
+	started := false
+	err := run(func(c client.LogChunk) error {
+		started = true
+		var werr error
+		if plain {
+			_, werr = w.Write(c.Data)
+		} else {
+			werr = enc.Encode(streamFrame{Offset: c.Offset + int64(len(c.Data)), Data: c.Data, File: c.File, FileEvent: c.Event})
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+		return werr
+	})
+	if err != nil && !started {
+		h.writeError(w, r, err)
+		return
+	}
+	if !started && flusher != nil {
+		flusher.Flush() // nothing to send: the headers, and the end
+	}
+}
+
 // clientLogs serves /v1/client/fs/logs/{alloc}: task, type (stdout or
 // stderr), follow, origin (start or end), offset and plain.
 func (h *handler) clientLogs(w http.ResponseWriter, r *http.Request) {
@@ -241,36 +276,20 @@ func (h *handler) clientLogs(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, badRequest("origin must be start or end, got %q", origin))
 		return
 	}
-	offset, _ := strconv.ParseInt(q.Get("offset"), 10, 64)
+	offset, err := int64Param(r, "offset")
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
 	follow := q.Get("follow") == "true"
 	plain := q.Get("plain") == "true"
-	flusher, _ := w.(http.Flusher)
-	if plain {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	} else {
-		w.Header().Set("Content-Type", "application/json")
-	}
-	enc := json.NewEncoder(w)
-	started := false
-	err = h.local.StreamLogs(r.Context(), id, task, typ, follow, origin, offset, func(c client.LogChunk) error {
-		started = true
-		var werr error
-		if plain {
-			_, werr = w.Write(c.Data)
-		} else {
-			werr = enc.Encode(streamFrame{Offset: c.Offset + int64(len(c.Data)), Data: c.Data, File: c.File})
-		}
-		if flusher != nil {
-			flusher.Flush()
-		}
-		return werr
-	})
-	if err != nil && !started {
+	h.streamChunks(w, r, plain, func(send func(client.LogChunk) error) error {
+		err := h.local.StreamLogs(r.Context(), id, task, typ, follow, origin, offset, send)
 		if errors.Is(err, client.ErrUnknownAlloc) {
 			err = notFound("alloc not found")
 		}
-		h.writeError(w, r, err)
-	}
+		return err
+	})
 }
 
 // clientStats serves /v1/client/allocation/{alloc}/stats.

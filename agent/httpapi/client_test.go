@@ -1,11 +1,18 @@
 package httpapi
 
 import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/hashicorp/nomad/api"
+
+	"drover/agent/client"
 )
 
 // TestClientHandler_AgentSelfIsLocal: a client-only agent answers
@@ -80,5 +87,65 @@ func TestClientHandler_AgentSelfIsLocal(t *testing.T) {
 	if err != nil || sself.Stats["nomad"]["server"] != "true" || sself.Stats["client"] != nil ||
 		!strings.HasPrefix(sself.Member.Name, "drover-test.") {
 		t.Errorf("server self: %v %+v %+v", err, sself.Member, sself.Stats)
+	}
+}
+
+// fakeLogClient is a client role that runs one allocation and serves its
+// logs from memory. The rest of LocalClient is not implemented: a call to
+// it panics.
+type fakeLogClient struct {
+	LocalClient
+	allocID string
+	log     []byte
+	streams atomic.Int32 // StreamLogs calls
+}
+
+func (f *fakeLogClient) LocalAllocByPrefix(prefix string) (string, bool) {
+	return f.allocID, strings.HasPrefix(f.allocID, prefix)
+}
+
+func (f *fakeLogClient) StreamLogs(ctx context.Context, allocID, task, stream string, follow bool, origin string, offset int64,
+	emit func(client.LogChunk) error) error {
+	f.streams.Add(1)
+	offset = min(max(offset, 0), int64(len(f.log)))
+	return emit(client.LogChunk{File: "alloc/logs/" + task + "." + stream + ".0", Offset: offset, Data: f.log[offset:]})
+}
+
+// TestClientLogs_BadOffset: the logs endpoint refuses an offset that is
+// not a number with a 400 naming the parameter, as the fs stream does,
+// before any log is read; a good offset still reads from there.
+func TestClientLogs_BadOffset(t *testing.T) {
+	t.Parallel()
+	local := &fakeLogClient{allocID: "5b6c1d1e-0f3a-4c2d-9e8f-7a6b5c4d3e2f", log: []byte("hello\nworld\n")}
+	noServer := func() (string, error) { return "", errors.New("no server in this test") }
+	ts := httptest.NewServer(NewClientHandler(local, noServer, AgentInfo{NodeName: "client-one", Client: true}, nil))
+	t.Cleanup(ts.Close)
+	get := func(query string) (int, string) {
+		t.Helper()
+		res, err := http.Get(ts.URL + "/v1/client/fs/logs/" + local.allocID + "?task=web&type=stdout&plain=true" + query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	for _, c := range []struct{ query, want string }{
+		{"&offset=x", `error parsing offset: "x" is not a number`},
+		{"&offset=2.5", `error parsing offset: "2.5" is not a number`},
+		{"&offset=99999999999999999999", `error parsing offset: "99999999999999999999" is not a number`},
+	} {
+		if code, body := get(c.query); code != http.StatusBadRequest || body != c.want {
+			t.Errorf("logs%s = %d %q, want 400 %q", c.query, code, body, c.want)
+		}
+	}
+	if n := local.streams.Load(); n != 0 {
+		t.Fatalf("refused requests read the log %d times", n)
+	}
+	if code, body := get("&offset=6"); code != http.StatusOK || body != "world\n" {
+		t.Errorf("logs&offset=6 = %d %q", code, body)
+	}
+	if code, body := get(""); code != http.StatusOK || body != "hello\nworld\n" {
+		t.Errorf("logs without offset = %d %q", code, body)
 	}
 }

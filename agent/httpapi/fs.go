@@ -1,10 +1,8 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"io"
 	"net/http"
-	"strconv"
 
 	"drover/agent/client"
 )
@@ -42,19 +40,6 @@ func filePath(r *http.Request) (string, error) {
 		return "", badRequest("must provide a file name")
 	}
 	return p, nil
-}
-
-// int64Param parses an optional integer parameter.
-func int64Param(r *http.Request, name string) (int64, error) {
-	v := r.URL.Query().Get(name)
-	if v == "" {
-		return 0, nil
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		return 0, badRequest("error parsing %s: %q is not a number", name, v)
-	}
-	return n, nil
 }
 
 // fsList serves /v1/client/fs/ls/{alloc}?path= (default "/").
@@ -177,33 +162,7 @@ func (h *handler) fsStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.Close()
-	if plain {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	} else {
-		w.Header().Set("Content-Type", "application/json")
-	}
-	flusher, _ := w.(http.Flusher)
-	enc := json.NewEncoder(w)
-	started := false
-	err = fs.Stream(r.Context(), p, origin, offset, follow, func(c client.LogChunk) error {
-		started = true
-		var werr error
-		switch {
-		case plain:
-			_, werr = w.Write(c.Data)
-		default:
-			werr = enc.Encode(streamFrame{Offset: c.Offset + int64(len(c.Data)), Data: c.Data, File: c.File, FileEvent: c.Event})
-		}
-		if flusher != nil {
-			flusher.Flush()
-		}
-		return werr
+	h.streamChunks(w, r, plain, func(send func(client.LogChunk) error) error {
+		return fs.Stream(r.Context(), p, origin, offset, follow, send)
 	})
-	if err != nil && !started {
-		h.writeError(w, r, err)
-		return
-	}
-	if !started && flusher != nil {
-		flusher.Flush() // an empty file: the headers, and the end
-	}
 }

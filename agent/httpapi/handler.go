@@ -276,11 +276,15 @@ func (h *handler) consistent(fn endpointFunc) endpointFunc {
 
 // codedError is an error with the HTTP status it is answered with.
 type codedError struct {
-	code int
-	msg  string
+	code  int
+	msg   string
+	cause error // the failure msg describes, when there is one
 }
 
 func (e *codedError) Error() string { return e.msg }
+
+// Unwrap lets a caller word the underlying failure its own way.
+func (e *codedError) Unwrap() error { return e.cause }
 
 func badRequest(format string, args ...interface{}) error {
 	return &codedError{code: http.StatusBadRequest, msg: fmt.Sprintf(format, args...)}
@@ -394,20 +398,20 @@ func inNamespace(want, ns string) bool {
 	return want == "*" || want == ns
 }
 
-// boolParam parses an optional boolean query parameter.
-// intParam parses an optional integer query parameter (0 when absent).
-func intParam(r *http.Request, name string) (int, error) {
+// int64Param parses an optional integer query parameter (0 when absent).
+func int64Param(r *http.Request, name string) (int64, error) {
 	v := r.URL.Query().Get(name)
 	if v == "" {
 		return 0, nil
 	}
-	n, err := strconv.Atoi(v)
+	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
-		return 0, badRequest("Failed to parse value of %q (%v) as an integer", name, v)
+		return 0, badRequest("error parsing %s: %q is not a number", name, v)
 	}
 	return n, nil
 }
 
+// boolParam parses an optional boolean query parameter (false when absent).
 func boolParam(r *http.Request, name string) (bool, error) {
 	v := r.URL.Query().Get(name)
 	if v == "" {
@@ -415,7 +419,8 @@ func boolParam(r *http.Request, name string) (bool, error) {
 	}
 	b, err := strconv.ParseBool(v)
 	if err != nil {
-		return false, badRequest("Failed to parse value of %q (%v) as a bool: %v", name, v, err)
+		return false, &codedError{code: http.StatusBadRequest, cause: err,
+			msg: fmt.Sprintf("Failed to parse value of %q (%v) as a bool: %v", name, v, err)}
 	}
 	return b, nil
 }

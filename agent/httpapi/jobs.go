@@ -248,7 +248,7 @@ func (h *handler) jobDeregister(w http.ResponseWriter, r *http.Request) (interfa
 	if err != nil {
 		return nil, err
 	}
-	priority, err := intParam(r, "eval_priority")
+	priority, err := int64Param(r, "eval_priority")
 	if err != nil {
 		return nil, err
 	}
@@ -260,7 +260,7 @@ func (h *handler) jobDeregister(w http.ResponseWriter, r *http.Request) (interfa
 		}
 	}
 	resp, err := h.srv.DeregisterJobWith(&server.JobDeregisterArgs{Namespace: namespace(r), JobID: r.PathValue("id"),
-		Purge: purge, EvalPriority: priority})
+		Purge: purge, EvalPriority: int(priority)})
 	if err != nil {
 		return nil, err
 	}

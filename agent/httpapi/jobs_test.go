@@ -208,6 +208,21 @@ func TestJobLifecycle(t *testing.T) {
 		t.Fatalf("jobs prefix list: %v %+v", err, list)
 	}
 
+	// A stop whose parameters do not parse is refused, naming the
+	// parameter, and the job keeps running.
+	for _, c := range []struct{ query, want string }{
+		{"eval_priority=high", `error parsing eval_priority: "high" is not a number`},
+		{"purge=maybe", `Failed to parse value of "purge" (maybe) as a bool: strconv.ParseBool: parsing "maybe": invalid syntax`},
+	} {
+		code, body, _ := a.do(t, http.MethodDelete, "/v1/job/example?"+c.query, "")
+		if code != http.StatusBadRequest || body != c.want {
+			t.Errorf("stop ?%s = %d %q, want 400 %q", c.query, code, body, c.want)
+		}
+	}
+	if info, _, err = jobs.Info("example", nil); err != nil || *info.Stop {
+		t.Fatalf("after refused stops: %v stop=%v", err, info != nil && *info.Stop)
+	}
+
 	// Stop: the job stays, stopped, and becomes dead once its
 	// allocations are stopped.
 	evalID, wm, err := jobs.Deregister("example", false, nil)

@@ -3,10 +3,10 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"strconv"
 	"time"
 
 	"drover/agent/logstream"
@@ -55,14 +55,15 @@ func (h *handler) agentMonitor(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, badRequest("Unknown log level: %s", levelName))
 		return
 	}
-	asJSON, err := optionalBool(q.Get("log_json"))
+	// The compatible API words these two failures its own way.
+	asJSON, err := boolParam(r, "log_json")
 	if err != nil {
-		h.writeError(w, r, badRequest("Unknown option for log json: %v", err))
+		h.writeError(w, r, badRequest("Unknown option for log json: %v", errors.Unwrap(err)))
 		return
 	}
-	plain, err := optionalBool(q.Get("plain"))
+	plain, err := boolParam(r, "plain")
 	if err != nil {
-		h.writeError(w, r, badRequest("Unknown option for plain: %v", err))
+		h.writeError(w, r, badRequest("Unknown option for plain: %v", errors.Unwrap(err)))
 		return
 	}
 	nodeID, serverID := q.Get("node_id"), q.Get("server_id")
@@ -80,13 +81,6 @@ func (h *handler) agentMonitor(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.streamLog(w, r, level, asJSON, plain)
-}
-
-func optionalBool(v string) (bool, error) {
-	if v == "" {
-		return false, nil
-	}
-	return strconv.ParseBool(v)
 }
 
 // monitorTarget decides who serves a monitor request: this agent (addr

@@ -865,7 +865,7 @@ func runAllocLogs(ctx context.Context, s *streams, c *cobra.Command, f allocLogs
 	}
 	var err2 error
 	if f.follow {
-		err2 = followLog(ctx, client, alloc.ID, task, stream, "start", start, s.Out)
+		err2 = followLog(ctx, client, alloc.ID, task, stream, start, s.Out)
 	} else {
 		_, err2 = readLog(ctx, client, alloc.ID, task, stream, "start", start, false, s.Out)
 	}
@@ -875,9 +875,26 @@ func runAllocLogs(ctx context.Context, s *streams, c *cobra.Command, f allocLogs
 	return nil
 }
 
-// followLog follows one log stream until ctx ends or the allocation
-// stops; then it prints what the task wrote last and returns.
-func followLog(ctx context.Context, client *api.Client, allocID, task, stream, origin string, offset int64, w io.Writer) error {
+// followLog follows one log stream from offset until ctx ends or the
+// allocation stops; then it prints what the task wrote last and returns.
+func followLog(ctx context.Context, client *api.Client, allocID, task, stream string, offset int64, w io.Writer) error {
+	return followAlloc(ctx, client, allocID,
+		func(fctx context.Context) (int64, error) {
+			return readLog(fctx, client, allocID, task, stream, "start", offset, true, w)
+		},
+		func(end int64) error {
+			_, err := readLog(ctx, client, allocID, task, stream, "start", end, false, w)
+			return err
+		})
+}
+
+// followAlloc is the follow loop of "alloc logs -f" and "alloc fs -f":
+// follow streams what is appended (until the context it is given ends)
+// and returns the offset just past what it printed. Following ends when
+// ctx ends or the allocation stops; in the second case the last chunk
+// may still be unread (the stream was cut as the task wrote it), so rest
+// prints what lies past that offset.
+func followAlloc(ctx context.Context, client *api.Client, allocID string, follow func(context.Context) (int64, error), rest func(end int64) error) error {
 	fctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stopped := make(chan struct{})
@@ -887,21 +904,18 @@ func followLog(ctx context.Context, client *api.Client, allocID, task, stream, o
 			cancel()
 		}
 	}()
-	end, err := readLog(fctx, client, allocID, task, stream, origin, offset, true, w)
+	end, err := follow(fctx)
 	if err != nil {
 		return err
 	}
 	select {
 	case <-stopped:
 		if ctx.Err() == nil {
-			if origin != "start" && end == 0 {
-				return nil // nothing was read: no position to go on from
-			}
-			_, err = readLog(ctx, client, allocID, task, stream, "start", end, false, w)
+			return rest(end)
 		}
 	default:
 	}
-	return err
+	return nil
 }
 
 // waitAllocTerminal blocks until the client reports the allocation done
@@ -1079,35 +1093,44 @@ func readLog(ctx context.Context, client *api.Client, allocID, task, stream, ori
 // tailLog returns the end of a log: its last lines (-n, 10 when neither
 // -n nor -c is given) or last bytes (-c), and the offset where it ends.
 func tailLog(ctx context.Context, client *api.Client, allocID, task, stream string, lines, nbytes int64) ([]byte, int64, error) {
-	if lines < 0 && nbytes >= 0 {
+	var end int64
+	data, err := tailWindow(func(window int64) ([]byte, bool, error) {
 		var buf bytes.Buffer
-		end, err := readLog(ctx, client, allocID, task, stream, "end", nbytes, false, &buf)
-		data := buf.Bytes()
+		var err error
+		end, err = readLog(ctx, client, allocID, task, stream, "end", window, false, &buf)
+		return buf.Bytes(), int64(buf.Len()) < window, err
+	}, lines, nbytes)
+	return data, end, err
+}
+
+// tailWindow returns the end of a log or file: its last lines (10 when
+// neither lines nor nbytes is set) or its last nbytes bytes. read returns
+// the last window bytes, and whether they are the whole content. Lines
+// are found in a window (bytesPerLine per line) that grows until it holds
+// enough of them or the whole content.
+func tailWindow(read func(window int64) (data []byte, whole bool, err error), lines, nbytes int64) ([]byte, error) {
+	if lines < 0 && nbytes >= 0 {
+		data, _, err := read(nbytes)
 		if int64(len(data)) > nbytes {
 			data = data[int64(len(data))-nbytes:]
 		}
-		return data, end, err
+		return data, err
 	}
 	if lines < 0 {
 		lines = 10
 	}
-	offset := lines * bytesPerLine
-	if offset < bytesPerLine {
-		offset = bytesPerLine
-	}
+	window := max(lines*bytesPerLine, bytesPerLine)
 	for {
-		var buf bytes.Buffer
-		end, err := readLog(ctx, client, allocID, task, stream, "end", offset, false, &buf)
+		data, whole, err := read(window)
 		if err != nil {
-			return nil, end, err
+			return nil, err
 		}
-		data := buf.Bytes()
-		// Enough lines, or the whole log: cut it. Otherwise lines are
+		// Enough lines, or all there is: cut it. Otherwise lines are
 		// longer than guessed; look further back.
-		if int64(len(data)) < offset || countLines(data) > lines {
-			return lastLines(data, lines), end, nil
+		if whole || countLines(data) > lines {
+			return lastLines(data, lines), nil
 		}
-		offset *= 4
+		window *= 4
 	}
 }
 
@@ -1152,7 +1175,7 @@ func followBoth(ctx context.Context, s *streams, client *api.Client, allocID, ta
 			data, end, err := tailLog(ctx, client, allocID, task, stream, -1, -1)
 			if err == nil {
 				w.Write(data)
-				err = followLog(ctx, client, allocID, task, stream, "start", end, w)
+				err = followLog(ctx, client, allocID, task, stream, end, w)
 			}
 			if err != nil {
 				errs[i] = fmt.Errorf("Error reading %s logs: %v", stream, err)

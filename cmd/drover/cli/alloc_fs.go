@@ -177,99 +177,74 @@ func runAllocFS(ctx context.Context, s *streams, f allocFSFlags, arg, p string) 
 	return nil
 }
 
-// tailFile reads the end of a file of size bytes: its last lines (10 when
-// neither lines nor nbytes is set) or its last nbytes bytes. Lines are
-// found by reading a window from the end (bytesPerLine per line) that
-// grows until it holds enough of them or the whole file.
+// tailFile reads the end of a file of size bytes: its last lines (10
+// when neither lines nor nbytes is set) or its last nbytes bytes.
 func tailFile(client *api.Client, alloc *api.Allocation, p string, size, lines, nbytes int64) ([]byte, error) {
-	read := func(window int64) ([]byte, error) {
+	return tailWindow(func(window int64) ([]byte, bool, error) {
 		window = min(window, size)
 		r, err := client.AllocFS().ReadAt(alloc, p, size-window, window, nil)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		defer r.Close()
-		return io.ReadAll(r)
-	}
-	if lines < 0 && nbytes >= 0 {
-		return read(nbytes)
-	}
-	if lines < 0 {
-		lines = 10
-	}
-	window := max(lines*bytesPerLine, bytesPerLine)
-	for {
-		data, err := read(window)
-		if err != nil {
-			return nil, err
-		}
-		if window >= size || countLines(data) > lines {
-			return lastLines(data, lines), nil
-		}
-		window *= 4
-	}
+		data, err := io.ReadAll(r)
+		return data, window >= size, err
+	}, lines, nbytes)
 }
 
 // followFile prints what is appended to a file from offset on, until ctx
-// ends or the allocation stops; then what was written last.
+// ends, the file is deleted or the allocation stops; then what was
+// written last.
 func followFile(ctx context.Context, client *api.Client, alloc *api.Allocation, p string, offset int64, w io.Writer) error {
-	fctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stopped := make(chan struct{})
-	go func() {
-		if waitAllocTerminal(fctx, client, alloc.ID) {
-			close(stopped)
-			cancel()
-		}
-	}()
-	q := (&api.QueryOptions{}).WithContext(fctx)
-	frames, errCh := client.AllocFS().Stream(alloc, p, api.OriginStart, offset, fctx.Done(), q)
-	end := offset
-loop:
-	for {
-		select {
-		case f, ok := <-frames:
-			if !ok {
-				break loop
-			}
-			if len(f.Data) > 0 {
-				if _, err := w.Write(f.Data); err != nil {
-					return err
+	deleted := false
+	return followAlloc(ctx, client, alloc.ID,
+		func(fctx context.Context) (int64, error) {
+			q := (&api.QueryOptions{}).WithContext(fctx)
+			frames, errCh := client.AllocFS().Stream(alloc, p, api.OriginStart, offset, fctx.Done(), q)
+			end := offset
+			for {
+				select {
+				case f, ok := <-frames:
+					if !ok {
+						return end, nil
+					}
+					if len(f.Data) > 0 {
+						if _, err := w.Write(f.Data); err != nil {
+							return end, err
+						}
+					}
+					if f.Offset > 0 {
+						end = f.Offset
+					}
+					if f.FileEvent == "file deleted" {
+						deleted = true
+						return end, nil
+					}
+					if f.FileEvent == "file truncated" {
+						end = 0
+					}
+				case err := <-errCh:
+					if fctx.Err() != nil || err == io.EOF {
+						return end, nil
+					}
+					return end, err
+				case <-fctx.Done():
+					return end, nil
 				}
 			}
-			if f.Offset > 0 {
-				end = f.Offset
-			}
-			if f.FileEvent == "file deleted" {
+		},
+		func(end int64) error {
+			if deleted {
 				return nil
 			}
-			if f.FileEvent == "file truncated" {
-				end = 0
+			r, err := client.AllocFS().ReadAt(alloc, p, end, 0, nil)
+			if err != nil {
+				return nil // the file may be gone with it
 			}
-		case err := <-errCh:
-			if fctx.Err() != nil || err == io.EOF {
-				break loop
-			}
-			return err
-		case <-fctx.Done():
-			break loop
-		}
-	}
-	select {
-	case <-stopped:
-		if ctx.Err() != nil {
+			defer r.Close()
+			var buf bytes.Buffer
+			io.Copy(&buf, r)
+			w.Write(buf.Bytes())
 			return nil
-		}
-		// The allocation stopped: what it wrote last.
-		r, err := client.AllocFS().ReadAt(alloc, p, end, 0, nil)
-		if err != nil {
-			return nil // the file may be gone with it
-		}
-		defer r.Close()
-		var buf bytes.Buffer
-		io.Copy(&buf, r)
-		w.Write(buf.Bytes())
-	default:
-	}
-	return nil
+		})
 }
