@@ -812,25 +812,12 @@ func runAllocLogs(ctx context.Context, s *streams, c *cobra.Command, f allocLogs
 	if f.stdout && f.stderr && !f.follow {
 		return &usageError{cmd: c, msg: "Unable to support both stdout and stderr"}
 	}
-	length := shortID
-	if f.verbose {
-		length = fullID
-	}
 	client, err := s.apiClient()
 	if err != nil {
 		return fail(1, "Error initializing client: %v", err)
 	}
 
-	var alloc *api.Allocation
-	if f.job {
-		alloc, err = pickJobAlloc(client, args[0], f.group)
-	} else {
-		alloc, err = resolveAlloc(client, args[0])
-	}
-	var multi *errMultipleAllocs
-	if errors.As(err, &multi) {
-		return fail(1, "Prefix matched multiple allocations\n\n%s", formatAllocListStubs(multi.stubs, f.verbose, length))
-	}
+	alloc, err := findAlloc(client, args[0], f.job, f.group, f.verbose)
 	if err != nil {
 		return err
 	}
@@ -950,30 +937,11 @@ func waitAllocTerminal(ctx context.Context, client *api.Client, allocID string) 
 // pickJobAlloc chooses an allocation of a job for -job: a random running
 // one, else a random one of any status.
 func pickJobAlloc(client *api.Client, prefix, group string) (*api.Allocation, error) {
-	jobs, _, err := client.Jobs().PrefixList(prefix)
+	stub, err := findJob(client, prefix)
 	if err != nil {
-		return nil, fail(1, "Error querying job: %v", err)
+		return nil, fail(1, "%v", err)
 	}
-	jobID := ""
-	for _, j := range jobs {
-		if j.ID == prefix {
-			jobID = j.ID
-		}
-	}
-	if jobID == "" {
-		switch len(jobs) {
-		case 0:
-			return nil, fail(1, "No job(s) with prefix or ID %q found", prefix)
-		case 1:
-			jobID = jobs[0].ID
-		default:
-			rows := []string{"ID|Type|Priority|Status"}
-			for _, j := range jobs {
-				rows = append(rows, fmt.Sprintf("%s|%s|%d|%s", j.ID, j.Type, j.Priority, j.Status))
-			}
-			return nil, fail(1, "Prefix matched multiple jobs\n\n%s", formatList(rows))
-		}
-	}
+	jobID := stub.ID
 	stubs, _, err := client.Jobs().Allocations(jobID, false, nil)
 	if err != nil {
 		return nil, fail(1, "Error querying job allocations: %v", err)

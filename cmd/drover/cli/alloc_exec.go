@@ -114,7 +114,7 @@ func runAllocExec(ctx context.Context, s *streams, c *cobra.Command, f allocExec
 	if err != nil {
 		return fail(1, "Error initializing client: %v", err)
 	}
-	alloc, err := findAlloc(client, args[0], f.job, false)
+	alloc, err := findAlloc(client, args[0], f.job, "", false)
 	if err != nil {
 		return err
 	}

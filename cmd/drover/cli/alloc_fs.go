@@ -110,7 +110,7 @@ func runAllocFS(ctx context.Context, s *streams, f allocFSFlags, arg, p string) 
 	if err != nil {
 		return fail(1, "Error initializing client: %v", err)
 	}
-	alloc, err := findAlloc(client, arg, f.job, f.verbose)
+	alloc, err := findAlloc(client, arg, f.job, "", f.verbose)
 	if err != nil {
 		return err
 	}

@@ -12,11 +12,11 @@ import (
 // or with job set a job ID (or prefix), of which a running allocation is
 // picked at random (any allocation when none runs), as "alloc logs -job"
 // does. A prefix matching several allocations is an error listing them.
-func findAlloc(client *api.Client, arg string, job, verbose bool) (*api.Allocation, error) {
+func findAlloc(client *api.Client, arg string, job bool, group string, verbose bool) (*api.Allocation, error) {
 	var alloc *api.Allocation
 	var err error
 	if job {
-		alloc, err = pickJobAlloc(client, arg, "")
+		alloc, err = pickJobAlloc(client, arg, group)
 	} else {
 		alloc, err = resolveAlloc(client, arg)
 	}
@@ -78,7 +78,7 @@ func newAllocStopCommand(s *streams) *cobra.Command {
 			if err != nil {
 				return fail(1, "Error initializing client: %v", err)
 			}
-			alloc, err := findAlloc(client, args[0], false, verbose)
+			alloc, err := findAlloc(client, args[0], false, "", verbose)
 			if err != nil {
 				return err
 			}
@@ -144,7 +144,7 @@ func newAllocRestartCommand(s *streams) *cobra.Command {
 			if err != nil {
 				return fail(1, "Error initializing client: %v", err)
 			}
-			alloc, err := findAlloc(client, args[0], false, verbose)
+			alloc, err := findAlloc(client, args[0], false, "", verbose)
 			if err != nil {
 				return err
 			}
@@ -199,7 +199,7 @@ func newAllocSignalCommand(s *streams) *cobra.Command {
 			if err != nil {
 				return fail(1, "Error initializing client: %v", err)
 			}
-			alloc, err := findAlloc(client, args[0], false, verbose)
+			alloc, err := findAlloc(client, args[0], false, "", verbose)
 			if err != nil {
 				return err
 			}
