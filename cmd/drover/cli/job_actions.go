@@ -15,6 +15,20 @@ import (
 // The commands that act on a registered job: scale, eval, dispatch and
 // periodic force, and the lists of its allocations and deployments.
 
+// clientAndJob is the API client and the job a command's argument names
+// (an ID or a prefix), or the error the command ends with.
+func (s *streams) clientAndJob(prefix string) (*api.Client, *api.JobListStub, error) {
+	client, err := s.apiClient()
+	if err != nil {
+		return nil, nil, fail(1, "Error initializing client: %v", err)
+	}
+	stub, err := findJob(client, strings.TrimSpace(prefix))
+	if err != nil {
+		return nil, nil, fail(1, "%v", err)
+	}
+	return client, stub, nil
+}
+
 // findJobWhere is findJob restricted to the jobs keep accepts, with the
 // error of no match worded by noMatch.
 func findJobWhere(client *api.Client, prefix string, keep func(*api.JobListStub) bool,
@@ -73,13 +87,9 @@ func newJobScaleCommand(s *streams) *cobra.Command {
 			case err != nil:
 				return fail(1, "Failed to convert count string to int: %q is not a number", countStr)
 			}
-			client, err := s.apiClient()
+			client, stub, err := s.clientAndJob(args[0])
 			if err != nil {
-				return fail(1, "Error initializing client: %v", err)
-			}
-			stub, err := findJob(client, strings.TrimSpace(args[0]))
-			if err != nil {
-				return fail(1, "%v", err)
+				return err
 			}
 			status, _, err := client.Jobs().ScaleStatus(stub.ID, nil)
 			if err != nil {
@@ -196,13 +206,9 @@ func newJobAllocsCommand(s *streams) *cobra.Command {
 			if err := o.check(); err != nil {
 				return err
 			}
-			client, err := s.apiClient()
+			client, stub, err := s.clientAndJob(args[0])
 			if err != nil {
-				return fail(1, "Error initializing client: %v", err)
-			}
-			stub, err := findJob(client, strings.TrimSpace(args[0]))
-			if err != nil {
-				return fail(1, "%v", err)
+				return err
 			}
 			allocs, _, err := client.Jobs().Allocations(stub.ID, all, nil)
 			if err != nil {
@@ -249,13 +255,9 @@ func newJobDeploymentsCommand(s *streams) *cobra.Command {
 			if err := o.check(); err != nil {
 				return err
 			}
-			client, err := s.apiClient()
+			client, stub, err := s.clientAndJob(args[0])
 			if err != nil {
-				return fail(1, "Error initializing client: %v", err)
-			}
-			stub, err := findJob(client, strings.TrimSpace(args[0]))
-			if err != nil {
-				return fail(1, "%v", err)
+				return err
 			}
 			length := shortID
 			if verbose {
@@ -337,13 +339,9 @@ func newJobDispatchCommand(s *streams) *cobra.Command {
 				}
 				metaMap[k] = v
 			}
-			client, err := s.apiClient()
+			client, stub, err := s.clientAndJob(args[0])
 			if err != nil {
-				return fail(1, "Error initializing client: %v", err)
-			}
-			stub, err := findJob(client, strings.TrimSpace(args[0]))
-			if err != nil {
-				return fail(1, "%v", err)
+				return err
 			}
 			w := &api.WriteOptions{IdempotencyToken: idempotencyToken}
 			resp, _, err := client.Jobs().Dispatch(stub.ID, metaMap, payload, idPrefixTemplate, w)

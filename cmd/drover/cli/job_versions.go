@@ -94,13 +94,9 @@ func newJobHistoryCommand(s *streams) *cobra.Command {
 			if err := o.check(); err != nil {
 				return err
 			}
-			client, err := s.apiClient()
+			client, stub, err := s.clientAndJob(args[0])
 			if err != nil {
-				return fail(1, "Error initializing client: %v", err)
-			}
-			stub, err := findJob(client, strings.TrimSpace(args[0]))
-			if err != nil {
-				return fail(1, "%v", err)
+				return err
 			}
 			versions, diffs, _, err := client.Jobs().Versions(stub.ID, diff, nil)
 			if err != nil {
