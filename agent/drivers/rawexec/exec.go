@@ -112,6 +112,10 @@ func runTTY(ctx context.Context, cmd *exec.Cmd, cred *syscall.Credential, o *dri
 		// The command's user must be able to reopen its own terminal.
 		os.Chown(slave.Name(), int(cred.Uid), int(cred.Gid))
 	}
+	// A size the caller already knows is set before the command starts,
+	// so its first look at the terminal (stty size) sees it rather than
+	// racing the resize loop below.
+	applyQueuedSize(master, o.Resize)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0, Credential: cred}
 	err = cmd.Start()
@@ -162,6 +166,25 @@ func runTTY(ctx context.Context, cmd *exec.Cmd, cred *syscall.Credential, o *dri
 		<-outDone
 	}
 	return exitStatus(cmd, waitErr)
+}
+
+// applyQueuedSize sets the terminal to the last size waiting on resize,
+// without blocking when none is.
+func applyQueuedSize(master *os.File, resize <-chan drivers.TerminalSize) {
+	if resize == nil {
+		return
+	}
+	for {
+		select {
+		case size, ok := <-resize:
+			if !ok {
+				return
+			}
+			setPtySize(master, size.Height, size.Width)
+		default:
+			return
+		}
+	}
 }
 
 // exitStatus is the command's exit code, 128+N for death by signal N.
