@@ -190,10 +190,10 @@ func (tg *TaskGroup) canonicalize(j *Job) {
 	}
 }
 
+// canonicalize leaves Mode as the job gave it: an empty mode means host
+// networking, and the compatible API reports it empty (the CLI's
+// "Allocation Addresses" heading names a mode only when one was set).
 func (n *NetworkResource) canonicalize() {
-	if n.Mode == "" {
-		n.Mode = "host"
-	}
 	for i := range n.DynamicPorts {
 		if n.DynamicPorts[i].HostNetwork == "" {
 			n.DynamicPorts[i].HostNetwork = "default"

@@ -284,7 +284,7 @@ func TestDiff_GroupNetworkPort(t *testing.T) {
   +/- Network {
         Hostname: ""
         MBits:    "0"
-        Mode:     "host"
+        Mode:     ""
     +/- Dynamic Port {
           HostNetwork: "default"
           Label:       "db"

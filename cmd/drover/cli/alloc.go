@@ -380,7 +380,7 @@ func formatAllocAddresses(alloc *api.Allocation) string {
 		return ""
 	}
 	title := "Allocation Addresses"
-	if mode != "" && mode != "host" {
+	if mode != "" {
 		title += fmt.Sprintf(" (mode = %q)", mode)
 	}
 	return bold(title) + "\n" + formatList(append([]string{"Label|Dynamic|Address"}, rows...))
