@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"sort"
 
 	"github.com/hashicorp/go-memdb"
 
@@ -93,9 +94,55 @@ func (h *handler) evalsList(w http.ResponseWriter, r *http.Request) (interface{}
 
 func (h *handler) evalInfo(w http.ResponseWriter, r *http.Request) (interface{}, error) {
 	id := r.PathValue("id")
+	related, err := boolParam(r, "related")
+	if err != nil {
+		return nil, err
+	}
+	// RelatedEvals is filled when asked for (?related=true), as in the
+	// compatible API, on a copy: state objects are never written to.
 	return readObject(h, w, r, state.TableEvals, "eval not found", func(ws memdb.WatchSet, snap *state.StateSnapshot) (*structs.Evaluation, error) {
-		return lookup(ws, id, "eval", snap.EvalByID, snap.EvalsByIDPrefix)
+		eval, err := lookup(ws, id, "eval", snap.EvalByID, snap.EvalsByIDPrefix)
+		if err != nil || eval == nil {
+			return nil, err
+		}
+		out := *eval
+		if related {
+			if out.RelatedEvals, err = relatedEvals(ws, snap, eval); err != nil {
+				return nil, err
+			}
+		}
+		return &out, nil
 	})
+}
+
+// relatedEvals follows an evaluation's links (the evaluation it follows,
+// the one that follows it, the one it left blocked) transitively and
+// returns the others it reaches, oldest first.
+func relatedEvals(ws memdb.WatchSet, snap *state.StateSnapshot, eval *structs.Evaluation) ([]*structs.EvaluationStub, error) {
+	seen := map[string]bool{eval.ID: true}
+	queue := []*structs.Evaluation{eval}
+	out := []*structs.EvaluationStub{}
+	for len(queue) > 0 {
+		e := queue[0]
+		queue = queue[1:]
+		for _, next := range []string{e.PreviousEval, e.NextEval, e.BlockedEval} {
+			if next == "" || seen[next] {
+				continue
+			}
+			seen[next] = true
+			linked, err := snap.EvalByID(ws, next)
+			if err != nil {
+				return nil, err
+			}
+			if linked == nil {
+				continue // garbage-collected
+			}
+			out = append(out, linked.Stub())
+			queue = append(queue, linked)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].CreateIndex < out[j].CreateIndex })
+	return out, nil
 }
 
 func (h *handler) evalAllocations(w http.ResponseWriter, r *http.Request) (interface{}, error) {

@@ -53,6 +53,7 @@ func (h *handler) clientRoutes() {
 	h.mux.HandleFunc("/v1/client/fs/logs/{alloc}", h.clientLogs)
 	h.mux.HandleFunc("/v1/client/allocation/{alloc}/stats", h.clientStats)
 	h.mux.HandleFunc("/v1/client/stats", h.clientHostStats)
+	h.mux.HandleFunc("/v1/client/allocation/{alloc}/checks", h.clientChecks)
 	h.mux.HandleFunc("/v1/client/allocation/{alloc}/restart", h.clientRestart)
 	h.mux.HandleFunc("/v1/client/allocation/{alloc}/signal", h.clientSignal)
 	h.mux.HandleFunc("/v1/client/allocation/{alloc}/exec", h.clientExec)
@@ -315,6 +316,30 @@ func (h *handler) clientStats(w http.ResponseWriter, r *http.Request) {
 			return nil, notFound("alloc not found")
 		}
 		return stats, err
+	})
+}
+
+// clientChecks answers the allocation's service check results, which the
+// compatible CLI's "alloc status" lists as "Nomad Service Checks". Drover
+// runs no checks for services of the nomad provider, so a known
+// allocation has none: an empty object, as for an allocation without
+// checks.
+func (h *handler) clientChecks(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		h.writeError(w, r, &codedError{code: http.StatusMethodNotAllowed, msg: "Invalid method"})
+		return
+	}
+	_, forwardTo, toNode, err := h.resolveClientAlloc(r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if forwardTo != "" {
+		h.forward(w, r, forwardTo, toNode)
+		return
+	}
+	h.serve(w, r, func(w http.ResponseWriter, r *http.Request) (interface{}, error) {
+		return map[string]interface{}{}, nil
 	})
 }
 

@@ -158,7 +158,7 @@ type option struct {
 // node to avoid (the one a failed allocation ran on). It returns nil and
 // the metric explaining why when no node fits.
 func (p *placer) selectNode(tg *structs.TaskGroup, penalty string) (*option, *structs.AllocMetric, error) {
-	metric := &structs.AllocMetric{NodesInPool: p.poolSize, NodesAvailable: map[string]int{}}
+	metric := &structs.AllocMetric{NodePool: p.job.NodePool, NodesInPool: p.poolSize, NodesAvailable: map[string]int{}}
 	for _, dc := range p.job.Datacenters {
 		if !hasGlob(dc) {
 			metric.NodesAvailable[dc] = p.dcCount[dc]
@@ -410,7 +410,7 @@ func (p *placer) fitsInPlace(tg *structs.TaskGroup, nodeID string) (bool, error)
 // selectOn checks one given node, for system jobs that place exactly one
 // allocation on every eligible node.
 func (p *placer) selectOn(tg *structs.TaskGroup, node *structs.Node) (*option, *structs.AllocMetric, error) {
-	metric := &structs.AllocMetric{NodesInPool: p.poolSize, NodesEvaluated: 1,
+	metric := &structs.AllocMetric{NodePool: p.job.NodePool, NodesInPool: p.poolSize, NodesEvaluated: 1,
 		NodesAvailable: map[string]int{node.Datacenter: p.dcCount[node.Datacenter]}}
 	if reason := groupFilter(p.job, tg, node); reason != "" {
 		metric.FilterNode(reason)

@@ -302,6 +302,7 @@ type TaskEvent struct {
 // AllocMetric explains where the scheduler looked and why nodes were
 // refused, so "job plan" and "eval status" can say why a placement failed.
 type AllocMetric struct {
+	NodePool           string // the job's node pool, whose nodes were considered
 	NodesEvaluated     int
 	NodesFiltered      int
 	NodesInPool        int

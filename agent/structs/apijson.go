@@ -162,3 +162,21 @@ func (a *Allocation) legacyResources() (*Resources, map[string]*Resources) {
 	}
 	return total, tasks
 }
+
+// MarshalJSON adds to a job the fields of the compatible API that belong
+// to features Drover does not have (dispatched children, Consul and Vault
+// namespaces, the submitting token), with the empty values the compatible
+// server reports for a job that uses none of them, so a client that reads
+// them finds them.
+func (j *Job) MarshalJSON() ([]byte, error) {
+	type plain Job
+	return json.Marshal(struct {
+		*plain
+		ParentID                 string
+		Dispatched               bool
+		DispatchIdempotencyToken string
+		ConsulNamespace          string
+		VaultNamespace           string
+		NomadTokenID             string
+	}{plain: (*plain)(j)})
+}

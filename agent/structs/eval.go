@@ -57,6 +57,12 @@ type Evaluation struct {
 	CreateTime        int64
 	ModifyTime        int64
 
+	// RelatedEvals is filled only in the answer to a request for one
+	// evaluation with ?related=true (the evaluations its links reach);
+	// it is never stored, so lists report it null, as the compatible API
+	// does.
+	RelatedEvals []*EvaluationStub
+
 	// Decisions is Drover's addition to the API: why the scheduler did
 	// what it did to each allocation. Clients that do not know the field
 	// ignore it.
@@ -137,4 +143,36 @@ func (e *Evaluation) FollowUp(trigger string, now time.Time) *Evaluation {
 		TriggeredBy: trigger, JobID: e.JobID, JobModifyIndex: e.JobModifyIndex, Status: EvalStatusPending,
 		PreviousEval: e.ID, CreateTime: now.UnixNano(), ModifyTime: now.UnixNano(),
 	}
+}
+
+// EvaluationStub is the short form of an evaluation the compatible API
+// lists among another's related evaluations.
+type EvaluationStub struct {
+	ID                string
+	Namespace         string
+	Priority          int
+	Type              string
+	TriggeredBy       string
+	JobID             string
+	NodeID            string
+	DeploymentID      string
+	Status            string
+	StatusDescription string
+	WaitUntil         time.Time
+	NextEval          string
+	PreviousEval      string
+	BlockedEval       string
+	CreateIndex       uint64
+	ModifyIndex       uint64
+	CreateTime        int64
+	ModifyTime        int64
+}
+
+// Stub returns the evaluation's short form.
+func (e *Evaluation) Stub() *EvaluationStub {
+	return &EvaluationStub{ID: e.ID, Namespace: e.Namespace, Priority: e.Priority, Type: e.Type,
+		TriggeredBy: e.TriggeredBy, JobID: e.JobID, NodeID: e.NodeID, DeploymentID: e.DeploymentID,
+		Status: e.Status, StatusDescription: e.StatusDescription, WaitUntil: e.WaitUntil,
+		NextEval: e.NextEval, PreviousEval: e.PreviousEval, BlockedEval: e.BlockedEval,
+		CreateIndex: e.CreateIndex, ModifyIndex: e.ModifyIndex, CreateTime: e.CreateTime, ModifyTime: e.ModifyTime}
 }
