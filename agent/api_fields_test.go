@@ -72,6 +72,11 @@ var notServed = map[string]string{
 	"TaskEvent.FailedSibling": oldEventFields, "TaskEvent.GenericSource": oldEventFields, "TaskEvent.KillReason": oldEventFields,
 	"TaskEvent.SetupError": oldEventFields, "TaskEvent.ValidationError": oldEventFields,
 
+	// The client fills these from the answer's headers, not its body.
+	"JobRegisterResponse.LastIndex": fromHeaders, "JobRegisterResponse.RequestTime": fromHeaders,
+	"JobDeregisterResponse.LastIndex": fromHeaders, "JobDeregisterResponse.RequestTime": fromHeaders,
+	"NodeDrainUpdateResponse.LastIndex": fromHeaders, "NodeDrainUpdateResponse.RequestTime": fromHeaders,
+
 	// Filled by the compatible server only when asked for, or in cases
 	// Drover reports in other fields.
 	"NodeListStub.Attributes":             "only with ?os=true, which the tutorial commands do not send",
@@ -102,6 +107,7 @@ const (
 	noPreemption     = "no preemption"
 	mergedIntoGroups = "merged into every group's block, then dropped, as the compatible server does"
 	oldEventFields   = "deprecated event details; the CLI prints DisplayMessage, which Drover fills"
+	fromHeaders      = "set by the client from the response headers (X-Nomad-Index) and its own clock"
 )
 
 // missingFields walks a decoded JSON value against the Go type the
@@ -302,8 +308,19 @@ plugin "raw_exec" {
 		{"GET", "/v1/agent/self", "", &api.AgentSelf{}},
 		{"GET", "/v1/agent/members", "", &api.ServerMembers{}},
 		{"GET", "/v1/status/leader", "", new(string)},
+		{"GET", "/v1/regions", "", &[]string{}},
+		// The writes last: job run again (no change), node drain, job stop.
+		{"PUT", "/v1/jobs", mustJSONBody(t, &api.JobRegisterRequest{Job: tutorialJob()}), &api.JobRegisterResponse{}},
+		{"PUT", "/v1/node/" + nodeID + "/drain", `{"DrainSpec":{"Deadline":3600000000000}}`, &api.NodeDrainUpdateResponse{}},
+		{"DELETE", "/v1/job/example", "", &api.JobDeregisterResponse{}},
 	}
 	missing := map[string]bool{}
+	// alloc logs: the first frame of the stream.
+	var frame interface{}
+	if err := json.Unmarshal(firstLogFrame(t, a, allocID), &frame); err != nil {
+		t.Fatal(err)
+	}
+	missingFields(reflect.TypeOf(api.StreamFrame{}), frame, missing)
 	for _, e := range checks {
 		v := rawJSON(t, a, e)
 		missingFields(reflect.TypeOf(e.into).Elem(), v, missing)
@@ -404,4 +421,24 @@ func mustJSONBody(t *testing.T, v interface{}) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// firstLogFrame reads the first frame of the allocation's stdout stream,
+// as alloc logs receives it.
+func firstLogFrame(t *testing.T, a *Agent, allocID string) []byte {
+	t.Helper()
+	resp, err := http.Get("http://" + a.HTTPAddr() + "/v1/client/fs/logs/" + allocID + "?task=redis&type=stdout&origin=start&offset=0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var raw json.RawMessage
+	if err := json.NewDecoder(resp.Body).Decode(&raw); err != nil {
+		t.Fatalf("the log stream's first frame: %v", err)
+	}
+	var f api.StreamFrame
+	if err := json.Unmarshal(raw, &f); err != nil || !strings.Contains(string(f.Data), "ready") {
+		t.Fatalf("frame %s: %v", raw, err)
+	}
+	return raw
 }

@@ -38,6 +38,18 @@ type jobRegisterResponse struct {
 	KnownLeader     bool
 	// LastContact is in nanoseconds, as the client decodes it.
 	LastContact int64
+	// NextToken is part of every query answer's metadata; a write has no
+	// next page.
+	NextToken string
+}
+
+// jobDeregisterResponse is the answer to DELETE /v1/job/<id>, with the
+// leader metadata the compatible API reports.
+type jobDeregisterResponse struct {
+	*server.JobDeregisterResponse
+	KnownLeader bool
+	LastContact int64
+	NextToken   string
 }
 
 // jobPlanRequest is the body of PUT /v1/job/<id>/plan.
@@ -265,7 +277,8 @@ func (h *handler) jobDeregister(w http.ResponseWriter, r *http.Request) (interfa
 		return nil, err
 	}
 	setWriteIndex(w, resp.Index)
-	return resp, nil
+	return &jobDeregisterResponse{JobDeregisterResponse: resp,
+		KnownLeader: h.srv.Leader() != "", LastContact: int64(h.srv.LastContact())}, nil
 }
 
 func (h *handler) jobPlan(w http.ResponseWriter, r *http.Request) (interface{}, error) {
