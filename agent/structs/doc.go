@@ -5,6 +5,15 @@
 // of these types is what the API sends and receives, durations are integer
 // nanoseconds, and the official Go API client decodes it unchanged.
 //
+// Where that API's JSON and Drover's model part ways, apijson.go bridges
+// them: a job sent by the official CLI leaves unset fields null, so a
+// block given in part takes the rest from the enclosing block and then
+// the defaults (UnmarshalJSON); allocations carry the legacy Resources
+// and TaskResources derived from AllocatedResources, and jobs the empty
+// strings of features Drover lacks (MarshalJSON). agent/api_fields_test.go
+// checks every tutorial endpoint's answer against the official client's
+// structs, listing each field Drover leaves out with the reason.
+//
 // Validation reports every problem at once as a *ValidationError whose
 // entries name the offending field by its JSON path
 // ("TaskGroups[0].Tasks[1].Driver"), so the HTTP layer can report the
