@@ -31,6 +31,19 @@
 //     N at most and names the next item in X-Nomad-NextToken, which
 //     ?next_token= takes; ?reverse turns the order round. Other endpoints
 //     refuse ?filter= with a 400 rather than ignore it.
+//   - /v1/search (prefix) and /v1/search/fuzzy are reads sent with PUT or
+//     POST for their JSON body; agent/search does the searching over a
+//     snapshot. The prefix search matches IDs (jobs by ID in ?namespace=,
+//     allocations, evaluations, nodes and deployments by UUID prefix,
+//     namespaces by name) and answers at most 20 sorted IDs per context,
+//     with Truncations telling when there were more; "all" answers every
+//     context, an empty list where nothing matched. The fuzzy search
+//     matches names case-insensitively (jobs, their groups and tasks,
+//     allocations, nodes, namespaces), each match with the IDs of what it
+//     belongs to as its Scope; its term needs 2 characters at least. A
+//     missing body, an unknown Context or a short term is a 400.
+//     Drover has no namespace objects: the namespaces searched are
+//     "default" and those the jobs are registered in.
 //   - /v1/agent/monitor streams the agent's log (the official client's
 //     Agent().Monitor reads it), and forwards to the agent that ?node_id=
 //     or ?server_id= names, as the client endpoints forward to the node

@@ -209,6 +209,10 @@ func (h *handler) routes() {
 	h.route("/v1/deployment/promote/{id}", write(h.deploymentPromote))
 	h.route("/v1/deployment/fail/{id}", write(h.deploymentFail))
 
+	// Searches are reads, sent with PUT or POST for their body.
+	h.route("/v1/search", write(h.consistent(h.search)))
+	h.route("/v1/search/fuzzy", write(h.consistent(h.fuzzySearch)))
+
 	h.route("/v1/agent/self", local(h.agentSelf))
 	h.route("/v1/agent/health", local(h.agentHealth))
 	h.route("/v1/validate/job", write(h.jobValidate))

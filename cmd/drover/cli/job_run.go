@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/nomad/api"
+	"github.com/hashicorp/nomad/api/contexts"
 	"github.com/spf13/cobra"
 
 	"drover/agent/structs"
@@ -740,10 +741,12 @@ func newStatusCommand(s *streams) *cobra.Command {
 	var o outputFlags
 	c := &cobra.Command{
 		Use:   "status [id]",
-		Short: "Show the status of jobs, or of the job, allocation, node or evaluation an ID names",
-		Long: "Without an argument, lists the jobs. With an ID or a prefix of one, shows what it\n" +
-			"names, as the status command of its kind does (job, allocation, node, evaluation\n" +
-			"or deployment), with -json or -t as that command prints them.",
+		Short: "Show the status of jobs, or of the job, allocation, node, evaluation or deployment an ID names",
+		Long: "Without an argument, lists the jobs. With an ID or a prefix of one, searches every\n" +
+			"kind of object for it and shows what it names, as the status command of its kind\n" +
+			"does (job, allocation, node, evaluation or deployment), with -json or -t as that\n" +
+			"command prints them. An ID that names one object exactly wins over longer ones\n" +
+			"it is a prefix of; a prefix of several objects lists them.",
 		Example: "  drover status\n  drover status example\n  drover status -json 6085301b",
 		RunE: func(c *cobra.Command, args []string) error {
 			if err := o.check(); err != nil {
@@ -759,17 +762,6 @@ func newStatusCommand(s *streams) *cobra.Command {
 			if len(args) > 1 {
 				return &usageError{cmd: c, msg: "This command takes either no arguments or one: <id>"}
 			}
-			if stub, err := findJob(client, args[0]); err == nil {
-				if o.active() {
-					return printJobsStatusData(s, client, o, []string{stub.ID}, false)
-				}
-				out, err := formatJobStatus(client, stub.ID, false, verbose, false, false)
-				if err != nil {
-					return fail(1, "%v", err)
-				}
-				fmt.Fprint(s.Out, s.colorize(out))
-				return nil
-			}
 			var extra []string
 			if verbose {
 				extra = append(extra, "--verbose")
@@ -780,7 +772,17 @@ func newStatusCommand(s *streams) *cobra.Command {
 			if o.template != "" {
 				extra = append(extra, "--t", o.template)
 			}
-			return statusByID(c, s, client, args[0], extra...)
+			return statusByID(c, s, client, args[0], func(jobID string) error {
+				if o.active() {
+					return printJobsStatusData(s, client, o, []string{jobID}, false)
+				}
+				out, err := formatJobStatus(client, jobID, false, verbose, false, false)
+				if err != nil {
+					return fail(1, "%v", err)
+				}
+				fmt.Fprint(s.Out, s.colorize(out))
+				return nil
+			}, extra...)
 		},
 	}
 	c.Flags().BoolVar(&verbose, "verbose", false, "show full IDs")
@@ -788,33 +790,92 @@ func newStatusCommand(s *streams) *cobra.Command {
 	return c
 }
 
-// statusByID shows what a non-job ID names: an allocation, a node, an
-// evaluation or a deployment, found by prefix in that order.
-func statusByID(c *cobra.Command, s *streams, client *api.Client, id string, flags ...string) error {
-	if len(id) < 2 {
-		return fail(1, "Identifier must contain at least two characters.")
+// searchContexts are the contexts of a prefix search the generic status
+// resolves an ID in, in the order it reports them.
+var searchContexts = []contexts.Context{
+	contexts.Jobs, contexts.Nodes, contexts.Allocs, contexts.Evals, contexts.Deployments, contexts.Namespaces,
+}
+
+// resolveSearch picks the object an ID names from the matches of a prefix
+// search of every context: a context whose first match is the ID itself
+// wins; otherwise the ID must match exactly one object in all. ok is
+// false when nothing or several things match.
+func resolveSearch(id string, matches map[contexts.Context][]string) (ctx contexts.Context, fullID string, ok bool) {
+	for _, c := range searchContexts {
+		if m := matches[c]; len(m) > 0 && m[0] == id {
+			return c, id, true
+		}
 	}
-	kinds := []struct {
-		matches func() (int, error)
-		command func() *cobra.Command
-	}{
-		{func() (int, error) { l, _, err := client.Allocations().PrefixList(id); return len(l), err }, func() *cobra.Command { return newAllocCommand(s) }},
-		{func() (int, error) { l, _, err := client.Nodes().PrefixList(id); return len(l), err }, func() *cobra.Command { return newNodeCommand(s) }},
-		{func() (int, error) { l, _, err := client.Evaluations().PrefixList(id); return len(l), err }, func() *cobra.Command { return newEvalCommand(s) }},
-		{func() (int, error) { l, _, err := client.Deployments().PrefixList(id); return len(l), err }, func() *cobra.Command { return newDeploymentCommand(s) }},
+	n := 0
+	for _, c := range searchContexts {
+		if m := matches[c]; len(m) > 0 {
+			n += len(m)
+			ctx, fullID = c, m[0]
+		}
 	}
-	for _, k := range kinds {
-		n, err := k.matches()
-		if err != nil || n == 0 {
+	return ctx, fullID, n == 1
+}
+
+// formatSearchMatches lists what an ambiguous ID matched: per context
+// with matches, its title and the IDs.
+func formatSearchMatches(id string, matches map[contexts.Context][]string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Multiple matches found for id %q", id)
+	for _, c := range searchContexts {
+		m := matches[c]
+		if len(m) == 0 {
 			continue
 		}
-		cmd := k.command()
-		cmd.SilenceErrors, cmd.SilenceUsage = true, true
-		// The global flags are already in s: the status command reads them.
-		cmd.SetArgs(append(append([]string{"status"}, flags...), id))
-		cmd.SetOut(s.Out)
-		cmd.SetErr(s.Err)
-		return cmd.ExecuteContext(c.Context())
+		name := string(c)
+		fmt.Fprintf(&b, "\n\n%s:\n%s", strings.ToUpper(name[:1])+name[1:], strings.Join(m, ", "))
 	}
-	return fail(1, "Unable to resolve ID: %q", id)
+	return b.String()
+}
+
+// statusByID shows what an ID or a prefix names, found by a prefix search
+// of every context: a job through showJob, the other kinds through their
+// status command, given flags. A namespace, which has no status command,
+// is printed by name. A single character is a prefix of jobs only: one
+// hex digit would pick an allocation or an evaluation by chance.
+func statusByID(c *cobra.Command, s *streams, client *api.Client, id string, showJob func(jobID string) error, flags ...string) error {
+	searched := contexts.All
+	if len(id) < 2 {
+		searched = contexts.Jobs
+	}
+	res, _, err := client.Search().PrefixSearch(id, searched, nil)
+	if err != nil {
+		return fail(1, "Error searching for ID %q: %v", id, err)
+	}
+	ctx, fullID, ok := resolveSearch(id, res.Matches)
+	if !ok {
+		if fullID == "" && searched == contexts.Jobs {
+			return fail(1, "Identifier must contain at least two characters.")
+		}
+		if fullID == "" {
+			return fail(1, "Unable to resolve ID: %q", id)
+		}
+		return fail(1, "%s", formatSearchMatches(id, res.Matches))
+	}
+	var cmd *cobra.Command
+	switch ctx {
+	case contexts.Jobs:
+		return showJob(fullID)
+	case contexts.Nodes:
+		cmd = newNodeCommand(s)
+	case contexts.Allocs:
+		cmd = newAllocCommand(s)
+	case contexts.Evals:
+		cmd = newEvalCommand(s)
+	case contexts.Deployments:
+		cmd = newDeploymentCommand(s)
+	default:
+		fmt.Fprintln(s.Out, formatKV([]string{"Namespace|" + fullID}))
+		return nil
+	}
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	// The global flags are already in s: the status command reads them.
+	cmd.SetArgs(append(append([]string{"status"}, flags...), fullID))
+	cmd.SetOut(s.Out)
+	cmd.SetErr(s.Err)
+	return cmd.ExecuteContext(c.Context())
 }
