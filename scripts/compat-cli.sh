@@ -272,7 +272,9 @@ allocs_none_running() { allocs_running 0; }
 cli_matches() {
   local re=$1
   shift
-  run_cli "$@" 2>&1 | grep -Eq -- "$re"
+  local got
+  got=$(run_cli "$@" 2>&1)
+  grep -Eq -- "$re" <<<"$got"
 }
 
 id8='[0-9a-f]{8}'
