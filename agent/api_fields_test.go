@@ -76,6 +76,8 @@ var notServed = map[string]string{
 	"JobRegisterResponse.LastIndex": fromHeaders, "JobRegisterResponse.RequestTime": fromHeaders,
 	"JobDeregisterResponse.LastIndex": fromHeaders, "JobDeregisterResponse.RequestTime": fromHeaders,
 	"NodeDrainUpdateResponse.LastIndex": fromHeaders, "NodeDrainUpdateResponse.RequestTime": fromHeaders,
+	"SearchResponse.LastIndex": fromHeaders, "SearchResponse.RequestTime": fromHeaders,
+	"FuzzySearchResponse.LastIndex": fromHeaders, "FuzzySearchResponse.RequestTime": fromHeaders,
 
 	// Filled by the compatible server only when asked for, or in cases
 	// Drover reports in other fields.
@@ -286,6 +288,8 @@ plugin "raw_exec" {
 
 	checks := []endpointCheck{
 		{"PUT", "/v1/job/example/plan", mustJSONBody(t, &api.JobPlanRequest{Job: tutorialJob(), Diff: true}), &api.JobPlanResponse{}},
+		{"PUT", "/v1/search", `{"Prefix":"example","Context":"all"}`, &api.SearchResponse{}},
+		{"PUT", "/v1/search/fuzzy", `{"Text":"exam","Context":"all"}`, &api.FuzzySearchResponse{}},
 		{"GET", "/v1/jobs?prefix=ex", "", &[]*api.JobListStub{}},
 		{"GET", "/v1/job/example", "", &api.Job{}},
 		{"GET", "/v1/job/example/summary", "", &api.JobSummary{}},

@@ -43,7 +43,12 @@ type fuzzySearchResponse struct {
 type searchMeta struct {
 	Index       uint64
 	KnownLeader bool
-	LastContact int64 // milliseconds
+	// LastContact is in nanoseconds, as the client decodes the body's
+	// field (the X-Nomad-LastContact header is in milliseconds).
+	LastContact int64
+	// NextToken is part of every query answer's metadata; search has no
+	// pages.
+	NextToken string
 }
 
 // search is the prefix search: the IDs of each context that start with
@@ -98,7 +103,7 @@ func (h *handler) fuzzySearch(w http.ResponseWriter, r *http.Request) (interface
 
 func (h *handler) searchMeta(index uint64) searchMeta {
 	return searchMeta{Index: max(index, 1), KnownLeader: h.srv.Leader() != "",
-		LastContact: h.srv.LastContact().Milliseconds()}
+		LastContact: int64(h.srv.LastContact())}
 }
 
 // searchError answers the caller's mistakes with a 400.
