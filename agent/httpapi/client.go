@@ -247,17 +247,8 @@ func (h *handler) streamChunks(w http.ResponseWriter, r *http.Request, plain boo
 // clientLogs serves /v1/client/fs/logs/{alloc}: task, type (stdout or
 // stderr), follow, origin (start or end), offset and plain.
 func (h *handler) clientLogs(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet {
-		h.writeError(w, r, &codedError{code: http.StatusMethodNotAllowed, msg: "Invalid method"})
-		return
-	}
-	id, forwardTo, toNode, err := h.resolveClientAlloc(r)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	if forwardTo != "" {
-		h.forward(w, r, forwardTo, toNode)
+	id, ok := h.localAlloc(w, r, http.MethodGet)
+	if !ok {
 		return
 	}
 	q := r.URL.Query()
@@ -295,17 +286,8 @@ func (h *handler) clientLogs(w http.ResponseWriter, r *http.Request) {
 
 // clientStats serves /v1/client/allocation/{alloc}/stats.
 func (h *handler) clientStats(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet {
-		h.writeError(w, r, &codedError{code: http.StatusMethodNotAllowed, msg: "Invalid method"})
-		return
-	}
-	id, forwardTo, toNode, err := h.resolveClientAlloc(r)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	if forwardTo != "" {
-		h.forward(w, r, forwardTo, toNode)
+	id, ok := h.localAlloc(w, r, http.MethodGet)
+	if !ok {
 		return
 	}
 	h.serve(w, r, func(w http.ResponseWriter, r *http.Request) (interface{}, error) {
@@ -325,17 +307,7 @@ func (h *handler) clientStats(w http.ResponseWriter, r *http.Request) {
 // allocation has none: an empty object, as for an allocation without
 // checks.
 func (h *handler) clientChecks(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet {
-		h.writeError(w, r, &codedError{code: http.StatusMethodNotAllowed, msg: "Invalid method"})
-		return
-	}
-	_, forwardTo, toNode, err := h.resolveClientAlloc(r)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	if forwardTo != "" {
-		h.forward(w, r, forwardTo, toNode)
+	if _, ok := h.localAlloc(w, r, http.MethodGet); !ok {
 		return
 	}
 	h.serve(w, r, func(w http.ResponseWriter, r *http.Request) (interface{}, error) {
