@@ -88,7 +88,9 @@ command -v curl >/dev/null || die "curl is not installed"
 
 tmp=$(mktemp -d)
 agent_pid=
-cleanup() {
+# stop_agent stops the agent by its PID: TERM (a dev agent then stops its
+# tasks), and KILL if it has not exited within 10 s.
+stop_agent() {
   if [ -n "$agent_pid" ] && kill -0 "$agent_pid" 2>/dev/null; then
     kill "$agent_pid" 2>/dev/null
     for _ in $(seq 1 100); do
@@ -98,6 +100,17 @@ cleanup() {
     kill -0 "$agent_pid" 2>/dev/null && kill -KILL "$agent_pid" 2>/dev/null
     wait "$agent_pid" 2>/dev/null
   fi
+  agent_pid=
+}
+cleanup() {
+  # The jobs go first, through the API, so their raw_exec processes stop
+  # even if the agent has to be killed.
+  if [ -n "$agent_pid" ] && [ -n "${NOMAD_ADDR:-}" ]; then
+    for job in example partial; do
+      curl -fsS -m 5 -X DELETE "$NOMAD_ADDR/v1/job/$job?purge=true" >/dev/null 2>&1
+    done
+  fi
+  stop_agent
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -176,11 +189,7 @@ for _ in 1 2 3; do
     started=1
     break
   fi
-  if [ -n "$agent_pid" ]; then
-    kill "$agent_pid" 2>/dev/null
-    wait "$agent_pid" 2>/dev/null
-    agent_pid=
-  fi
+  stop_agent
 done
 if [ -z "$started" ]; then
   tail -n 30 "$tmp/agent.log" >&2

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"strings"
 )
 
 // A job sent as API JSON by a Nomad-compatible client (the official CLI
@@ -15,8 +16,27 @@ import (
 // Without this, `update { max_parallel = 1 }` would deploy with no
 // progress deadline, and `restart { attempts = 1 }` restart with no delay.
 
-// jsonKeys is one JSON object's members, kept raw so presence is visible.
+// jsonKeys is one JSON object's members, kept raw so presence is visible,
+// by lower-cased name: encoding/json matches member names to fields
+// without regard to case, so "maxParallel" sets MaxParallel and must
+// count as sent.
 type jsonKeys map[string]json.RawMessage
+
+func (k *jsonKeys) UnmarshalJSON(data []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return err
+	}
+	if raw == nil {
+		*k = nil
+		return nil
+	}
+	*k = make(jsonKeys, len(raw))
+	for name, v := range raw {
+		(*k)[strings.ToLower(name)] = v
+	}
+	return nil
+}
 
 // jobShape is the part of a job's JSON whose blocks take defaults field
 // by field.
@@ -118,7 +138,7 @@ func fillAbsent(dst, base interface{}, sent jsonKeys) {
 		if !f.IsExported() {
 			continue
 		}
-		if raw, ok := sent[f.Name]; ok && !bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		if raw, ok := sent[strings.ToLower(f.Name)]; ok && !bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
 			continue
 		}
 		d.Field(i).Set(b.Field(i))

@@ -161,3 +161,19 @@ func TestAllocationJSON_LegacyResources(t *testing.T) {
 		t.Fatalf("an allocation without resources: %s", b)
 	}
 }
+
+// Member names match fields without regard to case, as encoding/json
+// matches them: a camel-case key is a field sent, not one left out.
+func TestJobJSON_KeysInAnyCase(t *testing.T) {
+	var job Job
+	body := `{"ID":"x","update":{"maxParallel":5,"progressdeadline":0},"TaskGroups":[{"Name":"g","restartPolicy":{"attempts":0}}]}`
+	if err := json.Unmarshal([]byte(body), &job); err != nil {
+		t.Fatal(err)
+	}
+	if u := job.Update; u.MaxParallel != 5 || u.ProgressDeadline != 0 || u.HealthCheck != "checks" {
+		t.Fatalf("update %+v", u)
+	}
+	if rp := job.TaskGroups[0].RestartPolicy; rp.Attempts != 0 || rp.Delay != 15*time.Second {
+		t.Fatalf("restart %+v", rp)
+	}
+}

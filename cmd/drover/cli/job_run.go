@@ -808,10 +808,18 @@ func resolveSearch(id string, matches map[contexts.Context][]string) (ctx contex
 	}
 	n := 0
 	for _, c := range searchContexts {
+		// A namespace prefix counts only when nothing else matched: "de"
+		// means a job such as demo, not the default namespace.
+		if c == contexts.Namespaces {
+			continue
+		}
 		if m := matches[c]; len(m) > 0 {
 			n += len(m)
 			ctx, fullID = c, m[0]
 		}
+	}
+	if m := matches[contexts.Namespaces]; n == 0 && len(m) > 0 {
+		return contexts.Namespaces, m[0], len(m) == 1
 	}
 	return ctx, fullID, n == 1
 }
@@ -821,9 +829,15 @@ func resolveSearch(id string, matches map[contexts.Context][]string) (ctx contex
 func formatSearchMatches(id string, matches map[contexts.Context][]string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Multiple matches found for id %q", id)
+	others := false
+	for _, c := range searchContexts {
+		others = others || (c != contexts.Namespaces && len(matches[c]) > 0)
+	}
 	for _, c := range searchContexts {
 		m := matches[c]
-		if len(m) == 0 {
+		// Namespaces are listed only when nothing else matched (see
+		// resolveSearch).
+		if len(m) == 0 || (c == contexts.Namespaces && others) {
 			continue
 		}
 		name := string(c)
