@@ -259,7 +259,11 @@ func (a *Agent) drivers() (*drivers.Registry, error) {
 	if mockEnabled {
 		list = append(list, mock.New())
 	}
-	return drivers.NewRegistry(list...), nil
+	reg := drivers.NewRegistry(list...)
+	if mockEnabled {
+		reg.Alias(mock.CompatibleName, mock.Name)
+	}
+	return reg, nil
 }
 
 // dockerOptions reads Drover's own options of the docker plugin (see

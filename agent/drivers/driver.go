@@ -165,6 +165,17 @@ func NewRegistry(ds ...Driver) *Registry {
 	return r
 }
 
+// Alias offers the driver registered as name under a second name too (a
+// node then advertises both), for drivers another implementation of the
+// API names differently. An unknown name adds nothing.
+func (r *Registry) Alias(alias, name string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if d, ok := r.drivers[name]; ok {
+		r.drivers[alias] = d
+	}
+}
+
 // Get returns the driver of that name.
 func (r *Registry) Get(name string) (Driver, bool) {
 	r.mu.RLock()

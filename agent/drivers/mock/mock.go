@@ -44,6 +44,11 @@ import (
 // Name is the driver's name in job files.
 const Name = "mock"
 
+// CompatibleName is the name Nomad-compatible servers give their mock
+// driver; clients offer the mock under both, so one benchmark or test job
+// runs on either.
+const CompatibleName = "mock_driver"
+
 // Signal numbers as Linux numbers them. The mock never delivers signals, it
 // only reports the number, so a fixed table keeps it portable.
 var signals = map[string]int{
