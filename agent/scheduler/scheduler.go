@@ -156,6 +156,15 @@ func (s *pass) place(tg *structs.TaskGroup, ps []placement) error {
 		var err error
 		if p.onNode != nil {
 			opt, metric, err = s.placer.selectOn(tg, p.onNode)
+		} else if failed := s.failed[tg.Name]; failed != nil {
+			// Once a placement of the group found no node, the rest of
+			// the group's placements in this pass cannot find one either
+			// (placing only takes capacity away): they are counted as
+			// coalesced failures without scanning the nodes again, as a
+			// Nomad-compatible scheduler does.
+			s.placementFailed(tg, nil)
+			s.decide(tg.Name, p.name, "", structs.DecisionFailed, failureReason(failed))
+			continue
 		} else {
 			opt, metric, err = s.placer.selectNode(tg, p.penalty)
 		}

@@ -662,3 +662,33 @@ func TestForceRescheduleIgnoresDelayAndAttempts(t *testing.T) {
 		t.Fatalf("a group that forbids rescheduling was rescheduled: %s", decisions(res))
 	}
 }
+
+// TestPlacementFailuresCoalescePerGroup encodes the documented behaviour
+// of a Nomad-compatible scheduler: once a placement of a task group finds
+// no node, the group's remaining placements in the pass are not tried
+// again but counted in the first failure's metric as CoalescedFailures
+// ("N allocations coalesced" in the failed-placement output). The metric
+// of the one attempt stays as it was measured; every placement is queued.
+func TestPlacementFailuresCoalescePerGroup(t *testing.T) {
+	h := newHarness(t)
+	h.node("a", 1000, 8192)
+	h.node("b", 1000, 8192)
+	// 500 MHz each: two fit per node, four in all; six are asked.
+	job := h.register(h.parse("seed004.nomad", "group \"cache\" {", "group \"cache\" {\n    count = 6"))
+	res := h.schedule(h.eval(job, structs.EvalTriggerJobRegister))
+	if n := countAllocs(res.Plan.NodeAllocation); n != 4 {
+		t.Fatalf("placed %d, want 4", n)
+	}
+	failed := res.Eval.FailedTGAllocs["cache"]
+	if failed == nil || failed.CoalescedFailures != 1 || failed.NodesEvaluated != 2 || failed.NodesExhausted != 2 ||
+		failed.DimensionExhausted["cpu"] != 2 {
+		t.Fatalf("failed placement metric: %+v", failed)
+	}
+	if res.Eval.QueuedAllocations["cache"] != 2 {
+		t.Fatalf("queued = %v, want 2", res.Eval.QueuedAllocations)
+	}
+	// Each placement that failed still has its decision, with the reason.
+	if got := strings.Count(decisions(res), "cpu exhausted on 2 node(s)"); got != 2 {
+		t.Errorf("%d failed decisions with the reason, want 2:\n%s", got, decisions(res))
+	}
+}
