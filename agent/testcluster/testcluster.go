@@ -9,7 +9,6 @@ import (
 	"context"
 	"fmt"
 	"log"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +20,7 @@ import (
 
 	"drover/agent"
 	"drover/agent/config"
+	"drover/testutil/freeport"
 )
 
 // Member is one agent of the cluster.
@@ -274,16 +274,10 @@ func (c *Cluster) WaitForLeader(t testing.TB, timeout time.Duration) *Member {
 	}
 }
 
-// freePort reserves nothing: it asks the kernel for a free port and
-// closes it again, which is good enough on loopback.
-func freePort(t testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+// freePort is a loopback port outside the ephemeral range (see
+// testutil/freeport): the cluster's agents start and restart over a
+// minute, long enough for an ephemeral port to be taken again.
+func freePort(t testing.TB) int { return freeport.Get(t) }
 
 // testLog sends an agent's log to the test log, prefixed with its name,
 // and stops when the test is over (agents may still log while stopping).
