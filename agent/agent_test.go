@@ -80,6 +80,21 @@ advertise {
 	return a
 }
 
+// serverClientRawExec is the configuration of a one-agent cluster that
+// runs raw_exec tasks: a server and a client with the driver enabled.
+const serverClientRawExec = `server {
+  enabled          = true
+  bootstrap_expect = 1
+}
+client {
+  enabled = true
+}
+plugin "raw_exec" {
+  config {
+    enabled = true
+  }
+}`
+
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)

@@ -140,18 +140,7 @@ func TestAllocFS_LinksOutAreRefused(t *testing.T) {
 	if err := os.WriteFile(secret, []byte("host secret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	a := startAgent(t, "fslinks", `server {
-  enabled          = true
-  bootstrap_expect = 1
-}
-client {
-  enabled = true
-}
-plugin "raw_exec" {
-  config {
-    enabled = true
-  }
-}`)
+	a := startAgent(t, "fslinks", serverClientRawExec)
 	c := apiClient(t, a)
 	job := api.NewServiceJob("fslinks", "fslinks", "global", 50)
 	job.Datacenters = []string{"dc1"}

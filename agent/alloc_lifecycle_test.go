@@ -32,18 +32,7 @@ done`
 // running allocation.
 func startLifecycleAgent(t *testing.T, name string) (*Agent, *api.Client, *api.Allocation) {
 	t.Helper()
-	a := startAgent(t, name, `server {
-  enabled          = true
-  bootstrap_expect = 1
-}
-client {
-  enabled = true
-}
-plugin "raw_exec" {
-  config {
-    enabled = true
-  }
-}`)
+	a := startAgent(t, name, serverClientRawExec)
 	c := apiClient(t, a)
 	job := api.NewServiceJob(name, name, "global", 50)
 	job.Datacenters = []string{"dc1"}

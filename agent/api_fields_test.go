@@ -251,18 +251,7 @@ func tutorialJob() *api.Job {
 }
 
 func TestOfficialClientFields_TutorialEndpoints(t *testing.T) {
-	a := startAgent(t, "fields", `server {
-  enabled          = true
-  bootstrap_expect = 1
-}
-client {
-  enabled = true
-}
-plugin "raw_exec" {
-  config {
-    enabled = true
-  }
-}`)
+	a := startAgent(t, "fields", serverClientRawExec)
 	c := apiClient(t, a)
 	waitFor(t, 20*time.Second, "the node", func() (bool, string) {
 		nodes, _, err := c.Nodes().List(nil)

@@ -20,18 +20,7 @@ func TestLogsNeverFollowATasksLink(t *testing.T) {
 	if err := os.WriteFile(secret, []byte("host secret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	a := startAgent(t, "linker", `server {
-  enabled          = true
-  bootstrap_expect = 1
-}
-client {
-  enabled = true
-}
-plugin "raw_exec" {
-  config {
-    enabled = true
-  }
-}`)
+	a := startAgent(t, "linker", serverClientRawExec)
 	c, _ := api.NewClient(&api.Config{Address: "http://" + a.HTTPAddr()})
 	job := api.NewServiceJob("linker", "linker", "global", 50)
 	job.Datacenters = []string{"dc1"}
