@@ -98,7 +98,7 @@ type pass struct {
 	plan       *structs.Plan
 	result     *structs.Evaluation
 	ann        map[string]*structs.DesiredUpdates
-	decisions  []*structs.Decision
+	decisions  structs.Decisions
 	failed     map[string]*structs.AllocMetric
 	queued     map[string]int
 	deployment *structs.Deployment // the job version's deployment, existing or created by this pass
@@ -115,7 +115,7 @@ func (s *pass) updates(group string) *structs.DesiredUpdates {
 }
 
 func (s *pass) decide(group, name, allocID, action, reason string) {
-	s.decisions = append(s.decisions, &structs.Decision{TaskGroup: group, Name: name, AllocID: allocID, Action: action, Reason: reason})
+	s.decisions.Add(group, name, allocID, action, reason)
 }
 
 // stop adds a stop of a to the plan and frees its resources for placements.
@@ -277,7 +277,7 @@ func (s *pass) finish() *Result {
 	}
 	ev.PlanAnnotations = &structs.PlanAnnotations{DesiredTGUpdates: s.ann}
 	s.plan.Annotations = ev.PlanAnnotations
-	ev.Decisions = s.decisions
+	ev.Decisions = s.decisions.Records()
 	if s.plan.Deployment != nil && len(s.plan.NodeAllocation) == 0 {
 		// Nothing could be placed: no deployment yet. The blocked
 		// evaluation starts it when capacity appears, and meanwhile the

@@ -1,6 +1,8 @@
 package scheduler
 
 import (
+	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,7 +21,7 @@ func wantUpdates(t *testing.T, res *Result, group string, want structs.DesiredUp
 
 func decisions(res *Result) string {
 	var b strings.Builder
-	for _, d := range res.Eval.Decisions {
+	for _, d := range structs.DecisionRows(res.Eval.Decisions) {
 		b.WriteString("  " + d.Name + " " + d.Action + ": " + d.Reason + "\n")
 	}
 	return b.String()
@@ -690,5 +692,32 @@ func TestPlacementFailuresCoalescePerGroup(t *testing.T) {
 	// Each placement that failed still has its decision, with the reason.
 	if got := strings.Count(decisions(res), "cpu exhausted on 2 node(s)"); got != 2 {
 		t.Errorf("%d failed decisions with the reason, want 2:\n%s", got, decisions(res))
+	}
+}
+
+// TestNoOpPassRecordsOneIgnore: evaluating a job that needs nothing
+// records one "ignore" decision naming every allocation (by index), so an
+// evaluation's size follows what it changed, not the size of the job.
+func TestNoOpPassRecordsOneIgnore(t *testing.T) {
+	h := newHarness(t)
+	for i := 0; i < 10; i++ {
+		h.node(fmt.Sprintf("n%d", i), 100000, 100000)
+	}
+	job := h.register(h.parse("seed004.nomad", "group \"cache\" {", "group \"cache\" {\n    count = 500"))
+	h.apply(h.schedule(h.eval(job, structs.EvalTriggerJobRegister)))
+	res := h.schedule(h.eval(job, structs.EvalTriggerNodeUpdate))
+	if n := countAllocs(res.Plan.NodeAllocation); n != 0 {
+		t.Fatalf("a no-op pass placed %d", n)
+	}
+	recs := res.Eval.Decisions
+	if len(recs) != 1 || recs[0].Action != structs.DecisionIgnore || recs[0].Count != 500 || recs[0].AllocIDs != nil {
+		t.Fatalf("decisions: %+v", recs)
+	}
+	if rows := structs.DecisionRows(recs); len(rows) != 500 {
+		t.Fatalf("%d rows, want 500", len(rows))
+	}
+	b, _ := json.Marshal(res.Eval.Decisions)
+	if len(b) > 400 {
+		t.Fatalf("the no-op pass's decisions take %d bytes", len(b))
 	}
 }

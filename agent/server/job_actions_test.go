@@ -48,7 +48,7 @@ func decisionsOf(t *testing.T, s *Server, evalID string) string {
 		t.Fatalf("eval %s: %v", evalID, err)
 	}
 	var out []string
-	for _, d := range e.Decisions {
+	for _, d := range structs.DecisionRows(e.Decisions) {
 		name := d.Name[strings.Index(d.Name, "."):]
 		out = append(out, name+" "+d.Action)
 	}

@@ -64,19 +64,9 @@ type Evaluation struct {
 	RelatedEvals []*EvaluationStub
 
 	// Decisions is Drover's addition to the API: why the scheduler did
-	// what it did to each allocation. Clients that do not know the field
-	// ignore it.
+	// what it did to each allocation, one record per kind of decision
+	// (see Decision). Clients that do not know the field ignore it.
 	Decisions []*Decision `json:",omitempty"`
-}
-
-// Decision explains the scheduler's choice for one allocation (or one
-// placement that has no allocation yet).
-type Decision struct {
-	TaskGroup string
-	Name      string
-	AllocID   string `json:",omitempty"`
-	Action    string
-	Reason    string
 }
 
 // Decision actions.

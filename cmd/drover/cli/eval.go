@@ -12,6 +12,8 @@ import (
 
 	"github.com/hashicorp/nomad/api"
 	"github.com/spf13/cobra"
+
+	"drover/agent/structs"
 )
 
 // newEvalCommand is "eval": look at the scheduler's evaluations.
@@ -45,7 +47,9 @@ type evalStatusFlags struct {
 // evalWithDecisions is an evaluation as the agent sends it.
 type evalWithDecisions struct {
 	api.Evaluation
-	Decisions []decision // Drover's recorded reasons, which the official type leaves out
+	Decisions []*structs.Decision // Drover's recorded reasons, which the official type leaves out
+	// rows are Decisions expanded, one per allocation (decisionRows).
+	rows []structs.DecisionRow
 }
 
 func newEvalStatusCommand(s *streams, use, path string) *cobra.Command {
@@ -141,6 +145,9 @@ func runEvalStatus(ctx context.Context, s *streams, f evalStatusFlags, id string
 	if err := json.Unmarshal(raw, &eval); err != nil {
 		return fail(1, "Error decoding evaluation: %v", err)
 	}
+	if f.explain {
+		eval.rows = decisionRows(client, eval.Namespace, eval.JobID, eval.Decisions)
+	}
 	fmt.Fprint(s.Out, formatEvalStatus(&eval, f.verbose, f.explain, length))
 	return nil
 }
@@ -216,11 +223,11 @@ func formatEvalStatus(e *evalWithDecisions, verbose, explain bool, length int) s
 
 	if explain {
 		b.WriteString("\nDecisions\n")
-		if len(e.Decisions) == 0 {
+		if len(e.rows) == 0 {
 			b.WriteString("The scheduler recorded no decisions for this evaluation.\n")
 		} else {
 			rows := []string{"Name|Alloc ID|Action|Reason"}
-			for _, d := range e.Decisions {
+			for _, d := range e.rows {
 				name := d.Name
 				if name == "" {
 					name = d.TaskGroup

@@ -250,7 +250,7 @@ func newJobPlanCommand(s *streams) *cobra.Command {
 			fmt.Fprintln(s.Out, formatDryRun(resp.FailedTGAllocs, *job.Type == "system"))
 			fmt.Fprintln(s.Out)
 			if explain {
-				printDecisions(s.Out, resp.Decisions)
+				printDecisions(s.Out, decisionRows(client, *job.Namespace, *job.ID, resp.Decisions))
 				fmt.Fprintln(s.Out)
 			}
 			fmt.Fprint(s.Out, s.colorize(formatJobModifyIndex(resp.JobModifyIndex, runArgs(flags), args[0])))
@@ -305,7 +305,7 @@ type planResponse struct {
 	FailedTGAllocs map[string]*api.AllocationMetric
 	Diff           *api.JobDiff
 	Warnings       string
-	Decisions      []decision
+	Decisions      []*structs.Decision
 }
 
 // planChanges reports whether allocations would be created or destroyed;

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/nomad/api"
+
+	"drover/agent/structs"
 )
 
 // monitor follows an evaluation until it is done and prints what happens,
@@ -146,35 +148,57 @@ func (m *monitor) finish(eval *api.Evaluation) int {
 	return 2
 }
 
-// decision is one of Drover's recorded scheduler decisions.
-type decision struct {
-	TaskGroup string
-	Name      string
-	AllocID   string
-	Action    string
-	Reason    string
-}
-
-// printDecisions prints why the scheduler did what it did (-explain).
-func printDecisions(out io.Writer, decisions []decision) {
-	if len(decisions) == 0 {
+// printDecisions prints why the scheduler did what it did (-explain), one
+// row per allocation.
+func printDecisions(out io.Writer, rows []structs.DecisionRow) {
+	if len(rows) == 0 {
 		fmt.Fprintln(out, "Scheduler decisions: none")
 		return
 	}
 	fmt.Fprintln(out, "Scheduler decisions")
-	rows := []string{"Name|Alloc ID|Decision|Reason"}
-	for _, d := range decisions {
-		rows = append(rows, fmt.Sprintf("%s|%s|%s|%s", d.Name, limit(d.AllocID, shortID), d.Action, strings.ReplaceAll(d.Reason, "|", "/")))
+	lines := []string{"Name|Alloc ID|Decision|Reason"}
+	for _, d := range rows {
+		lines = append(lines, fmt.Sprintf("%s|%s|%s|%s", d.Name, limit(d.AllocID, shortID), d.Action, strings.ReplaceAll(d.Reason, "|", "/")))
 	}
-	fmt.Fprintln(out, formatList(rows))
+	fmt.Fprintln(out, formatList(lines))
 }
 
 // evalDecisions reads an evaluation's decisions, which the official
-// client's types leave out.
-func evalDecisions(client *api.Client, evalID string) ([]decision, error) {
-	var raw struct{ Decisions []decision }
+// client's types leave out, as rows.
+func evalDecisions(client *api.Client, evalID string) ([]structs.DecisionRow, error) {
+	var raw struct {
+		Namespace, JobID string
+		Decisions        []*structs.Decision
+	}
 	if _, err := client.Raw().Query("/v1/evaluation/"+evalID, &raw, nil); err != nil {
 		return nil, err
 	}
-	return raw.Decisions, nil
+	return decisionRows(client, raw.Namespace, raw.JobID, raw.Decisions), nil
+}
+
+// decisionRows expands the agent's grouped decision records into a row per
+// allocation. Grouped "ignore" records name their allocations without IDs
+// (the allocation is unchanged); the ID shown is that of the job's live
+// allocation of that name, when the job's allocations can be read.
+func decisionRows(client *api.Client, namespace, jobID string, records []*structs.Decision) []structs.DecisionRow {
+	rows := structs.DecisionRows(records)
+	var live map[string]string
+	for i, r := range rows {
+		if r.AllocID != "" || r.Action != structs.DecisionIgnore || jobID == "" {
+			continue
+		}
+		if live == nil {
+			live = map[string]string{}
+			allocs, _, err := client.Jobs().Allocations(jobID, true, &api.QueryOptions{Namespace: namespace})
+			if err == nil {
+				for _, a := range allocs {
+					if a.DesiredStatus == "run" {
+						live[a.Name] = a.ID
+					}
+				}
+			}
+		}
+		rows[i].AllocID = live[r.Name]
+	}
+	return rows
 }
