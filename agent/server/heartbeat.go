@@ -55,6 +55,14 @@ func (h *heartbeats) failoverTTL() time.Duration {
 	return h.srv.config.MinHeartbeatTTL
 }
 
+// tracked is the number of nodes with a timer: the live nodes, on the
+// leader.
+func (h *heartbeats) tracked() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.timers)
+}
+
 // reset (re)arms a node's timer for ttl plus the grace period.
 func (h *heartbeats) reset(nodeID string, ttl time.Duration) {
 	h.mu.Lock()

@@ -31,11 +31,14 @@ type (
 // heartbeatTTL spreads heartbeats: at least the minimum TTL, longer on big
 // clusters so the leader sees at most MaxHeartbeatsPerSecond, plus a
 // random stagger so nodes registered together do not beat together.
+//
+// The nodes counted are those with a heartbeat timer: listing the node
+// table instead would make every heartbeat cost as much as the cluster.
 func (s *Server) heartbeatTTL() time.Duration {
-	nodes, _ := s.State().Nodes(nil)
+	live := s.heartbeats.tracked()
 	ttl := s.config.MinHeartbeatTTL
 	if s.config.MaxHeartbeatsPerSecond > 0 {
-		scaled := time.Duration(float64(len(nodes)) / s.config.MaxHeartbeatsPerSecond * float64(time.Second))
+		scaled := time.Duration(float64(live) / s.config.MaxHeartbeatsPerSecond * float64(time.Second))
 		if scaled > ttl {
 			ttl = scaled
 		}
