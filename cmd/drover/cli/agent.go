@@ -50,9 +50,10 @@ func newConfigValidateCommand(s *streams) *cobra.Command {
 
 // agentFlags are the command-line settings of "drover agent".
 type agentFlags struct {
-	configs []string
-	dev     bool
-	dataDir string
+	configs    []string
+	dev        bool
+	devConnect bool
+	dataDir    string
 }
 
 func newAgentCommand(s *streams) *cobra.Command {
@@ -75,8 +76,21 @@ func newAgentCommand(s *streams) *cobra.Command {
 	}
 	c.Flags().StringArrayVar(&flags.configs, "config", nil, "a configuration file or directory (repeatable; merged in order)")
 	c.Flags().BoolVar(&flags.dev, "dev", false, "in-memory server and client for development")
+	c.Flags().BoolVar(&flags.devConnect, "dev-connect", false, "as -dev, but bound to all interfaces, with the client on the default one")
 	c.Flags().StringVar(&flags.dataDir, "data-dir", "", "the directory for agent state (overrides data_dir)")
 	return c
+}
+
+// devConnect turns the dev configuration into -dev-connect's: reachable
+// from other hosts (all interfaces) and fingerprinting the default
+// interface instead of loopback, unless a -config file chose otherwise.
+func devConnect(cfg *config.Config) {
+	if cfg.BindAddr == "127.0.0.1" {
+		cfg.BindAddr = "0.0.0.0"
+	}
+	if cfg.Client.NetworkInterface == "lo" {
+		cfg.Client.NetworkInterface = ""
+	}
 }
 
 // agentOut prints like the agent's own UI: messages prefixed "==> ".
@@ -85,14 +99,17 @@ func agentOut(s *streams, format string, args ...interface{}) {
 }
 
 func runAgent(ctx context.Context, s *streams, flags agentFlags) error {
-	cfg, files, err := config.Load(flags.configs, flags.dev)
+	cfg, files, err := config.Load(flags.configs, flags.dev || flags.devConnect)
 	if err != nil {
 		return fail(1, "==> Error loading configuration: %v", err)
+	}
+	if flags.devConnect {
+		devConnect(cfg)
 	}
 	if flags.dataDir != "" {
 		cfg.DataDir = flags.dataDir
 	}
-	cfg.DevMode = cfg.DevMode || flags.dev
+	cfg.DevMode = cfg.DevMode || flags.dev || flags.devConnect
 	if err := cfg.Validate(); err != nil {
 		return fail(1, "==> %v", err)
 	}

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"drover/agent/config"
 	"fmt"
 	"net"
 	"os"
@@ -235,4 +236,21 @@ func runCLI(t *testing.T, addr string, args ...string) (int, string, string) {
 	env := []string{"DROVER_ADDR=" + addr}
 	code := MainContext(context.Background(), args, &out, &errOut, env)
 	return code, out.String(), errOut.String()
+}
+
+// TestDevConnect: -dev-connect is the dev configuration bound to every
+// interface, with the client fingerprinting the default interface; a
+// configuration file's own choice stays.
+func TestDevConnect(t *testing.T) {
+	cfg := config.DevConfig()
+	devConnect(cfg)
+	if cfg.BindAddr != "0.0.0.0" || cfg.Client.NetworkInterface != "" || !cfg.DevMode {
+		t.Fatalf("bind %q, interface %q, dev %v", cfg.BindAddr, cfg.Client.NetworkInterface, cfg.DevMode)
+	}
+	cfg = config.DevConfig()
+	cfg.BindAddr, cfg.Client.NetworkInterface = "10.1.2.3", "eth1"
+	devConnect(cfg)
+	if cfg.BindAddr != "10.1.2.3" || cfg.Client.NetworkInterface != "eth1" {
+		t.Fatalf("a configured address was replaced: %q %q", cfg.BindAddr, cfg.Client.NetworkInterface)
+	}
 }

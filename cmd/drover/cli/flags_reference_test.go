@@ -8,7 +8,7 @@ import (
 
 // referenceCommand is a command of the compatible CLI that Drover has, the
 // names it goes by, and the flags the reference gives it
-// (../shared/reference/nomad-behaviour.md, §0.5 and §1.1–§1.14). A flag is
+// (../shared/reference/nomad-behaviour.md, §0.5, §1.1–§1.14 and §4.2). A flag is
 // "name" for a switch or "name=value" with a sample value.
 type referenceCommand struct {
 	paths [][]string
@@ -44,6 +44,11 @@ var referenceCommands = []referenceCommand{
 	{[][]string{{"deployment", "status"}}, []string{"monitor", "verbose", "json", "t={{.ID}}"}},
 	{[][]string{{"deployment", "list"}}, []string{"verbose", "json", "t={{.}}"}},
 	{[][]string{{"server", "members"}, {"server-members"}}, []string{"verbose"}},
+	{[][]string{{"agent-info"}}, []string{"json", "t={{.}}"}},
+	{[][]string{{"agent"}}, []string{"dev", "dev-connect", "config=agent.hcl", "data-dir=/tmp/drover"}}, // §4.2
+	{[][]string{{"version"}}, nil},
+	// Beyond the reference's sections, from the compatible CLI's documentation.
+	{[][]string{{"job", "scale"}}, []string{"check-index=24", "detach", "verbose"}},
 }
 
 // TestReferenceFlagSpellings: every flag the reference lists for a command

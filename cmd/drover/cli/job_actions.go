@@ -59,6 +59,7 @@ func findJobWhere(client *api.Client, prefix string, keep func(*api.JobListStub)
 
 func newJobScaleCommand(s *streams) *cobra.Command {
 	var detach, verbose bool
+	var checkIndex uint64
 	c := &cobra.Command{
 		Use:   "scale <job> [<group>] <count>",
 		Short: "Change the count of a job's task group",
@@ -68,9 +69,12 @@ func newJobScaleCommand(s *streams) *cobra.Command {
 			"would be (allocations that stay are updated in place, new ones are placed,\n" +
 			"surplus ones stopped, under a new deployment). The group may be left out when\n" +
 			"the job has only one. Scaling is refused while a deployment of the job is\n" +
-			"running. -detach prints the evaluation ID and returns at once.",
+			"running. -detach prints the evaluation ID and returns at once. With\n" +
+			"-check-index, the job is only scaled if its modify index on the server is\n" +
+			"still the one given (0 is ignored).",
 		Example: "  drover job scale example 3\n" +
 			"  drover job scale example cache 3\n" +
+			"  drover job scale -check-index 24 example cache 3\n" +
 			"  drover job scale -detach example cache 0",
 		RunE: func(c *cobra.Command, args []string) error {
 			if len(args) < 2 || len(args) > 3 {
@@ -98,7 +102,11 @@ func newJobScaleCommand(s *streams) *cobra.Command {
 			if group, err = scaleGroup(status.TaskGroups, group); err != nil {
 				return fail(1, "%v", err)
 			}
-			resp, _, err := client.Jobs().Scale(stub.ID, group, &count, "submitted using the Drover CLI", false, nil, nil)
+			count64 := int64(count)
+			resp, _, err := client.Jobs().ScaleWithRequest(stub.ID, &api.ScalingRequest{
+				Count: &count64, Target: map[string]string{"Job": stub.ID, "Group": group},
+				Message: "submitted using the Drover CLI", JobModifyIndex: checkIndex,
+			}, nil)
 			if err != nil {
 				return fail(1, "Error submitting scaling request: %s", err)
 			}
@@ -114,6 +122,7 @@ func newJobScaleCommand(s *streams) *cobra.Command {
 	}
 	c.Flags().BoolVar(&detach, "detach", false, "print the evaluation ID and return at once")
 	c.Flags().BoolVar(&verbose, "verbose", false, "show full IDs")
+	c.Flags().Uint64Var(&checkIndex, "check-index", 0, "only scale if the job's modify index on the server is this one (0: not checked)")
 	// Flags come before the job, as in the compatible CLI, so that a
 	// negative count reaches the cluster (which refuses it) instead of
 	// being read as a flag.
