@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"drover/agent/config"
 	"fmt"
 	"net"
 	"os"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/nomad/api"
+
+	"drover/agent/config"
 )
 
 // syncBuffer is a bytes.Buffer safe to read while the agent writes.
