@@ -229,3 +229,40 @@ func TestUnknownFlag(t *testing.T) {
 		t.Fatalf("code %d err %q", code, errOut)
 	}
 }
+
+// TestReadCommandsTakeJSONAndTemplate: every command that shows cluster
+// objects (status, list, inspect, history, allocs, deployments) takes -json
+// and -t, as the compatible CLI's do. The exceptions say why.
+func TestReadCommandsTakeJSONAndTemplate(t *testing.T) {
+	exempt := map[string]string{
+		"drover cluster status":           "the lab cluster's containers, not cluster objects",
+		"drover operator raft list-peers": "the compatible CLI has no -json there either",
+		"drover lab list":                 "lab content, not cluster objects",
+	}
+	reads := map[string]bool{"status": true, "list": true, "inspect": true, "history": true, "allocs": true, "deployments": true, "list-peers": true}
+	root := newRootCommand(&streams{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}})
+	checked := 0
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+		if !reads[c.Name()] || c.Hidden {
+			return
+		}
+		if why, ok := exempt[c.CommandPath()]; ok {
+			t.Logf("%s: exempt (%s)", c.CommandPath(), why)
+			return
+		}
+		checked++
+		for _, name := range []string{"json", "t"} {
+			if c.Flags().Lookup(name) == nil {
+				t.Errorf("%s has no -%s", c.CommandPath(), name)
+			}
+		}
+	}
+	walk(root)
+	if checked < 10 {
+		t.Fatalf("only %d read commands found", checked)
+	}
+}

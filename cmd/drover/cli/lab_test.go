@@ -241,6 +241,18 @@ func TestLabLearnerGettingStarted(t *testing.T) {
 	l.must("Step 4/8", "lab", "reset", "4")
 	l.edit("example.nomad", "count = 3", "count = 2")
 	l.must("", "job", "run", "example.nomad")
+	// The check reports what it last observed: let both allocations run
+	// first, as a slow machine may still be starting the second.
+	waitUntil(t, 60*time.Second, "2 allocations of version 1 running", func() bool {
+		allocs, _, err := client.Jobs().Allocations("example", false, nil)
+		n := 0
+		for _, a := range allocs {
+			if err == nil && a.DesiredStatus == "run" && a.ClientStatus == "running" && a.JobVersion == 1 {
+				n++
+			}
+		}
+		return n == 2
+	})
 	l.fails([]string{"✓ job \"example\" version 1", "✗ expected: 3 allocation(s), of job \"example\", desired run, client status running, version 1",
 		"observed: 2 matching"}, "lab", "check", "-wait", "3s")
 
