@@ -221,6 +221,7 @@ func (s *StateStore) DeleteDeployments(index uint64, ids []string) error {
 			if err := w.delete(TableDeployments, d); err != nil {
 				return fmt.Errorf("delete deployment %q: %w", id, err)
 			}
+			w.touchJob(d.Namespace, d.JobID)
 		}
 		return nil
 	})

@@ -329,6 +329,13 @@ func (w *writer) settleJobStatus(k nsKey) error {
 // evaluations, and a job that was dead must not turn pending because its
 // history was collected, so a job that was dead and has nothing left
 // stays dead.
+//
+// "Any allocation" means one made for this incarnation of the job (see
+// belongsTo), "any deployment" an active one of this incarnation or one
+// that does not record its incarnation, "an evaluation" any of the job
+// ID. The answer is read from the job's counts (jobCounts), which every
+// write of an allocation, evaluation or deployment keeps up to date, so
+// it costs the same for a job of one allocation as for one of 100,000.
 func (w *writer) jobStatus(job *structs.Job, prev string) (string, error) {
 	// System jobs (one allocation per node, however many nodes there are)
 	// and periodic jobs are running until stopped, as in Nomad.
@@ -338,34 +345,20 @@ func (w *writer) jobStatus(job *structs.Job, prev string) (string, error) {
 		}
 		return structs.JobStatusRunning, nil
 	}
-	allocs, err := list[*structs.Allocation](nil, w.txn, TableAllocs, indexJob, job.Namespace, job.ID)
+	c, err := w.jobCounts(nsKey{job.Namespace, job.ID})
 	if err != nil {
 		return "", err
 	}
-	for _, a := range allocs {
-		if belongsTo(a, job) && !a.TerminalStatus() {
-			return structs.JobStatusRunning, nil
-		}
+	if c.LiveAllocs[job.CreateIndex] > 0 {
+		return structs.JobStatusRunning, nil
 	}
-	deps, err := list[*structs.Deployment](nil, w.txn, TableDeployments, indexJob, job.Namespace, job.ID)
-	if err != nil {
-		return "", err
+	if c.ActiveDeployments[0] > 0 || c.ActiveDeployments[job.CreateIndex] > 0 {
+		return structs.JobStatusRunning, nil
 	}
-	for _, d := range deps {
-		if d.Active() && (d.JobCreateIndex == 0 || d.JobCreateIndex == job.CreateIndex) {
-			return structs.JobStatusRunning, nil
-		}
+	if c.LiveEvals > 0 {
+		return structs.JobStatusPending, nil
 	}
-	evals, err := list[*structs.Evaluation](nil, w.txn, TableEvals, indexJob, job.Namespace, job.ID)
-	if err != nil {
-		return "", err
-	}
-	for _, e := range evals {
-		if !e.TerminalStatus() {
-			return structs.JobStatusPending, nil
-		}
-	}
-	if len(evals) > 0 || job.Stop || prev == structs.JobStatusDead {
+	if c.Evals > 0 || job.Stop || prev == structs.JobStatusDead {
 		return structs.JobStatusDead, nil
 	}
 	return structs.JobStatusPending, nil

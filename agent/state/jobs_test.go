@@ -1,7 +1,9 @@
 package state
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"testing"
 
 	"drover/agent/structs"
@@ -281,6 +283,107 @@ func TestJobStatusTransitions(t *testing.T) {
 				return s.UpsertJob(idx, j)
 			}, structs.JobStatusDead},
 		}},
+		{"paused deployment is running", []step{
+			{"registered", register, structs.JobStatusPending},
+			{"eval complete", evalStatus(1, structs.EvalStatusComplete), structs.JobStatusDead},
+			{"deployment", func(s *StateStore, idx uint64) error {
+				j, _ := s.JobByID(nil, "default", "web")
+				return s.UpsertDeployment(idx, mockDeployment(1, j, "web"))
+			}, structs.JobStatusRunning},
+			{"paused", func(s *StateStore, idx uint64) error {
+				return s.UpdateDeploymentStatus(idx, &structs.DeploymentStatusUpdate{
+					DeploymentID: id("d", 1), Status: structs.DeploymentStatusPaused,
+				}, nil, nil)
+			}, structs.JobStatusRunning},
+			{"successful", func(s *StateStore, idx uint64) error {
+				return s.UpdateDeploymentStatus(idx, &structs.DeploymentStatusUpdate{
+					DeploymentID: id("d", 1), Status: structs.DeploymentStatusSuccessful,
+				}, nil, nil)
+			}, structs.JobStatusDead},
+		}},
+		{"deployment without an incarnation counts for any", []step{
+			{"registered", register, structs.JobStatusPending},
+			{"eval complete", evalStatus(1, structs.EvalStatusComplete), structs.JobStatusDead},
+			{"deployment of no recorded incarnation", func(s *StateStore, idx uint64) error {
+				j, _ := s.JobByID(nil, "default", "web")
+				d := mockDeployment(1, j, "web")
+				d.JobCreateIndex = 0
+				return s.UpsertDeployment(idx, d)
+			}, structs.JobStatusRunning},
+		}},
+		{"purged job's allocations do not run its successor", []step{
+			{"registered", register, structs.JobStatusPending},
+			{"placed", place, structs.JobStatusRunning},
+			{"purged", func(s *StateStore, idx uint64) error { return s.DeleteJob(idx, "default", "web") }, ""},
+			{"registered again", register, structs.JobStatusPending},
+			{"old deployment does not count", func(s *StateStore, idx uint64) error {
+				d := mockDeployment(1, mockJob("web"), "web")
+				d.JobCreateIndex = 1 // an incarnation long gone
+				return s.UpsertDeployment(idx, d)
+			}, structs.JobStatusPending},
+			{"old allocation stops", setClient(1, structs.AllocClientStatusComplete), structs.JobStatusPending},
+			{"new allocation", func(s *StateStore, idx uint64) error {
+				return s.UpsertAllocs(idx, []*structs.Allocation{alloc(s, 2)})
+			}, structs.JobStatusRunning},
+		}},
+		{"collected allocation", []step{
+			{"registered", register, structs.JobStatusPending},
+			{"eval complete", evalStatus(1, structs.EvalStatusComplete), structs.JobStatusDead},
+			{"placed", place, structs.JobStatusRunning},
+			{"collected while running", func(s *StateStore, idx uint64) error {
+				return s.DeleteEvals(idx, nil, []string{id("a", 1)})
+			}, structs.JobStatusDead},
+		}},
+		{"lost allocation is terminal, unknown is not", []step{
+			{"registered", register, structs.JobStatusPending},
+			{"eval complete", evalStatus(1, structs.EvalStatusComplete), structs.JobStatusDead},
+			{"placed", place, structs.JobStatusRunning},
+			{"unknown", setClient(1, structs.AllocClientStatusUnknown), structs.JobStatusRunning},
+			{"lost", setClient(1, structs.AllocClientStatusLost), structs.JobStatusDead},
+		}},
+		{"system job", []step{
+			{"registered", func(s *StateStore, idx uint64) error {
+				j := job()
+				j.Type = structs.JobTypeSystem
+				return s.UpsertJob(idx, j)
+			}, structs.JobStatusRunning},
+			{"eval complete", evalStatus(1, structs.EvalStatusComplete), structs.JobStatusRunning},
+		}},
+		{"status survives a snapshot restore", []step{
+			{"registered", register, structs.JobStatusPending},
+			{"eval complete", evalStatus(1, structs.EvalStatusComplete), structs.JobStatusDead},
+			{"placed", place, structs.JobStatusRunning},
+			{"restored, then complete", func(s *StateStore, idx uint64) error {
+				// The counts a restored store starts from are rebuilt.
+				var buf bytes.Buffer
+				if err := s.Persist(&buf); err != nil {
+					return err
+				}
+				r, err := Restore(&buf)
+				if err != nil {
+					return err
+				}
+				if err := setClient(1, structs.AllocClientStatusComplete)(r, idx); err != nil {
+					return err
+				}
+				j, _ := r.JobByID(nil, "default", "web")
+				if j.Status != structs.JobStatusDead {
+					return fmt.Errorf("restored store: status %q, want dead", j.Status)
+				}
+				return nil
+			}, structs.JobStatusRunning},
+		}},
+		{"stored allocation changed in place is recounted", []step{
+			{"registered", register, structs.JobStatusPending},
+			{"eval complete", evalStatus(1, structs.EvalStatusComplete), structs.JobStatusDead},
+			{"placed", place, structs.JobStatusRunning},
+			{"stopped in place", func(s *StateStore, idx uint64) error {
+				// Against the rules, but the status must not drift.
+				a, _ := s.AllocByID(nil, id("a", 1))
+				a.DesiredStatus = structs.AllocDesiredStatusStop
+				return s.UpsertAllocs(idx, []*structs.Allocation{a})
+			}, structs.JobStatusDead},
+		}},
 		{"collected history stays dead", []step{
 			{"registered", register, structs.JobStatusPending},
 			{"eval complete", evalStatus(1, structs.EvalStatusComplete), structs.JobStatusDead},
@@ -303,11 +406,14 @@ func TestJobStatusTransitions(t *testing.T) {
 				if err := st.apply(s, idx); err != nil {
 					t.Fatalf("%s: %v", st.name, err)
 				}
+				if st.want == "" {
+					continue // the job is gone
+				}
 				j := getJob(t, s, "web")
 				if j.Status != st.want {
 					t.Fatalf("%s: status %q, want %q", st.name, j.Status, st.want)
 				}
-				if before == nil {
+				if before == nil || before.CreateIndex != j.CreateIndex {
 					continue
 				}
 				if before.Status != beforeStatus {

@@ -164,6 +164,11 @@ func Restore(r io.Reader) (*StateStore, error) {
 			return nil, fmt.Errorf("restore: record %d (%s): %w", n, table, err)
 		}
 	}
+	// Job counts are derived, so a snapshot does not carry them (and one
+	// from before they existed restores the same way).
+	if err := rebuildJobCounts(txn); err != nil {
+		return nil, fmt.Errorf("restore: %w", err)
+	}
 	txn.Commit()
 	return s, nil
 }

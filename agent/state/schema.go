@@ -146,6 +146,8 @@ var (
 	depNS      = field(func(o interface{}) string { return o.(*structs.Deployment).Namespace })
 	depJob     = field(func(o interface{}) string { return o.(*structs.Deployment).JobID })
 	indexKey   = field(func(o interface{}) string { return o.(*IndexEntry).Key })
+	countsNS   = field(func(o interface{}) string { return o.(*jobCounts).Namespace })
+	countsJob  = field(func(o interface{}) string { return o.(*jobCounts).JobID })
 )
 
 // schema returns the memdb schema of the store.
@@ -181,6 +183,9 @@ func schema() *memdb.DBSchema {
 		}},
 		{Name: TableIndex, Indexes: map[string]*memdb.IndexSchema{
 			indexID: {Name: indexID, Unique: true, Indexer: indexKey},
+		}},
+		{Name: tableJobCounts, Indexes: map[string]*memdb.IndexSchema{
+			indexID: {Name: indexID, Unique: true, Indexer: compound(countsNS, countsJob)},
 		}},
 	}
 	s := &memdb.DBSchema{Tables: make(map[string]*memdb.TableSchema, len(tables))}

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"fmt"
 	"sort"
 
 	"github.com/hashicorp/go-memdb"
@@ -41,6 +42,10 @@ type writer struct {
 	// summaries copied for change in this transaction, and whether the
 	// copy differs from what is stored.
 	summaries map[nsKey]*structs.JobSummary
+	// counts copied for change in this transaction (see jobCounts), and
+	// the jobs whose counts must be recounted from the tables.
+	counts  map[nsKey]*jobCounts
+	recount map[nsKey]bool
 }
 
 // update runs fn as one write transaction at index; derived data is
@@ -50,6 +55,7 @@ func (s *StateStore) update(index uint64, fn func(w *writer) error) error {
 		w := &writer{
 			txn: txn, index: index, dirty: map[string]bool{},
 			jobs: map[nsKey]bool{}, summaries: map[nsKey]*structs.JobSummary{},
+			counts: map[nsKey]*jobCounts{}, recount: map[nsKey]bool{},
 		}
 		if err := fn(w); err != nil {
 			return err
@@ -58,15 +64,37 @@ func (s *StateStore) update(index uint64, fn func(w *writer) error) error {
 	})
 }
 
-// insert stores obj in table and marks the table written.
+// insert stores obj in table and marks the table written. Allocations,
+// evaluations and deployments also move the job counts, here rather than
+// at each call site so that no write can forget to.
 func (w *writer) insert(table string, obj interface{}) error {
 	w.dirty[table] = true
+	if countedTable(table) {
+		old, err := w.txn.First(table, indexID, objectID(obj))
+		if err != nil {
+			return fmt.Errorf("%s lookup: %w", table, err)
+		}
+		if err := w.track(old, obj); err != nil {
+			return err
+		}
+	}
 	return w.txn.Insert(table, obj)
 }
 
 // delete removes obj from table and marks the table written.
 func (w *writer) delete(table string, obj interface{}) error {
 	w.dirty[table] = true
+	if countedTable(table) {
+		old, err := w.txn.First(table, indexID, objectID(obj))
+		if err != nil {
+			return fmt.Errorf("%s lookup: %w", table, err)
+		}
+		if old != nil {
+			if err := w.track(old, nil); err != nil {
+				return err
+			}
+		}
+	}
 	return w.txn.Delete(table, obj)
 }
 
@@ -92,6 +120,9 @@ func (w *writer) finish() error {
 		if err := w.insert(TableJobSummary, sum); err != nil {
 			return err
 		}
+	}
+	if err := w.settleCounts(); err != nil {
+		return err
 	}
 	for _, k := range sortedKeys(w.jobs) {
 		if err := w.settleJobStatus(k); err != nil {
