@@ -1,6 +1,7 @@
 // Package deploymentwatcher is the leader's deployment watcher: whenever
-// deployments or allocations change (and at least every second, for
-// progress deadlines) it moves each running deployment along. A new
+// an active deployment, one of its allocations or its job changes (and at
+// least every second, for progress deadlines) it moves each running
+// deployment along. A new
 // healthy allocation gets an evaluation so the scheduler replaces the
 // next batch; a deployment whose groups are all healthy succeeds and its
 // job version becomes stable; an unhealthy allocation is marked for
@@ -48,6 +49,9 @@ type Watcher struct {
 	raft   Raft
 	logger *log.Logger
 	now    func() time.Time
+	// every is the longest the watcher sleeps without a write, so that
+	// progress deadlines pass on time.
+	every time.Duration
 
 	healthySeen map[string]int
 }
@@ -55,40 +59,68 @@ type Watcher struct {
 // New returns a watcher. state returns the live store (it may be replaced
 // by a snapshot restore); now is the clock.
 func New(st func() *state.StateStore, raft Raft, logger *log.Logger, now func() time.Time) *Watcher {
-	return &Watcher{state: st, raft: raft, logger: logger, now: now, healthySeen: map[string]int{}}
+	return &Watcher{state: st, raft: raft, logger: logger, now: now, every: time.Second, healthySeen: map[string]int{}}
 }
 
-// Run watches until ctx ends (leadership is lost).
+// Run watches until ctx ends (leadership is lost). It wakes when an
+// active deployment, one of its allocations or its job changes, and at
+// least every second for progress deadlines; a write that concerns no
+// running deployment (the common case: most allocations belong to none)
+// does not wake it, and a wake reads only the active deployments, so an
+// idle server pays nothing for the allocations it holds.
 func (w *Watcher) Run(ctx context.Context) {
-	state.Watch(ctx, w.state, time.Second, func(ws memdb.WatchSet, snap *state.StateSnapshot) error {
-		if _, err := snap.Deployments(ws); err != nil {
+	state.Watch(ctx, w.state, w.every, w.watch, w.Check)
+}
+
+// watch adds to ws what Check's decisions depend on: the active
+// deployments (their counters are kept by the store as allocations are
+// placed and report health), the allocations of each (unhealthy ones to
+// mark or fail on, canaries to auto-promote) and each one's job (a new
+// version supersedes a deployment).
+func (w *Watcher) watch(ws memdb.WatchSet, snap *state.StateSnapshot) error {
+	deployments, err := snap.ActiveDeployments(ws)
+	if err != nil {
+		return err
+	}
+	for _, d := range deployments {
+		if err := snap.WatchAllocsByDeployment(ws, d.ID); err != nil {
 			return err
 		}
-		_, err := snap.Allocs(ws)
-		return err
-	}, w.Check)
+		if _, err := snap.JobByID(ws, d.Namespace, d.JobID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Check looks at every running deployment once.
 func (w *Watcher) Check() {
 	snap := w.state().Snapshot()
-	deployments, err := snap.Deployments(nil)
+	deployments, err := snap.ActiveDeployments(nil)
 	if err != nil {
 		w.logger.Printf("[ERROR] deployments: list: %v", err)
 		return
 	}
 	ts := w.now()
+	running := make(map[string]bool, len(deployments))
 	for _, d := range deployments {
 		if d.Status != structs.DeploymentStatusRunning {
-			delete(w.healthySeen, d.ID)
 			continue
 		}
+		running[d.ID] = true
 		job, err := snap.JobByID(nil, d.Namespace, d.JobID)
 		if err != nil || job == nil || job.Version != d.JobVersion {
 			continue // the scheduler cancels deployments of old versions
 		}
 		if err := w.checkDeployment(snap, d, job, ts); err != nil {
 			w.logger.Printf("[ERROR] deployments: %s: %v", d.ID, err)
+		}
+	}
+	// Forget what was seen of deployments that no longer run (paused,
+	// ended or collected).
+	for id := range w.healthySeen {
+		if !running[id] {
+			delete(w.healthySeen, id)
 		}
 	}
 }

@@ -1,12 +1,16 @@
 package deploymentwatcher
 
 import (
+	"context"
 	"io"
 	"log"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-memdb"
 
 	"drover/agent/jobspec"
 	"drover/agent/state"
@@ -147,5 +151,132 @@ func TestPassedDeadlineFailsAndRevertsOnlyWithAutoRevert(t *testing.T) {
 		if said != autoRevert {
 			t.Fatalf("auto_revert %v: %q", autoRevert, r.statuses[0].StatusDescription)
 		}
+	}
+}
+
+// fired reports whether a channel of ws has closed (commits close them
+// synchronously).
+func fired(ws memdb.WatchSet) bool {
+	for ch := range ws {
+		select {
+		case <-ch:
+			return true
+		default:
+		}
+	}
+	return false
+}
+
+// The watcher wakes for its running deployments, their allocations and
+// their jobs, not for the rest of the cluster: an idle server with many
+// allocations must not pay for them on every write.
+func TestWatchCoversActiveDeploymentsOnly(t *testing.T) {
+	cases := []struct {
+		name  string
+		write func(st *state.StateStore, a *structs.Allocation) error
+		want  bool
+	}{
+		{"allocation of no deployment", func(st *state.StateStore, a *structs.Allocation) error {
+			other := a.Copy()
+			other.ID, other.DeploymentID = structs.GenerateUUID(), ""
+			return st.UpsertAllocs(20, []*structs.Allocation{other})
+		}, false},
+		{"node", func(st *state.StateStore, a *structs.Allocation) error {
+			return st.UpsertNode(20, &structs.Node{ID: structs.GenerateUUID(), Status: structs.NodeStatusReady})
+		}, false},
+		{"allocation of the deployment", func(st *state.StateStore, a *structs.Allocation) error {
+			return st.UpdateAllocsFromClient(20, []*structs.Allocation{{ID: a.ID, ClientStatus: structs.AllocClientStatusFailed}})
+		}, true},
+		{"the deployment's job", func(st *state.StateStore, a *structs.Allocation) error {
+			j := a.Job.Copy()
+			j.Meta = map[string]string{"v": "2"}
+			return st.UpsertJob(20, j)
+		}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			st, a := fixture(t, false)
+			w := watch(st, &recorder{})
+			ws := memdb.NewWatchSet()
+			if err := w.watch(ws, st.Snapshot()); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.write(st, a); err != nil {
+				t.Fatal(err)
+			}
+			if got := fired(ws); got != tc.want {
+				t.Fatalf("woke = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// syncRecorder is a recorder safe to read while Run writes to it.
+type syncRecorder struct {
+	mu sync.Mutex
+	recorder
+}
+
+func (r *syncRecorder) UpsertEvals(evals []*structs.Evaluation) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.recorder.UpsertEvals(evals)
+}
+
+func (r *syncRecorder) UpdateDeploymentStatus(u *structs.DeploymentStatusUpdate, revert *structs.Job, stable *Stability, eval *structs.Evaluation) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.recorder.UpdateDeploymentStatus(u, revert, stable, eval)
+}
+
+func (r *syncRecorder) counts() (evals, statuses int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.evals), len(r.statuses)
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Run acts on a health report as soon as it is written, not at its next
+// timed pass (here an hour away).
+func TestRunWakesOnHealth(t *testing.T) {
+	st, _ := fixture(t, true, "count = 1", "count = 2")
+	job, _ := st.JobByID(nil, "default", "example")
+	ds, _ := st.DeploymentsByJobID(nil, job.Namespace, job.ID)
+	r := &syncRecorder{}
+	w := New(func() *state.StateStore { return st }, r, log.New(io.Discard, "", 0), time.Now)
+	w.every = time.Hour
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	// One of two healthy: the first pass asks for the next placement.
+	waitFor(t, "the first pass", func() bool { e, _ := r.counts(); return e == 1 })
+	healthy := true
+	b := &structs.Allocation{ID: structs.GenerateUUID(), Namespace: job.Namespace, JobID: job.ID, Job: job,
+		TaskGroup: job.TaskGroups[0].Name, Name: structs.AllocName(job.ID, job.TaskGroups[0].Name, 1),
+		NodeID: structs.GenerateUUID(), DeploymentID: ds[0].ID, DesiredStatus: structs.AllocDesiredStatusRun}
+	if err := st.UpsertAllocs(20, []*structs.Allocation{b}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.UpdateAllocsFromClient(21, []*structs.Allocation{{ID: b.ID, ClientStatus: structs.AllocClientStatusRunning,
+		DeploymentStatus: &structs.AllocDeploymentStatus{Healthy: &healthy, Timestamp: time.Now()}}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the watcher to act on the health report", func() bool { _, s := r.counts(); return s > 0 })
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.statuses[0].Status != structs.DeploymentStatusSuccessful {
+		t.Fatalf("status %+v", r.statuses[0])
 	}
 }

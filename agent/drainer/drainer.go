@@ -37,30 +37,66 @@ type Drainer struct {
 	raft   Raft
 	logger *log.Logger
 	now    func() time.Time
+	// every is the longest the drainer sleeps without a write, so that
+	// deadlines pass on time.
+	every time.Duration
 }
 
 // New returns a drainer. state returns the live store; now is the clock.
 func New(st func() *state.StateStore, raft Raft, logger *log.Logger, now func() time.Time) *Drainer {
-	return &Drainer{state: st, raft: raft, logger: logger, now: now}
+	return &Drainer{state: st, raft: raft, logger: logger, now: now, every: time.Second}
 }
 
-// Run drains until ctx ends (leadership is lost), looking again whenever
-// nodes or allocations change and at least every second (deadlines).
+// Run drains until ctx ends (leadership is lost). It wakes when a
+// draining node (or the set of them) changes, when an allocation on a
+// draining node changes, or an allocation or the job of one of the jobs
+// with work on them (a replacement turning healthy elsewhere frees
+// migrate budget), and at least every second for deadlines. Writes that
+// concern no drain do not wake it, and a wake reads only the draining
+// nodes and their allocations, so with no drain it costs nothing.
 func (d *Drainer) Run(ctx context.Context) {
-	state.Watch(ctx, d.state, time.Second, func(ws memdb.WatchSet, snap *state.StateSnapshot) error {
-		if _, err := snap.Nodes(ws); err != nil {
+	state.Watch(ctx, d.state, d.every, d.watch, d.Check)
+}
+
+// watch adds to ws what Check's decisions depend on (see Run).
+func (d *Drainer) watch(ws memdb.WatchSet, snap *state.StateSnapshot) error {
+	nodes, err := snap.DrainingNodes(ws)
+	if err != nil {
+		return err
+	}
+	type jobKey struct{ namespace, id string }
+	jobs := map[jobKey]bool{}
+	for _, n := range nodes {
+		allocs, err := snap.AllocsByNode(ws, n.ID)
+		if err != nil {
 			return err
 		}
-		_, err := snap.Allocs(ws)
-		return err
-	}, d.Check)
+		for _, a := range allocs {
+			if a.TerminalStatus() {
+				continue
+			}
+			k := jobKey{a.Namespace, a.JobID}
+			if jobs[k] {
+				continue
+			}
+			jobs[k] = true
+			if err := snap.WatchAllocsByJob(ws, a.Namespace, a.JobID); err != nil {
+				return err
+			}
+			if _, err := snap.JobByID(ws, a.Namespace, a.JobID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Check moves every draining node along once.
 func (d *Drainer) Check() {
 	snap := d.state().Snapshot()
-	nodes, err := snap.Nodes(nil)
+	nodes, err := snap.DrainingNodes(nil)
 	if err != nil {
+		d.logger.Printf("[ERROR] drainer: list draining nodes: %v", err)
 		return
 	}
 	ts := d.now()
@@ -68,9 +104,6 @@ func (d *Drainer) Check() {
 	// node, so all nodes of this pass spend one budget.
 	budget := map[string]int{}
 	for _, n := range nodes {
-		if n.DrainStrategy == nil {
-			continue
-		}
 		if err := d.drainNode(snap, n, ts, budget); err != nil {
 			d.logger.Printf("[ERROR] drainer: node %s: %v", n.ID, err)
 		}

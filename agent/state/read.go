@@ -294,6 +294,14 @@ func (r *reader) Nodes(ws memdb.WatchSet) ([]*structs.Node, error) {
 	return list[*structs.Node](ws, r.txn(), TableNodes, indexID)
 }
 
+// DrainingNodes returns the nodes that have a drain strategy, by ID, and
+// watches only them (the whole index when there are none).
+func (r *reader) DrainingNodes(ws memdb.WatchSet) ([]*structs.Node, error) {
+	out, err := list[*structs.Node](ws, r.txn(), TableNodes, indexDraining, true)
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, err
+}
+
 // NodesByIDPrefix returns the nodes whose ID starts with prefix, by ID.
 func (r *reader) NodesByIDPrefix(ws memdb.WatchSet, prefix string) ([]*structs.Node, error) {
 	return list[*structs.Node](ws, r.txn(), TableNodes, indexID+"_prefix", prefix)
@@ -345,6 +353,44 @@ func (r *reader) LatestDeploymentByJobID(ws memdb.WatchSet, namespace, jobID str
 		return nil, err
 	}
 	return ds[len(ds)-1], nil
+}
+
+// ActiveDeployments returns the deployments that are running or paused,
+// by CreateIndex then ID, and watches only them: a change to a finished
+// deployment does not wake the caller (unless none is active, when the
+// watch covers the whole index).
+func (r *reader) ActiveDeployments(ws memdb.WatchSet) ([]*structs.Deployment, error) {
+	out, err := list[*structs.Deployment](ws, r.txn(), TableDeployments, indexActive, true)
+	sortDeployments(out)
+	return out, err
+}
+
+// ---- watches ----
+
+// The Watch… methods add to ws the watch channel that covers a set of
+// allocations without reading them, for a watcher that decides from other
+// objects and only needs to wake when one of these changes. The channel
+// covers the set's index prefix, or a wider one if the set is empty, so a
+// wake may be spurious but a change is never missed.
+
+// WatchAllocsByDeployment watches the allocations of a deployment.
+func (r *reader) WatchAllocsByDeployment(ws memdb.WatchSet, deploymentID string) error {
+	return watchOnly(ws, r.txn(), TableAllocs, indexDeployment, deploymentID)
+}
+
+// WatchAllocsByJob watches the allocations of a job ID (every
+// incarnation).
+func (r *reader) WatchAllocsByJob(ws memdb.WatchSet, namespace, jobID string) error {
+	return watchOnly(ws, r.txn(), TableAllocs, indexJob, namespace, jobID)
+}
+
+func watchOnly(ws memdb.WatchSet, txn *memdb.Txn, table, index string, args ...interface{}) error {
+	it, err := txn.Get(table, index, args...)
+	if err != nil {
+		return fmt.Errorf("%s lookup: %w", table, err)
+	}
+	ws.Add(it.WatchCh())
+	return nil
 }
 
 // ---- indexes ----

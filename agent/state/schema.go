@@ -29,6 +29,11 @@ const (
 	indexNode       = "node"
 	indexEval       = "eval"
 	indexDeployment = "deployment"
+	// indexActive (deployments) and indexDraining (nodes) split a table
+	// in two by a condition, so the leader's watchers list and watch only
+	// the running deployments and the draining nodes.
+	indexActive   = "active"
+	indexDraining = "draining"
 )
 
 // IndexEntry is a row of the index table: the raft index of the last write
@@ -146,8 +151,16 @@ var (
 	depNS      = field(func(o interface{}) string { return o.(*structs.Deployment).Namespace })
 	depJob     = field(func(o interface{}) string { return o.(*structs.Deployment).JobID })
 	indexKey   = field(func(o interface{}) string { return o.(*IndexEntry).Key })
-	countsNS   = field(func(o interface{}) string { return o.(*jobCounts).Namespace })
-	countsJob  = field(func(o interface{}) string { return o.(*jobCounts).JobID })
+	// A node drains while it has a drain strategy; the drainer ends the
+	// drain by clearing it.
+	nodeDraining = &memdb.ConditionalIndex{Conditional: func(o interface{}) (bool, error) {
+		return o.(*structs.Node).DrainStrategy != nil, nil
+	}}
+	depActive = &memdb.ConditionalIndex{Conditional: func(o interface{}) (bool, error) {
+		return o.(*structs.Deployment).Active(), nil
+	}}
+	countsNS  = field(func(o interface{}) string { return o.(*jobCounts).Namespace })
+	countsJob = field(func(o interface{}) string { return o.(*jobCounts).JobID })
 )
 
 // schema returns the memdb schema of the store.
@@ -175,11 +188,13 @@ func schema() *memdb.DBSchema {
 			indexDeployment: {Name: indexDeployment, AllowMissing: true, Indexer: allocDep},
 		}},
 		{Name: TableNodes, Indexes: map[string]*memdb.IndexSchema{
-			indexID: {Name: indexID, Unique: true, Indexer: nodeID},
+			indexID:       {Name: indexID, Unique: true, Indexer: nodeID},
+			indexDraining: {Name: indexDraining, Indexer: nodeDraining},
 		}},
 		{Name: TableDeployments, Indexes: map[string]*memdb.IndexSchema{
-			indexID:  {Name: indexID, Unique: true, Indexer: depID},
-			indexJob: {Name: indexJob, Indexer: compound(depNS, depJob)},
+			indexID:     {Name: indexID, Unique: true, Indexer: depID},
+			indexJob:    {Name: indexJob, Indexer: compound(depNS, depJob)},
+			indexActive: {Name: indexActive, Indexer: depActive},
 		}},
 		{Name: TableIndex, Indexes: map[string]*memdb.IndexSchema{
 			indexID: {Name: indexID, Unique: true, Indexer: indexKey},
