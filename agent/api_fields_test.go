@@ -88,7 +88,6 @@ var notServed = map[string]string{
 	"MemoryStats.KernelUsage":             "kernel memory is not measured; the CLI prints RSS and Usage",
 	"MemoryStats.KernelMaxUsage":          "kernel memory is not measured; the CLI prints RSS and Usage",
 	"Evaluation.AnnotatePlan":             "an internal flag of plan evaluations, false in answers",
-	"Evaluation.EscapedComputedClass":     "Drover does not cache feasibility by node class; false, as Nomad reports it for unconstrained jobs",
 	"Evaluation.MissingNonNodeResources":  "no non-node resources (CSI volumes) to wait for",
 	"DesiredUpdates.RescheduleNow":        "Drover counts rescheduled placements under Place",
 	"DesiredUpdates.RescheduleLater":      "Drover counts rescheduled placements under Place",

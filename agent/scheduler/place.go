@@ -29,9 +29,13 @@ type placer struct {
 	usage    map[string]*nodeUsage
 	stopped  map[string]bool // allocation IDs the plan stops
 	filters  map[string]string
-	rng      *rand.Rand
-	offset   int
-	limit    int
+	// classes records, per task group, each computed node class whose
+	// feasibility was checked and whether any node of it passed, for the
+	// blocked evaluation of what could not be placed.
+	classes map[string]map[string]bool
+	rng     *rand.Rand
+	offset  int
+	limit   int
 }
 
 // nodeUsage is what is taken on one node.
@@ -52,6 +56,7 @@ func newPlacer(st State, job *structs.Job, all []*structs.Node, evalID string) *
 		usage:   map[string]*nodeUsage{},
 		stopped: map[string]bool{},
 		filters: map[string]string{},
+		classes: map[string]map[string]bool{},
 		rng:     rand.New(rand.NewSource(seed(evalID))),
 	}
 	for _, n := range all {
@@ -180,6 +185,7 @@ func (p *placer) selectNode(tg *structs.TaskGroup, penalty string) (*option, *st
 		if !ok {
 			reason = groupFilter(p.job, tg, node)
 			p.filters[key] = reason
+			p.recordClass(tg.Name, node.ComputedClass, reason == "")
 		}
 		if reason != "" {
 			metric.FilterNode(reason)
@@ -224,6 +230,68 @@ func (p *placer) selectNode(tg *structs.TaskGroup, penalty string) (*option, *st
 		return nil, metric, nil
 	}
 	return best, metric, nil
+}
+
+// recordClass notes that a node of class passed (or failed) tg's
+// feasibility checks. A class is eligible once any of its nodes passed;
+// since feasibility depends only on what the class hashes, one node
+// stands for all. Nodes without a class are not recorded, which leaves
+// them unknown: capacity on them always unblocks.
+func (p *placer) recordClass(group, class string, eligible bool) {
+	if class == "" {
+		return
+	}
+	m := p.classes[group]
+	if m == nil {
+		m = map[string]bool{}
+		p.classes[group] = m
+	}
+	m[class] = m[class] || eligible
+}
+
+// classEligibility is what a blocked evaluation records for the groups
+// that failed to place: per computed class, true if any failed group
+// found a node of it feasible, false only if every failed group checked
+// the class and found it infeasible (a class some failed group never
+// checked is left out, i.e. unknown); and whether the constraints of the
+// job or of a failed group read unique node properties, which no class
+// captures (the evaluation "escaped" class bookkeeping). A failed
+// placement checks every ready node of the job's datacenters and pool,
+// so the classes left out are those of nodes that were not candidates.
+func (p *placer) classEligibility(failed []string) (map[string]bool, bool) {
+	escaped := constraintsEscape(p.job.Constraints)
+	out := map[string]bool{}
+	seenBy := map[string]int{}
+	for _, name := range failed {
+		tg := p.job.LookupTaskGroup(name)
+		if tg == nil {
+			escaped = true // cannot tell what it needs: unblock on anything
+			continue
+		}
+		escaped = escaped || constraintsEscape(tg.Constraints)
+		for _, t := range tg.Tasks {
+			escaped = escaped || constraintsEscape(t.Constraints)
+		}
+		for class, ok := range p.classes[name] {
+			seenBy[class]++
+			out[class] = out[class] || ok
+		}
+	}
+	for class, ok := range out {
+		if !ok && seenBy[class] < len(failed) {
+			delete(out, class)
+		}
+	}
+	return out, escaped
+}
+
+func constraintsEscape(cs []*structs.Constraint) bool {
+	for _, c := range cs {
+		if structs.EscapesClass(c.LTarget) || structs.EscapesClass(c.RTarget) {
+			return true
+		}
+	}
+	return false
 }
 
 func hasGlob(s string) bool {

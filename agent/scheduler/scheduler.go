@@ -253,6 +253,15 @@ func failureReason(m *structs.AllocMetric) string {
 	return out
 }
 
+func sortedKeysOf[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
 func sortedKeys(m map[string]int) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
@@ -296,6 +305,9 @@ func (s *pass) finish() *Result {
 		// The state it was computed from: capacity freed after this index
 		// must still wake it.
 		blocked.SnapshotIndex = s.plan.SnapshotIndex
+		// Which node classes could run the failed groups, so that only
+		// capacity that can help wakes it.
+		blocked.ClassEligibility, blocked.EscapedComputedClass = s.placer.classEligibility(sortedKeysOf(s.failed))
 		ev.BlockedEval = blocked.ID
 		res.BlockedEval = blocked
 	}

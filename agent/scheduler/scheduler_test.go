@@ -721,3 +721,47 @@ func TestNoOpPassRecordsOneIgnore(t *testing.T) {
 		t.Fatalf("the no-op pass's decisions take %d bytes", len(b))
 	}
 }
+
+// A blocked evaluation records, per computed node class, whether the
+// failed group could run there (Nomad's ClassEligibility): a class whose
+// nodes pass the constraints is eligible even if they are full, one whose
+// nodes fail them is not, and the classes of nodes that were not
+// candidates (down) are not recorded (unknown). A constraint on a unique
+// node property escapes class bookkeeping.
+func TestBlockedEvalRecordsClassEligibility(t *testing.T) {
+	for _, escaped := range []bool{false, true} {
+		h := newHarness(t)
+		linux := h.node("linux", 1000, 1024)
+		windows := h.node("windows", 16000, 65536)
+		w := windows.Copy()
+		w.Attributes["kernel.name"] = "windows"
+		h.must(h.st.UpsertNode(h.next(), w))
+		down := h.node("down", 16000, 65536)
+		d := down.Copy()
+		d.NodeClass, d.Status = "other", structs.NodeStatusDown
+		h.must(h.st.UpsertNode(h.next(), d))
+		spec := h.parse("seed004.nomad", "cpu    = 500", "cpu    = 3000")
+		spec.Constraints = append(spec.Constraints, &structs.Constraint{LTarget: "${attr.kernel.name}", RTarget: "linux", Operand: "="})
+		if escaped {
+			spec.Constraints = append(spec.Constraints, &structs.Constraint{LTarget: "${node.unique.name}", RTarget: "windows", Operand: "!="})
+		}
+		job := h.register(spec)
+		res := h.schedule(h.eval(job, structs.EvalTriggerJobRegister))
+		if res.BlockedEval == nil {
+			t.Fatalf("escaped %v: no blocked eval", escaped)
+		}
+		linuxClass, _ := h.st.NodeByID(nil, linux.ID)
+		windowsClass, _ := h.st.NodeByID(nil, windows.ID)
+		downClass, _ := h.st.NodeByID(nil, down.ID)
+		if linuxClass.ComputedClass == windowsClass.ComputedClass || linuxClass.ComputedClass == downClass.ComputedClass {
+			t.Fatal("nodes that differ in what constraints test share a computed class")
+		}
+		want := map[string]bool{linuxClass.ComputedClass: true, windowsClass.ComputedClass: false}
+		if fmt.Sprint(res.BlockedEval.ClassEligibility) != fmt.Sprint(want) {
+			t.Fatalf("escaped %v: class eligibility %v, want %v", escaped, res.BlockedEval.ClassEligibility, want)
+		}
+		if res.BlockedEval.EscapedComputedClass != escaped {
+			t.Fatalf("EscapedComputedClass = %v, want %v", res.BlockedEval.EscapedComputedClass, escaped)
+		}
+	}
+}

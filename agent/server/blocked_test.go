@@ -3,6 +3,7 @@
 package server
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -12,7 +13,7 @@ import (
 func newTestBlockedEvals(t *testing.T) (*BlockedEvals, *EvalBroker) {
 	t.Helper()
 	broker := newTestEvalBroker(t, time.Minute, 3)
-	blocked := NewBlockedEvals(broker)
+	blocked := NewBlockedEvals(broker, nil)
 	blocked.SetEnabled(true)
 	t.Cleanup(func() { blocked.SetEnabled(false) })
 	return blocked, broker
@@ -222,5 +223,143 @@ func TestBlockedEvals_Disable(t *testing.T) {
 	blocked.Block(blockedTestEval("g", "j", 12))
 	if _, ok := blocked.Blocked("default", "j"); !ok {
 		t.Fatal("Block after re-enable not tracked")
+	}
+}
+
+// The rules by which a capacity change on named nodes unblocks an
+// evaluation, each as a Nomad-compatible server applies it (blocked
+// evaluations record ClassEligibility and EscapedComputedClass; capacity
+// changes are matched by the node's computed class, datacenter and pool).
+func TestBlockedEvals_UnblockNodes(t *testing.T) {
+	type scope struct {
+		dcs  []string
+		pool string
+	}
+	dc1 := func(class string) NodeCapacity { return NodeCapacity{Class: class, Datacenter: "dc1", Pool: "default"} }
+	cases := []struct {
+		name    string
+		elig    map[string]bool
+		escaped bool
+		scope   *scope // nil: the job is unknown to the scope lookup
+		nodes   []NodeCapacity
+		all     bool // Unblock: the nodes of the change are unknown
+		want    bool // unblocked
+	}{
+		// A class on which a node passed the job's constraints and
+		// drivers: new capacity there can help.
+		{name: "eligible class unblocks", elig: map[string]bool{"c1": true},
+			scope: &scope{dcs: []string{"dc1"}}, nodes: []NodeCapacity{dc1("c1")}, want: true},
+		// No node of the class passed: more capacity there cannot help.
+		{name: "ineligible class stays blocked", elig: map[string]bool{"c1": false},
+			scope: &scope{dcs: []string{"dc1"}}, nodes: []NodeCapacity{dc1("c1")}, want: false},
+		// A class the scheduler never saw (its nodes were not candidates
+		// then): it may fit, so unblock.
+		{name: "unknown class unblocks", elig: map[string]bool{"c1": false},
+			scope: &scope{dcs: []string{"dc1"}}, nodes: []NodeCapacity{dc1("c2")}, want: true},
+		// Constraints on unique node properties are not captured by
+		// classes: every change may help.
+		{name: "escaped evaluation unblocks on an ineligible class", elig: map[string]bool{"c1": false}, escaped: true,
+			scope: &scope{dcs: []string{"dc1"}}, nodes: []NodeCapacity{dc1("c1")}, want: true},
+		// A node without a computed class cannot be judged by class.
+		{name: "node without a class unblocks", elig: map[string]bool{"c1": false},
+			scope: &scope{dcs: []string{"dc1"}}, nodes: []NodeCapacity{dc1("")}, want: true},
+		// An evaluation that recorded no classes (blocked by an older
+		// server) knows no class to rule out.
+		{name: "no class records unblocks", scope: &scope{dcs: []string{"dc1"}},
+			nodes: []NodeCapacity{dc1("c1")}, want: true},
+		// One helpful node among several is enough.
+		{name: "any node of the change helps", elig: map[string]bool{"c1": false, "c2": true},
+			scope: &scope{dcs: []string{"dc1"}}, nodes: []NodeCapacity{dc1("c1"), dc1("c2")}, want: true},
+		// The job places only in its datacenters: other datacenters
+		// cannot help, whatever the class, even for an escaped job.
+		{name: "other datacenter stays blocked", elig: map[string]bool{"c1": true}, escaped: true,
+			scope: &scope{dcs: []string{"dc1"}}, nodes: []NodeCapacity{{Class: "c1", Datacenter: "dc2"}}, want: false},
+		// Datacenter patterns are globs, as in the job specification.
+		{name: "datacenter glob matches", elig: map[string]bool{"c1": true},
+			scope: &scope{dcs: []string{"dc*"}}, nodes: []NodeCapacity{{Class: "c1", Datacenter: "dc2"}}, want: true},
+		// The job places only in its node pool.
+		{name: "other node pool stays blocked", elig: map[string]bool{"c1": true},
+			scope: &scope{dcs: []string{"dc1"}, pool: "gpu"}, nodes: []NodeCapacity{dc1("c1")}, want: false},
+		// A job of node pool "all" places in every pool.
+		{name: "pool all matches every pool", elig: map[string]bool{"c1": true},
+			scope: &scope{dcs: []string{"dc1"}, pool: "all"}, nodes: []NodeCapacity{dc1("c1")}, want: true},
+		// Without the job's scope (not found), any datacenter or pool may
+		// help: the class rules alone decide.
+		{name: "unknown job scope: class rules only", elig: map[string]bool{"c1": true},
+			nodes: []NodeCapacity{{Class: "c1", Datacenter: "elsewhere", Pool: "other"}}, want: true},
+		// A change whose nodes are not known unblocks everything.
+		{name: "unknown nodes unblock everything", elig: map[string]bool{"c1": false},
+			scope: &scope{dcs: []string{"dc1"}}, all: true, want: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			broker := newTestEvalBroker(t, time.Minute, 3)
+			blocked := NewBlockedEvals(broker, func(ns, job string) ([]string, string, bool) {
+				if tc.scope == nil {
+					return nil, "", false
+				}
+				return tc.scope.dcs, tc.scope.pool, true
+			})
+			blocked.SetEnabled(true)
+			t.Cleanup(func() { blocked.SetEnabled(false) })
+			e := blockedTestEval("e", "j", 10)
+			e.ClassEligibility, e.EscapedComputedClass = tc.elig, tc.escaped
+			blocked.Block(e)
+			if tc.all {
+				blocked.Unblock(20)
+			} else {
+				blocked.UnblockNodes(20, tc.nodes)
+			}
+			_, stillBlocked := blocked.Blocked("default", "j")
+			if stillBlocked == tc.want {
+				t.Fatalf("unblocked = %v, want %v", !stillBlocked, tc.want)
+			}
+			if tc.want {
+				got, token := mustDequeueEval(t, broker)
+				if got.ID != "e" || got.Status != structs.EvalStatusPending {
+					t.Fatalf("dequeued %s (%s)", got.ID, got.Status)
+				}
+				mustAck(t, broker, got.ID, token)
+			} else {
+				checkBrokerStats(t, broker, BrokerStats{})
+			}
+		})
+	}
+}
+
+// An evaluation scheduled from a snapshot older than a capacity change is
+// retried at once only if that change could help it: a change on a class
+// it found ineligible is not a missed wake-up.
+func TestBlockedEvals_MissedUnblockByClass(t *testing.T) {
+	blocked, broker := newTestBlockedEvals(t)
+	blocked.UnblockNodes(20, []NodeCapacity{{Class: "c1", Datacenter: "dc1"}})
+
+	cases := []struct {
+		name   string
+		elig   map[string]bool
+		snap   uint64
+		missed bool
+	}{
+		{"older snapshot, ineligible class: waits", map[string]bool{"c1": false}, 19, false},
+		{"older snapshot, eligible class: retried", map[string]bool{"c1": true}, 19, true},
+		{"older snapshot, unknown class: retried", map[string]bool{"c2": false}, 19, true},
+		{"snapshot saw the change: waits", map[string]bool{"c1": true}, 20, false},
+	}
+	for i, tc := range cases {
+		e := blockedTestEval(fmt.Sprint("e", i), fmt.Sprint("j", i), uint64(30+i))
+		e.ClassEligibility, e.SnapshotIndex = tc.elig, tc.snap
+		blocked.Block(e)
+		_, tracked := blocked.Blocked("default", e.JobID)
+		if tracked == tc.missed {
+			t.Fatalf("%s: tracked = %v", tc.name, tracked)
+		}
+		if tc.missed {
+			got, token := mustDequeueEval(t, broker)
+			if got.ID != e.ID {
+				t.Fatalf("%s: dequeued %s", tc.name, got.ID)
+			}
+			mustAck(t, broker, got.ID, token)
+		}
+		checkBrokerStats(t, broker, BrokerStats{})
 	}
 }

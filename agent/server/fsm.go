@@ -156,8 +156,10 @@ func encode(t MessageType, req interface{}) ([]byte, error) {
 // every replica; only the leader's broker is enabled, so elsewhere they do
 // nothing.
 type fsmHooks struct {
-	evals    func(evals []*structs.Evaluation)
-	capacity func(index uint64)
+	evals func(evals []*structs.Evaluation)
+	// capacity names the nodes whose capacity changed and the
+	// allocations that stopped (nothing named: unknown where).
+	capacity func(index uint64, nodeIDs, allocIDs []string)
 }
 
 // fsm applies the raft log to the state store. It is the only writer of
@@ -203,6 +205,7 @@ func (f *fsm) Apply(l *raft.Log) interface{} {
 	var err error
 	var evals []*structs.Evaluation
 	capacity := false
+	var capNodes, capAllocs []string
 	switch t {
 	case JobRegisterRequestType:
 		var req JobRegisterRequest
@@ -244,6 +247,9 @@ func (f *fsm) Apply(l *raft.Log) interface{} {
 		err = st.UpsertPlanResults(l.Index, &req)
 		evals = req.EvalUpdates
 		capacity = len(req.AllocsStopped) > 0
+		for _, a := range req.AllocsStopped {
+			capAllocs = append(capAllocs, a.ID)
+		}
 	case NodeRegisterRequestType:
 		var req NodeRegisterRequest
 		decode(&req)
@@ -251,6 +257,7 @@ func (f *fsm) Apply(l *raft.Log) interface{} {
 			err = st.UpsertEvals(l.Index, req.Evals)
 		}
 		evals, capacity = req.Evals, req.Node.Status == structs.NodeStatusReady
+		capNodes = []string{req.Node.ID}
 	case NodeStatusUpdateRequestType:
 		var req NodeStatusUpdateRequest
 		decode(&req)
@@ -258,6 +265,7 @@ func (f *fsm) Apply(l *raft.Log) interface{} {
 			err = st.UpsertEvals(l.Index, req.Evals)
 		}
 		evals, capacity = req.Evals, req.Status == structs.NodeStatusReady
+		capNodes = []string{req.NodeID}
 	case NodeDrainUpdateRequestType:
 		var req NodeDrainUpdateRequest
 		decode(&req)
@@ -265,6 +273,7 @@ func (f *fsm) Apply(l *raft.Log) interface{} {
 			err = st.UpsertEvals(l.Index, req.Evals)
 		}
 		evals, capacity = req.Evals, req.MarkEligible
+		capNodes = []string{req.NodeID}
 	case NodeEligibilityUpdateRequestType:
 		var req NodeEligibilityUpdateRequest
 		decode(&req)
@@ -272,6 +281,7 @@ func (f *fsm) Apply(l *raft.Log) interface{} {
 			err = st.UpsertEvals(l.Index, req.Evals)
 		}
 		evals, capacity = req.Evals, req.Eligibility == structs.NodeSchedulingEligible
+		capNodes = []string{req.NodeID}
 	case NodeDeregisterRequestType:
 		var req NodeDeregisterRequest
 		decode(&req)
@@ -286,6 +296,7 @@ func (f *fsm) Apply(l *raft.Log) interface{} {
 		for _, a := range req.Allocs {
 			if a.ClientTerminalStatus() {
 				capacity = true
+				capAllocs = append(capAllocs, a.ID)
 			}
 		}
 	case AllocDesiredTransitionRequestType:
@@ -345,7 +356,7 @@ func (f *fsm) Apply(l *raft.Log) interface{} {
 		f.hooks.evals(evals)
 	}
 	if f.hooks.capacity != nil && capacity {
-		f.hooks.capacity(l.Index)
+		f.hooks.capacity(l.Index, capNodes, capAllocs)
 	}
 	return nil
 }

@@ -96,12 +96,65 @@ func (s *Server) evalsApplied(evals []*structs.Evaluation) {
 }
 
 // capacityFreed is the FSM hook for changes that may make room: blocked
-// evaluations get another try.
-func (s *Server) capacityFreed(index uint64) {
+// evaluations that the change can help get another try. The change names
+// the nodes it happened on and the allocations that stopped; each is
+// resolved to its node's computed class, datacenter and pool. Anything
+// that cannot be resolved (an allocation or node already gone, or a change
+// that names nothing) unblocks every evaluation: a missed wake-up would
+// leave a job waiting forever.
+func (s *Server) capacityFreed(index uint64, nodeIDs, allocIDs []string) {
+	if !s.blocked.Enabled() {
+		return
+	}
 	// Always tell the blocked set, even when it is empty: it remembers
 	// the index, so an evaluation computed before this change but blocked
 	// after it is retried at once instead of missing the wake-up.
-	s.blocked.Unblock(index)
+	nodes, ok := s.capacityNodes(nodeIDs, allocIDs)
+	if !ok {
+		s.blocked.Unblock(index)
+		return
+	}
+	s.blocked.UnblockNodes(index, nodes)
+}
+
+// capacityNodes resolves a capacity change to the nodes it happened on.
+func (s *Server) capacityNodes(nodeIDs, allocIDs []string) ([]NodeCapacity, bool) {
+	if len(nodeIDs) == 0 && len(allocIDs) == 0 {
+		return nil, false
+	}
+	st := s.State()
+	ids := append([]string(nil), nodeIDs...)
+	for _, id := range allocIDs {
+		a, err := st.AllocByID(nil, id)
+		if err != nil || a == nil || a.NodeID == "" {
+			return nil, false
+		}
+		ids = append(ids, a.NodeID)
+	}
+	seen := map[string]bool{}
+	var out []NodeCapacity
+	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		n, err := st.NodeByID(nil, id)
+		if err != nil || n == nil {
+			return nil, false
+		}
+		out = append(out, NodeCapacity{Class: n.ComputedClass, Datacenter: n.Datacenter, Pool: n.NodePool})
+	}
+	return out, true
+}
+
+// jobScope is where a job may place: its datacenters and node pool, as
+// the blocked set filters capacity changes by them.
+func (s *Server) jobScope(namespace, jobID string) ([]string, string, bool) {
+	job, err := s.State().JobByID(nil, namespace, jobID)
+	if err != nil || job == nil {
+		return nil, "", false
+	}
+	return job.Datacenters, job.NodePool, true
 }
 
 // cancelEvalAsync marks an evaluation canceled. It runs in its own

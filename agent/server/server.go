@@ -194,7 +194,7 @@ func NewServer(cfg *Config) (*Server, error) {
 	s.pool = droverrpc.NewPool(5 * time.Second)
 	s.reconcileCh = make(chan struct{}, 1)
 	s.warned = map[string]bool{}
-	s.blocked = NewBlockedEvals(s.broker)
+	s.blocked = NewBlockedEvals(s.broker, s.jobScope)
 	s.planQ = newPlanQueue()
 	s.heartbeats = newHeartbeats(s)
 	f.hooks = fsmHooks{evals: s.evalsApplied, capacity: s.capacityFreed}

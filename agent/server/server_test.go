@@ -456,6 +456,55 @@ func TestServer_BlockedEvalPlacesWhenCapacityAppears(t *testing.T) {
 	})
 }
 
+// TestServer_BlockedEvalWaitsForCapacityThatHelps: a blocked evaluation
+// stays blocked when capacity appears where its job cannot run (a node
+// of a class whose nodes fail its constraints, a node of another
+// datacenter), and is retried when it appears on a node of an eligible
+// class. (A node of a class the evaluation has not seen would unblock it:
+// the class might fit.)
+func TestServer_BlockedEvalWaitsForCapacityThatHelps(t *testing.T) {
+	s := testServer(t, "")
+	defer s.Shutdown()
+	startFakeClient(t, s, testNode("small", 1000, 1024))
+	windows := func(name string) *structs.Node {
+		n := testNode(name, 8000, 8192)
+		n.Attributes["kernel.name"] = "windows"
+		return n
+	}
+	if _, err := s.RegisterNode(windows("windows-1")); err != nil {
+		t.Fatal(err)
+	}
+	job := parseJob(t, "seed004.nomad", "cpu    = 500", "cpu    = 3000")
+	job.Constraints = append(job.Constraints, &structs.Constraint{LTarget: "${attr.kernel.name}", RTarget: "linux", Operand: "="})
+	resp, err := s.RegisterJob(job, false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "first eval", evalDone(t, s, resp.EvalID))
+	waitFor(t, 10*time.Second, "the blocked eval tracked", func() (bool, string) {
+		_, ok := s.blocked.Blocked(job.Namespace, job.ID)
+		return ok, ""
+	})
+	elsewhere := testNode("elsewhere", 8000, 8192)
+	elsewhere.Datacenter = "dc9"
+	for _, n := range []*structs.Node{windows("windows-2"), elsewhere} {
+		// The FSM's hooks run before the write is acknowledged.
+		if _, err := s.RegisterNode(n); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := s.blocked.Blocked(job.Namespace, job.ID); !ok {
+			t.Fatalf("capacity on node %s (which the job cannot use) unblocked its evaluation", n.Name)
+		}
+	}
+	if _, err := s.RegisterNode(testNode("big", 8000, 8192)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "placed on the new node", func() (bool, string) {
+		live := liveAllocs(t, s, job)
+		return len(live) == 1, fmt.Sprintf("%d live", len(live))
+	})
+}
+
 // TestServer_AutoRevertOnUnhealthy: an update whose allocation turns
 // unhealthy fails the deployment and rolls back to the stable version.
 func TestServer_AutoRevertOnUnhealthy(t *testing.T) {

@@ -26,6 +26,7 @@ const (
 // but drain and eligibility are the operator's decisions, stored on the
 // server: the stored Drain, DrainStrategy, SchedulingEligibility and
 // LastDrain win, and the node's events are appended to the stored ones.
+// The node's ComputedClass is computed here (see structs.Node.ComputeClass).
 func (s *StateStore) UpsertNode(index uint64, node *structs.Node) error {
 	return s.update(index, func(w *writer) error {
 		existing, err := nodeByID(nil, w.txn, node.ID)
@@ -49,6 +50,9 @@ func (s *StateStore) UpsertNode(index uint64, node *structs.Node) error {
 			}
 		}
 		node.Events = appendEvents(node.Events, index, incoming...)
+		// Derived from what the node reports, so every server computes
+		// the same class.
+		node.ComputedClass = node.ComputeClass()
 		if err := w.insert(TableNodes, node); err != nil {
 			return fmt.Errorf("upsert node %q: %w", node.ID, err)
 		}

@@ -219,6 +219,10 @@ func decodeRecord(rec record, jobs map[int]*structs.Job) (string, interface{}, e
 			return "", nil, errors.New("node record without a node")
 		}
 		nr.Node.SecretID = nr.SecretID
+		if nr.Node.ComputedClass == "" {
+			// A snapshot from before nodes had a computed class.
+			nr.Node.ComputedClass = nr.Node.ComputeClass()
+		}
 		return TableNodes, nr.Node, nil
 	}
 	return "", nil, fmt.Errorf("unknown record type %q", rec.Type)

@@ -48,14 +48,22 @@ type Evaluation struct {
 	PreviousEval      string
 	BlockedEval       string
 	FailedTGAllocs    map[string]*AllocMetric
-	ClassEligibility  map[string]bool
-	QueuedAllocations map[string]int
-	PlanAnnotations   *PlanAnnotations
-	SnapshotIndex     uint64
-	CreateIndex       uint64
-	ModifyIndex       uint64
-	CreateTime        int64
-	ModifyTime        int64
+	// ClassEligibility and EscapedComputedClass are recorded on a blocked
+	// evaluation: for each computed node class the scheduler saw, whether
+	// the job could run there (constraints and drivers, not capacity), and
+	// whether the job's constraints read unique node properties, which
+	// classes do not capture. Capacity that appears on a node of a class
+	// known to be ineligible cannot help the evaluation, so it stays
+	// blocked; anything else unblocks it.
+	ClassEligibility     map[string]bool
+	EscapedComputedClass bool
+	QueuedAllocations    map[string]int
+	PlanAnnotations      *PlanAnnotations
+	SnapshotIndex        uint64
+	CreateIndex          uint64
+	ModifyIndex          uint64
+	CreateTime           int64
+	ModifyTime           int64
 
 	// RelatedEvals is filled only in the answer to a request for one
 	// evaluation with ?related=true (the evaluations its links reach);
@@ -101,6 +109,12 @@ func (e *Evaluation) Copy() *Evaluation {
 		c.FailedTGAllocs = make(map[string]*AllocMetric, len(e.FailedTGAllocs))
 		for k, v := range e.FailedTGAllocs {
 			c.FailedTGAllocs[k] = v
+		}
+	}
+	if e.ClassEligibility != nil {
+		c.ClassEligibility = make(map[string]bool, len(e.ClassEligibility))
+		for k, v := range e.ClassEligibility {
+			c.ClassEligibility[k] = v
 		}
 	}
 	if e.QueuedAllocations != nil {

@@ -1,6 +1,9 @@
 package structs
 
 import (
+	"hash/fnv"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -54,8 +57,13 @@ type Node struct {
 	Events                []*NodeEvent
 	Drivers               map[string]*DriverInfo
 	LastDrain             *DrainMetadata
-	CreateIndex           uint64
-	ModifyIndex           uint64
+	// ComputedClass is a hash of what a job's constraints and drivers can
+	// test on the node (see ComputeClass). The state store sets it; the
+	// scheduler records per class whether a blocked job could run there,
+	// so that new capacity wakes only the jobs it can help.
+	ComputedClass string
+	CreateIndex   uint64
+	ModifyIndex   uint64
 }
 
 // NodeResources is what a node offers.
@@ -253,4 +261,66 @@ func (n *Node) Property(name string) (string, bool) {
 		return v, ok
 	}
 	return "", false
+}
+
+// UniquePrefix marks the attributes and metadata that are particular to
+// one node (its address, its hostname), which the computed class leaves
+// out: a constraint on them can only ever be judged node by node.
+const UniquePrefix = "unique."
+
+// ComputeClass returns the node's computed class: a hash of everything a
+// feasibility check can read, namely the datacenter, node class and node
+// pool, the attributes and metadata except those marked unique, and
+// which drivers are detected and healthy. Nodes of one class are equally
+// feasible for any job whose constraints do not reference a unique
+// property; capacity (resources, ports) is not part of the class, since
+// it is judged separately as allocations come and go. Status, drain and
+// eligibility are not part of it either: they decide whether a node is
+// considered at all, not what it can run.
+func (n *Node) ComputeClass() string {
+	h := fnv.New64a()
+	field := func(parts ...string) {
+		for _, p := range parts {
+			h.Write([]byte(p))
+			h.Write([]byte{0})
+		}
+		h.Write([]byte{1})
+	}
+	field("datacenter", n.Datacenter)
+	field("class", n.NodeClass)
+	field("pool", n.NodePool)
+	for _, m := range []struct {
+		name string
+		kv   map[string]string
+	}{{"attr", n.Attributes}, {"meta", n.Meta}} {
+		keys := make([]string, 0, len(m.kv))
+		for k := range m.kv {
+			if !strings.HasPrefix(k, UniquePrefix) {
+				keys = append(keys, k)
+			}
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			field(m.name, k, m.kv[k])
+		}
+	}
+	drivers := make([]string, 0, len(n.Drivers))
+	for name := range n.Drivers {
+		drivers = append(drivers, name)
+	}
+	sort.Strings(drivers)
+	for _, name := range drivers {
+		d := n.Drivers[name]
+		usable := d != nil && d.Detected && d.Healthy
+		field("driver", name, strconv.FormatBool(usable))
+	}
+	return "v1:" + strconv.FormatUint(h.Sum64(), 10)
+}
+
+// EscapesClass reports whether a constraint target reads a unique
+// property of the node (node.unique.*, attr.unique.*, meta.unique.*),
+// which the computed class does not cover: a job with such a constraint
+// cannot be judged by class.
+func EscapesClass(target string) bool {
+	return strings.HasPrefix(target, "${") && strings.Contains(target, UniquePrefix)
 }
