@@ -224,7 +224,8 @@ type Result struct {
 	// Raft is what the server proposed to raft during the run.
 	Raft   server.RaftEntryStats `json:"raft"`
 	Memory Memory                `json:"memory"`
-	// Elapsed is the wall time of the whole run, set-up included.
+	// Elapsed is the wall time of the whole run, set-up and teardown
+	// included.
 	Elapsed Seconds `json:"elapsed_s"`
 }
 

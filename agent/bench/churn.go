@@ -34,7 +34,7 @@ func (s *sim) churn(ctx context.Context, res *Result) error {
 	var failing sync.WaitGroup
 	defer failing.Wait()
 	owed := 0.0
-	last, lastSample := start, start
+	last, lastSample, lastProgress := start, start, start
 	counts := func() (failed, replaced int) {
 		s.churnMu.Lock()
 		defer s.churnMu.Unlock()
@@ -62,7 +62,8 @@ func (s *sim) churn(ctx context.Context, res *Result) error {
 			lastSample = now
 			failed, replaced := counts()
 			c.MaxBacklog = max(c.MaxBacklog, failed-replaced)
-			if s.opts.Progress != nil && int(now.Sub(start).Seconds())%5 == 0 {
+			if s.opts.Progress != nil && now.Sub(lastProgress) >= 5*time.Second {
+				lastProgress = now
 				fmt.Fprintf(s.opts.Progress, "%8.1fs  churning: %d failed, %d replaced, %d running\n",
 					s.since().Seconds(), failed, replaced, s.running.Load())
 			}

@@ -120,6 +120,7 @@ func procMemory() (rss, peak uint64) {
 // heapSampler records the peak heap in use, once a second, until stopped.
 type heapSampler struct {
 	mu   sync.Mutex
+	last uint64
 	peak uint64
 	stop chan struct{}
 	done chan struct{}
@@ -147,6 +148,7 @@ func startHeapSampler() *heapSampler {
 func (h *heapSampler) sample() {
 	v := heapInUse()
 	h.mu.Lock()
+	h.last = v
 	if v > h.peak {
 		h.peak = v
 	}
@@ -159,13 +161,13 @@ func (h *heapSampler) finish(profile io.Writer) Memory {
 	close(h.stop)
 	<-h.done
 	h.sample()
+	m := Memory{Goroutines: runtime.NumGoroutine()}
+	m.RSS, m.PeakRSS = procMemory()
+	h.mu.Lock()
+	m.HeapInUse, m.PeakHeapInUse = h.last, h.peak
+	h.mu.Unlock()
 	if profile != nil {
 		pprof.Lookup("heap").WriteTo(profile, 0)
 	}
-	m := Memory{HeapInUse: heapInUse(), Goroutines: runtime.NumGoroutine()}
-	h.mu.Lock()
-	m.PeakHeapInUse = h.peak
-	h.mu.Unlock()
-	m.RSS, m.PeakRSS = procMemory()
 	return m
 }
