@@ -81,6 +81,9 @@ type Options struct {
 	// the moment the outcome is reached (or the run gives up), before
 	// anything is stopped: what the cluster holds at its fullest.
 	HeapProfile io.Writer
+	// heartbeatTTL, when set, is the server's shortest heartbeat TTL and
+	// its grace (tests shorten them to see nodes heartbeat).
+	heartbeatTTL time.Duration
 	// ServerLog, when set, receives the server's (and c1k's agent's) log;
 	// it is discarded otherwise.
 	ServerLog io.Writer

@@ -137,6 +137,17 @@ func TestBenchChurnTiny(t *testing.T) {
 	}
 }
 
+// Simulated nodes heartbeat on their own, however slow their allocation
+// updates: with TTLs of 300 ms a node that missed one would be marked
+// down, which the run's verification refuses.
+func TestBenchNodesHeartbeat(t *testing.T) {
+	r, err := Run(context.Background(), tiny(t, PresetChurn, func(o *Options) {
+		o.Nodes, o.Allocs, o.Duration = 10, 50, 2*time.Second
+		o.heartbeatTTL = 300 * time.Millisecond
+	}))
+	checkResult(t, r, err)
+}
+
 func TestBenchC1kTiny(t *testing.T) {
 	r, err := Run(context.Background(), tiny(t, PresetC1k, func(o *Options) { o.Allocs = 20 }))
 	checkResult(t, r, err)

@@ -87,6 +87,9 @@ func startServer(ctx context.Context, opts Options) (*server.Server, error) {
 	cfg.DataDir = ""
 	cfg.RPCAddr = "127.0.0.1:0"
 	cfg.NumSchedulers = runtime.NumCPU()
+	if opts.heartbeatTTL > 0 {
+		cfg.MinHeartbeatTTL, cfg.HeartbeatGrace = opts.heartbeatTTL, opts.heartbeatTTL
+	}
 	out := opts.ServerLog
 	if out == nil {
 		out = io.Discard
@@ -148,6 +151,8 @@ func runSim(ctx context.Context, opts Options, res *Result) (err error) {
 	}
 	begin := time.Now()
 	startNodes := func() {
+		s.wg.Add(1)
+		go s.heartbeat(nodeCtx)
 		for _, n := range s.nodes {
 			s.wg.Add(1)
 			go n.run(nodeCtx)
@@ -284,8 +289,22 @@ func (s *sim) stoppedRunning(ids []string) {
 	s.running.Add(-int64(len(ids)))
 }
 
-// verify checks the server's state once the outcome was seen.
+// verify checks the server's state once the outcome was seen: no node
+// went down (each heartbeat was in time) and every job runs its count.
 func (s *sim) verify() error {
+	for _, n := range s.nodes {
+		node, err := s.srv.State().NodeByID(nil, n.node.ID)
+		if err != nil {
+			return err
+		}
+		if node == nil || node.Status != structs.NodeStatusReady {
+			status := "missing"
+			if node != nil {
+				status = node.Status
+			}
+			return fmt.Errorf("%w: verify: node %s is %s, not ready", ErrOutcome, n.node.Name, status)
+		}
+	}
 	var nodeIDs []string
 	if s.opts.Preset == PresetBoot {
 		for _, n := range s.nodes {
@@ -356,14 +375,18 @@ func (o Options) jobSizes() []int {
 }
 
 // simNode is one simulated client node. It registers, reports ready,
-// heartbeats at half its TTL and follows its allocations with blocking
-// queries, as a client does, but runs nothing: a new allocation is
+// heartbeats at half its TTL (sim.heartbeat) and follows its allocations
+// with blocking queries, as a client does, but runs nothing: a new allocation is
 // reported running, one the server stops is reported complete, and the
 // updates of a Batch interval go to the server together.
 type simNode struct {
 	s       *sim
 	node    *structs.Node
 	readyAt atomic.Int64 // Unix ns, just before the node reported ready
+	// nextBeat is when the node's next heartbeat is due (Unix ns; 0
+	// until it registered), beating whether one is in flight.
+	nextBeat atomic.Int64
+	beating  atomic.Bool
 
 	mu      sync.Mutex
 	local   map[string]*localAlloc
@@ -387,21 +410,21 @@ func (n *simNode) run(ctx context.Context) {
 		}
 		return
 	}
+	n.nextBeat.Store(time.Now().Add(resp.HeartbeatTTL / 2).UnixNano())
 	n.s.registered.Add(1)
-	ttl := resp.HeartbeatTTL
-	nextBeat := time.Now().Add(ttl / 2)
 	var index uint64
 	var flushAt time.Time
 	for ctx.Err() == nil {
-		wait := time.Until(nextBeat)
+		// A client's longest blocking query; queued updates shorten it.
+		wait := 5 * time.Minute
 		if n.hasPending() {
 			if flushAt.IsZero() {
 				flushAt = time.Now().Add(n.s.opts.Batch)
 			}
-			wait = min(wait, time.Until(flushAt))
+			wait = time.Until(flushAt)
 		}
 		// A blocking query takes a wait of 0 as its longest default, so a
-		// due flush or heartbeat goes first.
+		// due flush goes first.
 		if wait >= time.Millisecond {
 			reply, err := srv.GetNodeAllocs(ctx, n.node.ID, index, wait)
 			if ctx.Err() != nil {
@@ -419,28 +442,50 @@ func (n *simNode) run(ctx context.Context) {
 			n.reconcile(reply.Allocs)
 			continue
 		}
-		now := time.Now()
-		if n.hasPending() && !now.Before(flushAt) {
-			if err := n.flush(); err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				n.s.fail(fmt.Errorf("node %s: report allocations: %w", n.node.Name, err))
+		if err := n.flush(); err != nil {
+			if ctx.Err() != nil {
 				return
 			}
-			flushAt = time.Time{}
+			n.s.fail(fmt.Errorf("node %s: report allocations: %w", n.node.Name, err))
+			return
 		}
-		if !now.Before(nextBeat) {
-			resp, err := srv.Heartbeat(n.node.ID)
-			if err != nil {
-				if ctx.Err() != nil {
+		flushAt = time.Time{}
+	}
+}
+
+// heartbeat runs until ctx ends: every 50 ms it sends the heartbeats
+// that are due, each in a goroutine of its own, so that one node's slow
+// write never delays another's heartbeat; a node's heartbeats are
+// independent of its allocation updates, as in a client.
+func (s *sim) heartbeat(ctx context.Context) {
+	defer s.wg.Done()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		now := time.Now().UnixNano()
+		for _, n := range s.nodes {
+			due := n.nextBeat.Load()
+			if due == 0 || due > now || !n.beating.CompareAndSwap(false, true) {
+				continue
+			}
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				defer n.beating.Store(false)
+				resp, err := s.srv.Heartbeat(n.node.ID)
+				if err != nil {
+					if ctx.Err() == nil {
+						s.fail(fmt.Errorf("node %s: heartbeat: %w", n.node.Name, err))
+					}
 					return
 				}
-				n.s.fail(fmt.Errorf("node %s: heartbeat: %w", n.node.Name, err))
-				return
-			}
-			ttl = resp.HeartbeatTTL
-			nextBeat = now.Add(ttl / 2)
+				n.nextBeat.Store(time.Now().Add(resp.HeartbeatTTL / 2).UnixNano())
+			}()
 		}
 	}
 }
