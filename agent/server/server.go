@@ -166,6 +166,9 @@ type Server struct {
 
 	leaderMu     sync.Mutex
 	leaderCancel context.CancelFunc
+
+	// entries counts the raft entries proposed (RaftEntryStats).
+	entries entryCounter
 }
 
 // NewServer starts a server: it opens (or restores) raft, bootstraps a
@@ -416,6 +419,7 @@ func (s *Server) apply(t MessageType, req interface{}) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	s.entries.record(t, len(buf))
 	f := s.raft.Apply(buf, 30*time.Second)
 	if err := s.await(f); err != nil {
 		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {

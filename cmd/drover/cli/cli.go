@@ -174,6 +174,7 @@ func newRootCommand(s *streams) *cobra.Command {
 		newClusterCommand(s),
 		newAgentInfoCommand(s),
 		newMonitorCommand(s),
+		newBenchCommand(s),
 		newCompletionCommand(s),
 	)
 	// Hyphenated names from older releases, still used by the operations
