@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -26,6 +25,8 @@ type planFixture struct {
 	f     *fsm
 	index uint64
 	now   time.Time
+	// enc builds log entries (encode unless a test plays an older server).
+	enc func(MessageType, interface{}) ([]byte, error)
 }
 
 func newPlanFixture(tb testing.TB, nodes int) *planFixture {
@@ -34,7 +35,7 @@ func newPlanFixture(tb testing.TB, nodes int) *planFixture {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	p := &planFixture{tb: tb, f: f, index: 1, now: time.Unix(1700000000, 0).UTC()}
+	p := &planFixture{tb: tb, f: f, index: 1, now: time.Unix(1700000000, 0).UTC(), enc: encode}
 	for i := 0; i < nodes; i++ {
 		n := testNode(fmt.Sprintf("node-%d", i), 16000, 65536)
 		n.NodePool = "default"
@@ -47,7 +48,7 @@ func newPlanFixture(tb testing.TB, nodes int) *planFixture {
 // apply encodes req as a log entry and applies it at the next index.
 func (p *planFixture) apply(t MessageType, req interface{}) []byte {
 	p.tb.Helper()
-	buf, err := encode(t, req)
+	buf, err := p.enc(t, req)
 	if err != nil {
 		p.tb.Fatal(err)
 	}
@@ -79,12 +80,23 @@ func (p *planFixture) register(job *structs.Job) *structs.Job {
 // the plan applier would replicate for it, not yet applied.
 func (p *planFixture) plan(job *structs.Job) *state.ApplyPlanResultsRequest {
 	p.tb.Helper()
-	e := &structs.Evaluation{
+	e := newEval(job)
+	p.apply(EvalUpdateRequestType, &EvalUpdateRequest{Evals: []*structs.Evaluation{e}})
+	return p.schedule(e)
+}
+
+func newEval(job *structs.Job) *structs.Evaluation {
+	return &structs.Evaluation{
 		ID: structs.GenerateUUID(), Namespace: job.Namespace, Priority: job.Priority, Type: job.Type,
 		TriggeredBy: structs.EvalTriggerJobRegister, JobID: job.ID, JobModifyIndex: job.JobModifyIndex,
 		Status: structs.EvalStatusPending,
 	}
-	p.apply(EvalUpdateRequestType, &EvalUpdateRequest{Evals: []*structs.Evaluation{e}})
+}
+
+// schedule runs the scheduler for a stored evaluation and returns the
+// entry of its plan as the plan applier builds it, not yet applied.
+func (p *planFixture) schedule(e *structs.Evaluation) *state.ApplyPlanResultsRequest {
+	p.tb.Helper()
 	snap := p.f.State().Snapshot()
 	res, err := scheduler.Schedule(snap, e, p.now)
 	if err != nil {
@@ -187,7 +199,7 @@ func BenchmarkPlanEntry10k(b *testing.B) {
 		b.Run(name+"/decode", func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				var back state.ApplyPlanResultsRequest
-				if err := json.Unmarshal(buf[1:], &back); err != nil {
+				if err := decodeEntry(buf[1:], &back); err != nil {
 					b.Fatal(err)
 				}
 			}
