@@ -267,10 +267,12 @@ func (f *fsm) Apply(l *raft.Log) interface{} {
 	case ApplyPlanResultsRequestType:
 		var req state.ApplyPlanResultsRequest
 		decode(&req)
-		f.denormalizeStops(st, req.AllocsStopped)
 		err = st.UpsertPlanResults(l.Index, &req)
 		evals = req.EvalUpdates
-		capacity = len(req.AllocsStopped) > 0
+		capacity = len(req.AllocStops) > 0 || len(req.AllocsStopped) > 0
+		for _, a := range req.AllocStops {
+			capAllocs = append(capAllocs, a.ID)
+		}
 		for _, a := range req.AllocsStopped {
 			capAllocs = append(capAllocs, a.ID)
 		}
@@ -383,19 +385,6 @@ func (f *fsm) Apply(l *raft.Log) interface{} {
 		f.hooks.capacity(l.Index, capNodes, capAllocs)
 	}
 	return nil
-}
-
-// denormalizeStops gives stopped allocations the job version they ran,
-// which the plan leaves out to keep log entries small.
-func (f *fsm) denormalizeStops(st *state.StateStore, stops []*structs.Allocation) {
-	for _, a := range stops {
-		if a.Job != nil {
-			continue
-		}
-		if existing, err := st.AllocByID(nil, a.ID); err == nil && existing != nil {
-			a.Job = existing.Job
-		}
-	}
 }
 
 // Snapshot captures the state as of the last applied entry.

@@ -125,24 +125,34 @@ func dump(v interface{}) string {
 }
 
 // TestFSM_AppliesLegacyJSONLog plays one history, with an entry of every
-// type, into two FSMs: one as an older server logged it (JSON), one as
-// this server logs it (MessagePack). After every entry both states must
-// be the same, so a raft log written before MessagePack still applies.
+// type, into two FSMs: one as an older server logged it (JSON, plans not
+// normalised), one as this server logs it (MessagePack, normalised
+// plans). After every entry both states must be the same, so a raft log
+// written before MessagePack still applies, and a normalised plan
+// commits what the whole one did.
 func TestFSM_AppliesLegacyJSONLog(t *testing.T) {
 	old, cur := newPlanFixture(t, 0), newPlanFixture(t, 0)
 	old.enc = encodeJSON
 	seen := map[MessageType]bool{}
-	step := func(mt MessageType, req interface{}) {
+	apply := func(mt MessageType, oldReq, curReq interface{}) {
 		t.Helper()
 		seen[mt] = true
-		old.apply(mt, req)
-		cur.apply(mt, req)
+		old.apply(mt, oldReq)
+		cur.apply(mt, curReq)
 		a, b := dumpState(t, old.f.State()), dumpState(t, cur.f.State())
 		for k := range a {
 			if a[k] != b[k] {
-				t.Fatalf("after a %T entry, %s differs:\nJSON    %s\nmsgpack %s", req, k, a[k], b[k])
+				t.Fatalf("after a %T entry, %s differs:\nJSON    %s\nmsgpack %s", curReq, k, a[k], b[k])
 			}
 		}
+	}
+	step := func(mt MessageType, req interface{}) {
+		t.Helper()
+		apply(mt, req, req)
+	}
+	stepPlan := func(pl planned) {
+		t.Helper()
+		apply(ApplyPlanResultsRequestType, pl.legacy, pl.cur)
 	}
 	ts := old.now
 	event := func(msg string) *structs.NodeEvent {
@@ -167,10 +177,10 @@ func TestFSM_AppliesLegacyJSONLog(t *testing.T) {
 	step(JobRegisterRequestType, &JobRegisterRequest{Job: job, Eval: e})
 	v1, _ := old.f.State().JobByID(nil, job.Namespace, job.ID)
 	plan := old.schedule(e)
-	if len(plan.AllocsPlaced) != 3 || plan.Deployment == nil {
-		t.Fatalf("v1: want 3 placements in a deployment, got %d (deployment %v)", len(plan.AllocsPlaced), plan.Deployment)
+	if len(plan.cur.AllocsPlaced) != 3 || plan.cur.Deployment == nil {
+		t.Fatalf("v1: want 3 placements in a deployment, got %d (deployment %v)", len(plan.cur.AllocsPlaced), plan.cur.Deployment)
 	}
-	step(ApplyPlanResultsRequestType, plan)
+	stepPlan(plan)
 	done := *e
 	done.Status = structs.EvalStatusComplete
 	step(EvalUpdateRequestType, &EvalUpdateRequest{Evals: []*structs.Evaluation{&done}})
@@ -196,7 +206,7 @@ func TestFSM_AppliesLegacyJSONLog(t *testing.T) {
 	}
 	runAll()
 	step(DeploymentStatusUpdateRequestType, &DeploymentStatusUpdateRequest{
-		Update: &structs.DeploymentStatusUpdate{DeploymentID: plan.Deployment.ID, Status: structs.DeploymentStatusSuccessful,
+		Update: &structs.DeploymentStatusUpdate{DeploymentID: plan.cur.Deployment.ID, Status: structs.DeploymentStatusSuccessful,
 			StatusDescription: "Deployment completed successfully"},
 		Stable: &JobStabilityRequest{Namespace: job.Namespace, JobID: job.ID, Version: v1.Version, Stable: true},
 	})
@@ -207,12 +217,12 @@ func TestFSM_AppliesLegacyJSONLog(t *testing.T) {
 	e2 := newEval(v2)
 	step(JobRegisterRequestType, &JobRegisterRequest{Job: v2, Eval: e2})
 	plan = old.schedule(e2)
-	if len(plan.AllocsPlaced) != 1 || plan.Deployment == nil {
-		t.Fatalf("v2: want 1 canary in a deployment, got %d placed", len(plan.AllocsPlaced))
+	if len(plan.cur.AllocsPlaced) != 1 || plan.cur.Deployment == nil {
+		t.Fatalf("v2: want 1 canary in a deployment, got %d placed", len(plan.cur.AllocsPlaced))
 	}
-	step(ApplyPlanResultsRequestType, plan)
+	stepPlan(plan)
 	runAll()
-	step(DeploymentPromoteRequestType, &DeploymentPromoteRequest{DeploymentID: plan.Deployment.ID, Groups: []string{"cache"},
+	step(DeploymentPromoteRequestType, &DeploymentPromoteRequest{DeploymentID: plan.cur.Deployment.ID, Groups: []string{"cache"},
 		Eval: newEval(v2)})
 	stored2, _ := old.f.State().JobByID(nil, job.Namespace, job.ID)
 	step(JobStabilityRequestType, &JobStabilityRequest{Namespace: job.Namespace, JobID: job.ID, Version: stored2.Version})
@@ -221,10 +231,10 @@ func TestFSM_AppliesLegacyJSONLog(t *testing.T) {
 	e5 := newEval(v2)
 	step(EvalUpdateRequestType, &EvalUpdateRequest{Evals: []*structs.Evaluation{e5}})
 	plan = old.schedule(e5)
-	if len(plan.AllocsStopped) == 0 || len(plan.AllocsPlaced) == 0 {
-		t.Fatalf("v2 after promotion: want replacements, got %d stopped, %d placed", len(plan.AllocsStopped), len(plan.AllocsPlaced))
+	if len(plan.cur.AllocStops) == 0 || len(plan.cur.AllocsPlaced) == 0 {
+		t.Fatalf("v2 after promotion: want replacements, got %d stopped, %d placed", len(plan.cur.AllocStops), len(plan.cur.AllocsPlaced))
 	}
-	step(ApplyPlanResultsRequestType, plan)
+	stepPlan(plan)
 	allocs := runAll()
 
 	// v3 only changes policy: every live allocation is updated in place.
@@ -233,10 +243,38 @@ func TestFSM_AppliesLegacyJSONLog(t *testing.T) {
 	e3 := newEval(v3)
 	step(JobRegisterRequestType, &JobRegisterRequest{Job: v3, Eval: e3})
 	plan = old.schedule(e3)
-	if len(plan.AllocsUpdated) == 0 {
+	if len(plan.cur.AllocsUpdated) == 0 {
 		t.Fatal("v3: want in-place updates, got none")
 	}
-	step(ApplyPlanResultsRequestType, plan)
+	stepPlan(plan)
+	allocs = runAll()
+	if d := plan.cur.Deployment; d != nil {
+		step(DeploymentStatusUpdateRequestType, &DeploymentStatusUpdateRequest{
+			Update: &structs.DeploymentStatusUpdate{DeploymentID: d.ID, Status: structs.DeploymentStatusSuccessful}})
+	}
+
+	// A failed allocation waits for its reschedule delay: the plan only
+	// gives it a follow-up evaluation, and it keeps its job version.
+	var live *structs.Allocation
+	for _, a := range allocs {
+		if !a.TerminalStatus() {
+			live = a
+			break
+		}
+	}
+	step(AllocClientUpdateRequestType, &AllocClientUpdateRequest{Allocs: []*structs.Allocation{{
+		ID: live.ID, ClientStatus: structs.AllocClientStatusFailed,
+		TaskStates: map[string]*structs.TaskState{"redis": {State: structs.TaskStateDead, Failed: true, StartedAt: ts,
+			FinishedAt: ts}},
+	}}})
+	e6 := newEval(v3)
+	e6.TriggeredBy = structs.EvalTriggerRetryFailedAlloc
+	step(EvalUpdateRequestType, &EvalUpdateRequest{Evals: []*structs.Evaluation{e6}})
+	plan = old.schedule(e6)
+	if len(plan.cur.AllocsUpdatedKeepJob) != 1 || plan.cur.AllocsUpdatedKeepJob[0].FollowupEvalID == "" {
+		t.Fatalf("failed allocation: want one follow-up annotation, got %d", len(plan.cur.AllocsUpdatedKeepJob))
+	}
+	stepPlan(plan)
 
 	transitions := map[string]*structs.DesiredTransition{}
 	for _, a := range allocs {
@@ -258,16 +296,16 @@ func TestFSM_AppliesLegacyJSONLog(t *testing.T) {
 	e4 := newEval(stopped)
 	step(JobDeregisterRequestType, &JobDeregisterRequest{Namespace: job.Namespace, JobID: job.ID, Job: stopped, Eval: e4})
 	plan = old.schedule(e4)
-	if len(plan.AllocsStopped) == 0 {
+	if len(plan.cur.AllocStops) == 0 {
 		t.Fatal("stop: want stops, got none")
 	}
-	step(ApplyPlanResultsRequestType, plan)
+	stepPlan(plan)
 
 	var ids []string
 	for _, a := range allocs {
 		ids = append(ids, a.ID)
 	}
-	step(GCRequestType, &GCRequest{Garbage: &gc.Garbage{Evals: []string{e.ID, e2.ID, e3.ID, e4.ID, e5.ID}, Allocs: ids,
+	step(GCRequestType, &GCRequest{Garbage: &gc.Garbage{Evals: []string{e.ID, e2.ID, e3.ID, e4.ID, e5.ID, e6.ID}, Allocs: ids,
 		Jobs: []gc.JobRef{{Namespace: job.Namespace, ID: job.ID}}}})
 	step(NodeDeregisterRequestType, &NodeDeregisterRequest{NodeIDs: []string{n2.ID}})
 

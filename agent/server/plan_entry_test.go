@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -76,9 +77,15 @@ func (p *planFixture) register(job *structs.Job) *structs.Job {
 	return stored
 }
 
-// plan schedules an evaluation of job and returns the plan results entry
-// the plan applier would replicate for it, not yet applied.
-func (p *planFixture) plan(job *structs.Job) *state.ApplyPlanResultsRequest {
+// planned is the entry of one plan in both forms: as this server writes
+// it and as servers before normalisation did.
+type planned struct {
+	cur, legacy *state.ApplyPlanResultsRequest
+}
+
+// plan schedules an evaluation of job and returns its plan results entry,
+// not yet applied.
+func (p *planFixture) plan(job *structs.Job) planned {
 	p.tb.Helper()
 	e := newEval(job)
 	p.apply(EvalUpdateRequestType, &EvalUpdateRequest{Evals: []*structs.Evaluation{e}})
@@ -95,7 +102,7 @@ func newEval(job *structs.Job) *structs.Evaluation {
 
 // schedule runs the scheduler for a stored evaluation and returns the
 // entry of its plan as the plan applier builds it, not yet applied.
-func (p *planFixture) schedule(e *structs.Evaluation) *state.ApplyPlanResultsRequest {
+func (p *planFixture) schedule(e *structs.Evaluation) planned {
 	p.tb.Helper()
 	snap := p.f.State().Snapshot()
 	res, err := scheduler.Schedule(snap, e, p.now)
@@ -106,7 +113,41 @@ func (p *planFixture) schedule(e *structs.Evaluation) *state.ApplyPlanResultsReq
 	if err != nil {
 		p.tb.Fatal(err)
 	}
-	return planResultsRequest(res.Plan, result, p.now)
+	req, err := planResultsRequest(res.Plan, result, p.now, snap)
+	if err != nil {
+		p.tb.Fatal(err)
+	}
+	return planned{cur: req, legacy: legacyPlanResultsRequest(res.Plan, result, p.now)}
+}
+
+// legacyPlanResultsRequest is the entry servers wrote before plans were
+// normalised: stops as whole allocations, updates with their jobs unless
+// it was the plan's.
+func legacyPlanResultsRequest(p *structs.Plan, r *structs.PlanResult, ts time.Time) *state.ApplyPlanResultsRequest {
+	req := &state.ApplyPlanResultsRequest{
+		Job: p.Job, Deployment: r.Deployment, DeploymentUpdates: r.DeploymentUpdates, Timestamp: ts.UnixNano(),
+	}
+	for _, node := range sortedKeys(r.NodeUpdate) {
+		for _, a := range r.NodeUpdate[node] {
+			c := *a
+			c.Job = nil
+			req.AllocsStopped = append(req.AllocsStopped, &c)
+		}
+	}
+	for _, node := range sortedKeys(r.NodeAllocation) {
+		for _, a := range r.NodeAllocation[node] {
+			c := *a
+			if c.Job == p.Job {
+				c.Job = nil
+			}
+			if c.CreateIndex == 0 {
+				req.AllocsPlaced = append(req.AllocsPlaced, &c)
+			} else {
+				req.AllocsUpdated = append(req.AllocsUpdated, &c)
+			}
+		}
+	}
+	return req
 }
 
 // benchJob is seed004 on the mock driver with count allocations, small
@@ -136,35 +177,34 @@ func benchJob(tb testing.TB, count int) *structs.Job {
 	return job
 }
 
-func allocCount(req *state.ApplyPlanResultsRequest) (stopped, updated, placed int) {
-	return len(req.AllocsStopped), len(req.AllocsUpdated), len(req.AllocsPlaced)
+func allocCount(req *state.ApplyPlanResultsRequest) int {
+	return len(req.AllocStops) + len(req.AllocsStopped) + len(req.AllocsUpdated) + len(req.AllocsUpdatedKeepJob) +
+		len(req.AllocsPlaced)
 }
 
 // BenchmarkPlanEntry10k measures the raft entry of a plan for 10,000
-// allocations over 1,000 nodes: its size (entry-bytes, bytes/alloc) and
-// the time to encode it (ns/op). place is the first placement, inplace a
-// version that changes only scheduling policy (every allocation updated
-// in place), destructive a new config (every allocation stopped and
-// replaced), stop the job stopped.
+// allocations over 1,000 nodes, as servers before MessagePack and
+// normalisation wrote it (json-legacy) and as this one does (msgpack):
+// its size (entry-bytes, bytes/alloc) and the time to encode and decode
+// it. place is the first placement, inplace a version that changes only
+// scheduling policy (every allocation updated in place), destructive a
+// new config without an update block (every allocation stopped and
+// replaced in one plan), stop the job stopped.
 //
-//	go test ./agent/server -run '^$' -bench PlanEntry10k -benchtime 5x
+//	go test ./agent/server -run '^$' -bench PlanEntry10k -benchtime 3x
 func BenchmarkPlanEntry10k(b *testing.B) {
 	const count = 10000
 	p := newPlanFixture(b, 1000)
 	job := benchJob(b, count)
 	stored := p.register(job)
-	entries := map[string]*state.ApplyPlanResultsRequest{}
+	entries := map[string]planned{}
 	var order []string
 	step := func(name string, next *structs.Job) {
 		stored = p.register(next)
-		req := p.plan(stored)
-		entries[name] = req
+		pl := p.plan(stored)
+		entries[name] = pl
 		order = append(order, name)
-		buf, err := encode(ApplyPlanResultsRequestType, req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		p.applyRaw(buf)
+		p.apply(ApplyPlanResultsRequestType, pl.cur)
 	}
 	step("place", job)
 	inplace := stored.Copy()
@@ -180,29 +220,158 @@ func BenchmarkPlanEntry10k(b *testing.B) {
 	step("stop", stop)
 
 	for _, name := range order {
-		req := entries[name]
-		buf, err := encode(ApplyPlanResultsRequestType, req)
-		if err != nil {
-			b.Fatal(err)
+		for _, form := range []struct {
+			name string
+			req  *state.ApplyPlanResultsRequest
+			enc  func(MessageType, interface{}) ([]byte, error)
+		}{
+			{"json-legacy", entries[name].legacy, encodeJSON},
+			{"msgpack", entries[name].cur, encode},
+		} {
+			buf, err := form.enc(ApplyPlanResultsRequestType, form.req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			n := allocCount(form.req)
+			b.Logf("%s/%s: %d allocations, %d bytes", name, form.name, n, len(buf))
+			b.Run(name+"/"+form.name+"/encode", func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					if _, err := form.enc(ApplyPlanResultsRequestType, form.req); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(len(buf)), "entry-bytes")
+				b.ReportMetric(float64(len(buf))/float64(n), "bytes/alloc")
+			})
+			b.Run(name+"/"+form.name+"/decode", func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					var back state.ApplyPlanResultsRequest
+					if err := decodeEntry(buf[1:], &back); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
 		}
-		s, u, pl := allocCount(req)
-		b.Logf("%s: %d stopped, %d updated, %d placed: %d bytes", name, s, u, pl, len(buf))
-		b.Run(name+"/encode", func(b *testing.B) {
-			for i := 0; i < b.N; i++ {
-				if _, err := encode(ApplyPlanResultsRequestType, req); err != nil {
-					b.Fatal(err)
+	}
+}
+
+// TestPlanEntries_NormalisedWithRightJobVersions: plan entries carry the
+// job once and no allocation carries one; after each is applied, every
+// allocation runs the version it should: the first placement v1, an
+// in-place update the new version, a destructive update the new version
+// for replacements while the stopped keep theirs, and a stop changes no
+// version. Allocations placed by one entry share one job object, and an
+// update leaves out the resources and metrics it does not change.
+func TestPlanEntries_NormalisedWithRightJobVersions(t *testing.T) {
+	const count = 20
+	p := newPlanFixture(t, 5)
+	job := benchJob(t, count)
+	versions := func() map[string]uint64 {
+		allocs, err := p.f.State().AllocsByJob(nil, job.Namespace, job.ID, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]uint64{}
+		for _, a := range allocs {
+			if a.Job == nil {
+				t.Fatalf("alloc %s has no job", a.ID)
+			}
+			out[a.ID] = a.Job.Version
+		}
+		return out
+	}
+	commit := func(next *structs.Job) (*structs.Job, *state.ApplyPlanResultsRequest) {
+		t.Helper()
+		stored := p.register(next)
+		req := p.plan(stored).cur
+		for _, group := range [][]*structs.Allocation{req.AllocsPlaced, req.AllocsUpdated, req.AllocsUpdatedKeepJob} {
+			for _, a := range group {
+				if a.Job != nil || a.TaskStates != nil {
+					t.Fatalf("alloc %s carries its job or task states in the entry", a.ID)
 				}
 			}
-			b.ReportMetric(float64(len(buf)), "entry-bytes")
-			b.ReportMetric(float64(len(buf))/float64(s+u+pl), "bytes/alloc")
-		})
-		b.Run(name+"/decode", func(b *testing.B) {
-			for i := 0; i < b.N; i++ {
-				var back state.ApplyPlanResultsRequest
-				if err := decodeEntry(buf[1:], &back); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+		}
+		if len(req.AllocsStopped) != 0 {
+			t.Fatal("stops as whole allocations")
+		}
+		p.apply(ApplyPlanResultsRequestType, req)
+		return stored, req
+	}
+
+	v1, req := commit(job)
+	if len(req.AllocsPlaced) != count {
+		t.Fatalf("place: %d placed", len(req.AllocsPlaced))
+	}
+	var shared *structs.Job
+	for id, v := range versions() {
+		if v != v1.Version {
+			t.Fatalf("place: alloc %s runs version %d, want %d", id, v, v1.Version)
+		}
+		a, _ := p.f.State().AllocByID(nil, id)
+		if shared == nil {
+			shared = a.Job
+		} else if a.Job != shared {
+			t.Fatal("allocations placed by one entry do not share its job")
+		}
+	}
+
+	next := v1.Copy()
+	next.TaskGroups[0].Tasks[0].KillTimeout += time.Second
+	v2, req := commit(next)
+	if len(req.AllocsUpdated) != count {
+		t.Fatalf("inplace: %d updated", len(req.AllocsUpdated))
+	}
+	for _, a := range req.AllocsUpdated {
+		if a.AllocatedResources != nil || a.Metrics != nil {
+			t.Fatalf("inplace: alloc %s carries its unchanged resources or metrics", a.ID)
+		}
+	}
+	for id, v := range versions() {
+		if v != v2.Version {
+			t.Fatalf("inplace: alloc %s runs version %d, want %d", id, v, v2.Version)
+		}
+		if a, _ := p.f.State().AllocByID(nil, id); a.AllocatedResources == nil || a.Metrics == nil {
+			t.Fatalf("inplace: alloc %s lost its resources or metrics", id)
+		}
+	}
+
+	old := versions()
+	next = v2.Copy()
+	next.TaskGroups[0].Tasks[0].Config["image"] = "redis:7"
+	next.Update, next.TaskGroups[0].Update = nil, nil
+	v3, req := commit(next)
+	if len(req.AllocStops) != count || len(req.AllocsPlaced) != count {
+		t.Fatalf("destructive: %d stops, %d placed", len(req.AllocStops), len(req.AllocsPlaced))
+	}
+	for id, v := range versions() {
+		want := v3.Version
+		if _, ok := old[id]; ok {
+			want = v2.Version
+		}
+		if v != want {
+			t.Fatalf("destructive: alloc %s runs version %d, want %d", id, v, want)
+		}
+	}
+
+	before := versions()
+	next = v3.Copy()
+	next.Stop = true
+	_, req = commit(next)
+	if len(req.AllocStops) != count {
+		t.Fatalf("stop: %d stops", len(req.AllocStops))
+	}
+	buf, _ := encode(ApplyPlanResultsRequestType, req)
+	if per := len(buf) / count; per > 300 {
+		t.Errorf("stop entry: %d bytes per allocation, want a decision's worth (< 300)", per)
+	}
+	after := versions()
+	if !reflect.DeepEqual(before, after) {
+		t.Fatal("stopping changed job versions")
+	}
+	allocs, _ := p.f.State().AllocsByJob(nil, job.Namespace, job.ID, true)
+	for _, a := range allocs {
+		if a.DesiredStatus != structs.AllocDesiredStatusStop {
+			t.Fatalf("alloc %s: desired %s after the job stopped", a.ID, a.DesiredStatus)
+		}
 	}
 }
