@@ -130,7 +130,8 @@ func (s *Server) waitForIndex(index uint64, timeout time.Duration) error {
 // the stored allocation has in snap, the applier's snapshot (the
 // scheduler updates a copy of it). Its job is otherwise either the plan's
 // (an in-place update), left out as well, or carried whole. Nodes are
-// visited in order, so a plan always makes the same entry.
+// visited in order, so allocations apply in the same order whatever the
+// order of the plan's maps.
 func planResultsRequest(p *structs.Plan, r *structs.PlanResult, ts time.Time, snap *state.StateSnapshot) (*state.ApplyPlanResultsRequest, error) {
 	req := &state.ApplyPlanResultsRequest{
 		Job:               p.Job,
