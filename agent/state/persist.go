@@ -156,18 +156,18 @@ func Restore(r io.Reader) (*StateStore, error) {
 	txn := s.db.Txn(true)
 	defer txn.Abort()
 	br := bufio.NewReaderSize(r, 64<<10)
-	first, err := br.Peek(1)
-	if errors.Is(err, io.EOF) {
-		return s, nil // an empty store persists as nothing in JSON
-	}
-	if err != nil {
-		return nil, fmt.Errorf("restore: %w", err)
-	}
 	var next func(n int) (string, decodeFunc, error)
-	if first[0] == '{' {
+	switch first, err := br.Peek(1); {
+	case errors.Is(err, io.EOF): // an empty store persisted as JSON is nothing
+		next = func(int) (string, decodeFunc, error) { return "", nil, io.EOF }
+	case err != nil:
+		return nil, fmt.Errorf("restore: %w", err)
+	case first[0] == '{':
 		next = jsonRecords(br)
-	} else if next, err = msgpackRecords(br); err != nil {
-		return nil, err
+	default:
+		if next, err = msgpackRecords(br); err != nil {
+			return nil, err
+		}
 	}
 	jobs := map[int]*structs.Job{}
 	for n := 1; ; n++ {
