@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"drover/agent/msgpack"
 	"drover/agent/state"
 	"drover/agent/structs"
 )
@@ -142,13 +143,36 @@ type JobStabilityRequest struct {
 	Stable    bool
 }
 
-// encode builds a log entry: the type byte, then JSON.
+// encode builds a log entry: the type byte, then the request in
+// MessagePack (agent/msgpack, the codec RPC uses too). Servers before
+// this one wrote JSON after the type byte; decodeEntry still reads it.
 func encode(t MessageType, req interface{}) ([]byte, error) {
-	body, err := json.Marshal(req)
+	buf, err := msgpack.Append(append(make([]byte, 0, 256), byte(t)), req)
 	if err != nil {
 		return nil, fmt.Errorf("encode %d: %w", t, err)
 	}
-	return append([]byte{byte(t)}, body...), nil
+	return buf, nil
+}
+
+// decodeEntry decodes the body of a log entry (what follows the type
+// byte) into v, in either format a Drover server ever wrote:
+//
+//   - JSON, written by servers before MessagePack: json.Marshal of a
+//     pointer to a request struct is an object, so its first byte is
+//     '{' (0x7b; json.Marshal writes no leading space).
+//   - MessagePack: a struct encodes as a map, so the first byte is a
+//     fixmap (0x80-0x8f), map16 (0xde) or map32 (0xdf) header, or nil
+//     (0xc0). 0x7b would be the positive fixint 123, and no request
+//     encodes to an integer.
+//
+// So the first byte alone tells the formats apart, and a log written by
+// an older server applies unchanged, its JSON decoded as it was then
+// (with the structs' JSON methods).
+func decodeEntry(body []byte, v interface{}) error {
+	if len(body) > 0 && body[0] == '{' {
+		return json.Unmarshal(body, v)
+	}
+	return msgpack.Decode(body, v)
 }
 
 // fsmHooks let the leader react to what was applied: new evaluations go to
@@ -198,7 +222,7 @@ func (f *fsm) Apply(l *raft.Log) interface{} {
 	t, body := MessageType(l.Data[0]), l.Data[1:]
 	st := f.State()
 	decode := func(v interface{}) {
-		if err := json.Unmarshal(body, v); err != nil {
+		if err := decodeEntry(body, v); err != nil {
 			panic(fmt.Sprintf("fsm: undecodable log entry of type %d at index %d: %v", t, l.Index, err))
 		}
 	}
@@ -243,10 +267,12 @@ func (f *fsm) Apply(l *raft.Log) interface{} {
 	case ApplyPlanResultsRequestType:
 		var req state.ApplyPlanResultsRequest
 		decode(&req)
-		f.denormalizeStops(st, req.AllocsStopped)
 		err = st.UpsertPlanResults(l.Index, &req)
 		evals = req.EvalUpdates
-		capacity = len(req.AllocsStopped) > 0
+		capacity = len(req.AllocStops) > 0 || len(req.AllocsStopped) > 0
+		for _, a := range req.AllocStops {
+			capAllocs = append(capAllocs, a.ID)
+		}
 		for _, a := range req.AllocsStopped {
 			capAllocs = append(capAllocs, a.ID)
 		}
@@ -359,19 +385,6 @@ func (f *fsm) Apply(l *raft.Log) interface{} {
 		f.hooks.capacity(l.Index, capNodes, capAllocs)
 	}
 	return nil
-}
-
-// denormalizeStops gives stopped allocations the job version they ran,
-// which the plan leaves out to keep log entries small.
-func (f *fsm) denormalizeStops(st *state.StateStore, stops []*structs.Allocation) {
-	for _, a := range stops {
-		if a.Job != nil {
-			continue
-		}
-		if existing, err := st.AllocByID(nil, a.ID); err == nil && existing != nil {
-			a.Job = existing.Job
-		}
-	}
 }
 
 // Snapshot captures the state as of the last applied entry.

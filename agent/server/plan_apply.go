@@ -89,7 +89,11 @@ func (s *Server) applyPlan(p *structs.Plan) (*structs.PlanResult, error) {
 	if len(result.NodeUpdate) == 0 && len(result.NodeAllocation) == 0 && result.Deployment == nil && len(result.DeploymentUpdates) == 0 {
 		return result, nil
 	}
-	index, err := s.apply(ApplyPlanResultsRequestType, planResultsRequest(p, result, now()))
+	req, err := planResultsRequest(p, result, now(), snap)
+	if err != nil {
+		return nil, err
+	}
+	index, err := s.apply(ApplyPlanResultsRequestType, req)
 	if err != nil {
 		return nil, err
 	}

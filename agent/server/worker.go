@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"drover/agent/scheduler"
@@ -120,36 +121,74 @@ func (s *Server) waitForIndex(index uint64, timeout time.Duration) error {
 }
 
 // planResultsRequest turns a checked plan into the raft entry that commits
-// it. Allocations go without their job (it travels once, in Job) to keep
-// log entries small; the FSM puts it back.
-func planResultsRequest(p *structs.Plan, r *structs.PlanResult, ts time.Time) *state.ApplyPlanResultsRequest {
+// it, normalised so that its size follows the decisions, not the job: the
+// plan's job travels once (state.ApplyPlanResultsRequest.Job) and the FSM
+// gives it back to the allocations that run it; a stop is only its
+// decision (state.AllocStop). An update leaves out what the FSM takes from
+// the stored allocation: task states and deployment health always, and
+// its job, allocated resources and metrics when they are the very objects
+// the stored allocation has in snap, the applier's snapshot (the
+// scheduler updates a copy of it). Its job is otherwise either the plan's
+// (an in-place update), left out as well, or carried whole. Nodes are
+// visited in order, so allocations apply in the same order whatever the
+// order of the plan's maps.
+func planResultsRequest(p *structs.Plan, r *structs.PlanResult, ts time.Time, snap *state.StateSnapshot) (*state.ApplyPlanResultsRequest, error) {
 	req := &state.ApplyPlanResultsRequest{
 		Job:               p.Job,
 		Deployment:        r.Deployment,
 		DeploymentUpdates: r.DeploymentUpdates,
 		Timestamp:         ts.UnixNano(),
 	}
-	for _, allocs := range r.NodeUpdate {
-		for _, a := range allocs {
-			c := *a
-			c.Job = nil
-			req.AllocsStopped = append(req.AllocsStopped, &c)
+	for _, node := range sortedKeys(r.NodeUpdate) {
+		for _, a := range r.NodeUpdate[node] {
+			req.AllocStops = append(req.AllocStops, state.NewAllocStop(a))
 		}
 	}
-	for _, allocs := range r.NodeAllocation {
-		for _, a := range allocs {
+	for _, node := range sortedKeys(r.NodeAllocation) {
+		for _, a := range r.NodeAllocation[node] {
 			c := *a
-			if c.Job == p.Job {
-				c.Job = nil
-			}
 			if c.CreateIndex == 0 {
+				if c.Job == p.Job {
+					c.Job = nil
+				}
 				req.AllocsPlaced = append(req.AllocsPlaced, &c)
-			} else {
+				continue
+			}
+			c.TaskStates, c.DeploymentStatus = nil, nil
+			stored, err := snap.AllocByID(nil, c.ID)
+			if err != nil {
+				return nil, err
+			}
+			if stored != nil {
+				if c.AllocatedResources == stored.AllocatedResources {
+					c.AllocatedResources = nil
+				}
+				if c.Metrics == stored.Metrics {
+					c.Metrics = nil
+				}
+			}
+			switch {
+			case c.Job == p.Job:
+				c.Job = nil
+				req.AllocsUpdated = append(req.AllocsUpdated, &c)
+			case stored != nil && c.Job == stored.Job:
+				c.Job = nil
+				req.AllocsUpdatedKeepJob = append(req.AllocsUpdatedKeepJob, &c)
+			default:
 				req.AllocsUpdated = append(req.AllocsUpdated, &c)
 			}
 		}
 	}
-	return req
+	return req, nil
+}
+
+func sortedKeys(m map[string][]*structs.Allocation) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 var errPlanQueueDisabled = errors.New("plan queue is disabled")

@@ -18,13 +18,17 @@ type allocWrite struct {
 	// stop applies only the scheduler's stop decision to the stored
 	// allocation (see UpsertPlanResults).
 	stop bool
+	// existingOnly skips an allocation that is not stored (any more): a
+	// plan's stop or annotation carries too little to create one.
+	existingOnly bool
 }
 
 // UpsertAllocs stores allocations decided by the scheduler.
 //
 // A new allocation gets CreateIndex = ModifyIndex = AllocModifyIndex =
 // index, a pending client status if it has none, and the current job if
-// it carries none. An existing one keeps its CreateIndex, CreateTime and
+// it carries none. An existing one keeps its job, allocated resources and
+// placement metrics unless it carries new ones, its CreateIndex, CreateTime and
 // the client's view of it: task states, health (unless it moves to
 // another deployment, where its health is not yet known) and client
 // status, unless the server sets lost or unknown (for allocations on a
@@ -46,6 +50,9 @@ func (w *writer) upsertAlloc(a *structs.Allocation, how allocWrite) error {
 	existing, err := allocByID(nil, w.txn, a.ID)
 	if err != nil {
 		return err
+	}
+	if existing == nil && how.existingOnly {
+		return nil
 	}
 	if how.stop && existing != nil {
 		a = stopDecision(existing, a)
@@ -91,6 +98,14 @@ func (w *writer) upsertAlloc(a *structs.Allocation, how allocWrite) error {
 			// An allocation keeps the job version it was made for; only
 			// an in-place update, which carries its new job, changes it.
 			a.Job = existing.Job
+		}
+		// What placement decided stays unless the update carries a new
+		// value (plans leave these out of updates to stay small).
+		if a.AllocatedResources == nil {
+			a.AllocatedResources = existing.AllocatedResources
+		}
+		if a.Metrics == nil {
+			a.Metrics = existing.Metrics
 		}
 	}
 	if err := w.insert(TableAllocs, a); err != nil {

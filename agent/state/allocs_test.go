@@ -377,3 +377,51 @@ func TestUpsertPlanResults_Atomic(t *testing.T) {
 		t.Fatalf("LatestIndex %d, want 10", got)
 	}
 }
+
+// TestUpsertPlanResults_NormalisedForms: a stop as a bare decision
+// (AllocStop) is applied to the stored allocation; an update that keeps
+// its job takes the stored allocation's version, not the plan's; and
+// neither creates an allocation that is no longer stored.
+func TestUpsertPlanResults_NormalisedForms(t *testing.T) {
+	s := mustStore(t)
+	job := setup(t, s)
+	a1, a2 := mockAlloc(1, job, "web", id("n", 1)), mockAlloc(2, job, "web", id("n", 1))
+	must(t, s.UpsertAllocs(12, []*structs.Allocation{a1, a2}))
+	must(t, s.UpsertJob(13, mockJob("web")))
+	v1 := getJob(t, s, "web")
+	if v1.Version == getAlloc(t, s, a2.ID).Job.Version {
+		t.Fatal("setup: the new version is not newer")
+	}
+
+	annotated := getAlloc(t, s, a2.ID).Copy()
+	annotated.Job = nil
+	annotated.FollowupEvalID = id("e", 9)
+	missing := mockAlloc(404, job, "web", id("n", 1))
+	missing.Job = nil
+	req := &ApplyPlanResultsRequest{
+		Job: v1,
+		AllocStops: []*AllocStop{
+			NewAllocStop(&structs.Allocation{ID: a1.ID, DesiredStatus: structs.AllocDesiredStatusStop,
+				DesiredDescription: structs.AllocLost, ClientStatus: structs.AllocClientStatusLost}),
+			{ID: id("a", 405), DesiredStatus: structs.AllocDesiredStatusStop},
+		},
+		AllocsUpdatedKeepJob: []*structs.Allocation{annotated, missing},
+		Timestamp:            7,
+	}
+	must(t, s.UpsertPlanResults(20, req))
+
+	got1 := getAlloc(t, s, a1.ID)
+	if got1.DesiredStatus != structs.AllocDesiredStatusStop || got1.ClientStatus != structs.AllocClientStatusLost ||
+		got1.DesiredDescription != structs.AllocLost || got1.Job.Version != job.Version || got1.NodeID != a1.NodeID {
+		t.Fatalf("stopped alloc: %+v", got1)
+	}
+	got2 := getAlloc(t, s, a2.ID)
+	if got2.FollowupEvalID != id("e", 9) || got2.Job.Version != job.Version || got2.ModifyIndex != 20 {
+		t.Fatalf("annotated alloc: follow-up %q, job v%d, index %d", got2.FollowupEvalID, got2.Job.Version, got2.ModifyIndex)
+	}
+	for _, n := range []int{404, 405} {
+		if a, _ := s.AllocByID(nil, id("a", n)); a != nil {
+			t.Fatalf("alloc %d created by a stop or annotation", n)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"drover/agent/msgpack"
 	"drover/agent/structs"
 )
 
@@ -24,8 +25,14 @@ const (
 	recordAllocJob   = "AllocJob"
 )
 
-// record is one line of the snapshot stream.
-type record struct {
+// snapshotMagic opens a MessagePack snapshot stream. Streams written
+// before it (JSON lines of records) start with '{' instead, which no
+// MessagePack string starts with, so Restore reads either.
+const snapshotMagic = "drover-state-msgpack-1"
+
+// jsonRecord is one line of a JSON snapshot stream, the format written
+// by servers before MessagePack; Restore still reads it.
+type jsonRecord struct {
 	Type string
 	Data json.RawMessage
 }
@@ -65,9 +72,11 @@ var persistTables = []struct{ table, typ string }{
 	{TableIndex, recordIndex},
 }
 
-// Persist writes the whole state to w as JSON lines of {"Type", "Data"},
-// from one consistent snapshot, table by table, each in index order. It
-// is what a raft snapshot stores; Restore reads it back.
+// Persist writes the whole state to w in MessagePack (agent/msgpack, the
+// codec of RPC and raft entries): snapshotMagic, then each record as its
+// type and its value, from one consistent snapshot, table by table, each
+// in index order. It is what a raft snapshot stores; Restore reads it
+// back.
 func (s *StateStore) Persist(w io.Writer) error {
 	return s.Snapshot().Persist(w)
 }
@@ -78,13 +87,15 @@ func (s *StateStore) Persist(w io.Writer) error {
 func (s *StateSnapshot) Persist(w io.Writer) error {
 	txn := s.db.Txn(false)
 	bw := bufio.NewWriter(w)
-	enc := json.NewEncoder(bw)
+	enc := msgpack.NewEncoder(bw)
+	if err := enc.Encode(snapshotMagic); err != nil {
+		return fmt.Errorf("persist: %w", err)
+	}
 	emit := func(typ string, v interface{}) error {
-		data, err := json.Marshal(v)
-		if err != nil {
+		if err := enc.Encode(typ); err != nil {
 			return err
 		}
-		return enc.Encode(record{Type: typ, Data: data})
+		return enc.Encode(v)
 	}
 	jobRefs := map[*structs.Job]int{}
 	for _, pt := range persistTables {
@@ -132,10 +143,11 @@ func persistAlloc(emit func(string, interface{}) error, refs map[*structs.Job]in
 	return emit(recordAlloc, allocRecord{Alloc: &c, JobRef: ref})
 }
 
-// Restore builds a new store from a stream written by Persist. Objects and
-// indexes are restored as they were, without the rules of the write
-// methods (which would renumber them). An unknown record type is an error:
-// a snapshot from a newer server must not be half-understood.
+// Restore builds a new store from a stream written by Persist, or by the
+// JSON Persist of servers before MessagePack. Objects and indexes are
+// restored as they were, without the rules of the write methods (which
+// would renumber them). An unknown record type is an error: a snapshot
+// from a newer server must not be half-understood.
 func Restore(r io.Reader) (*StateStore, error) {
 	s, err := NewStateStore()
 	if err != nil {
@@ -143,19 +155,32 @@ func Restore(r io.Reader) (*StateStore, error) {
 	}
 	txn := s.db.Txn(true)
 	defer txn.Abort()
-	dec := json.NewDecoder(bufio.NewReader(r))
+	br := bufio.NewReaderSize(r, 64<<10)
+	var next func(n int) (string, decodeFunc, error)
+	switch first, err := br.Peek(1); {
+	case errors.Is(err, io.EOF): // an empty store persisted as JSON is nothing
+		next = func(int) (string, decodeFunc, error) { return "", nil, io.EOF }
+	case err != nil:
+		return nil, fmt.Errorf("restore: %w", err)
+	case first[0] == '{':
+		next = jsonRecords(br)
+	default:
+		if next, err = msgpackRecords(br); err != nil {
+			return nil, err
+		}
+	}
 	jobs := map[int]*structs.Job{}
 	for n := 1; ; n++ {
-		var rec record
-		if err := dec.Decode(&rec); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
+		typ, decode, err := next(n)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
 			return nil, fmt.Errorf("restore: record %d: %w", n, err)
 		}
-		table, obj, err := decodeRecord(rec, jobs)
+		table, obj, err := decodeRecord(typ, decode, jobs)
 		if err != nil {
-			return nil, fmt.Errorf("restore: record %d (%s): %w", n, rec.Type, err)
+			return nil, fmt.Errorf("restore: record %d (%s): %w", n, typ, err)
 		}
 		if table == "" {
 			continue
@@ -173,28 +198,75 @@ func Restore(r io.Reader) (*StateStore, error) {
 	return s, nil
 }
 
+// decodeFunc decodes the value of the current record into v.
+type decodeFunc func(v interface{}) error
+
+// msgpackRecords reads the stream Persist writes: the magic, then type
+// and value of each record until the stream ends.
+func msgpackRecords(r *bufio.Reader) (func(n int) (string, decodeFunc, error), error) {
+	dec := msgpack.NewDecoder(r)
+	var magic string
+	if err := dec.Decode(&magic); err != nil || magic != snapshotMagic {
+		return nil, fmt.Errorf("restore: not a Drover state snapshot (%q, %v)", magic, err)
+	}
+	// The decoder reads exactly one value from r at a time (the handle
+	// has no read buffer of its own), so r tells whether anything is
+	// left: nothing between records is the end, a record cut short is an
+	// error.
+	unexpected := func(err error) error {
+		if errors.Is(err, io.EOF) {
+			return io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	decode := func(v interface{}) error { return unexpected(dec.Decode(v)) }
+	return func(int) (string, decodeFunc, error) {
+		if _, err := r.Peek(1); err != nil {
+			return "", nil, err
+		}
+		var typ string
+		if err := dec.Decode(&typ); err != nil {
+			return "", nil, unexpected(err)
+		}
+		return typ, decode, nil
+	}, nil
+}
+
+// jsonRecords reads the JSON lines of {"Type", "Data"} that servers
+// before MessagePack wrote.
+func jsonRecords(r io.Reader) func(n int) (string, decodeFunc, error) {
+	dec := json.NewDecoder(r)
+	return func(int) (string, decodeFunc, error) {
+		var rec jsonRecord
+		if err := dec.Decode(&rec); err != nil {
+			return "", nil, err
+		}
+		return rec.Type, func(v interface{}) error { return json.Unmarshal(rec.Data, v) }, nil
+	}
+}
+
 // decodeRecord returns the table and object of a record, or no table for
 // a record that only feeds later ones (an allocation's job).
-func decodeRecord(rec record, jobs map[int]*structs.Job) (string, interface{}, error) {
-	switch rec.Type {
+func decodeRecord(typ string, decode decodeFunc, jobs map[int]*structs.Job) (string, interface{}, error) {
+	switch typ {
 	case recordAllocJob:
 		var jr allocJobRecord
-		if err := json.Unmarshal(rec.Data, &jr); err != nil {
+		if err := decode(&jr); err != nil {
 			return "", nil, fmt.Errorf("alloc job: %w", err)
 		}
 		jobs[jr.Ref] = jr.Job
 		return "", nil, nil
 	case recordJob:
-		return decodeInto[structs.Job](TableJobs, rec.Data)
+		return decodeInto[structs.Job](TableJobs, decode)
 	case recordJobVersion:
-		return decodeInto[structs.Job](TableJobVersions, rec.Data)
+		return decodeInto[structs.Job](TableJobVersions, decode)
 	case recordJobSummary:
-		return decodeInto[structs.JobSummary](TableJobSummary, rec.Data)
+		return decodeInto[structs.JobSummary](TableJobSummary, decode)
 	case recordEval:
-		return decodeInto[structs.Evaluation](TableEvals, rec.Data)
+		return decodeInto[structs.Evaluation](TableEvals, decode)
 	case recordAlloc:
 		var ar allocRecord
-		if err := json.Unmarshal(rec.Data, &ar); err != nil {
+		if err := decode(&ar); err != nil {
 			return "", nil, fmt.Errorf("alloc: %w", err)
 		}
 		if ar.Alloc == nil {
@@ -207,12 +279,12 @@ func decodeRecord(rec record, jobs map[int]*structs.Job) (string, interface{}, e
 		}
 		return TableAllocs, ar.Alloc, nil
 	case recordDeployment:
-		return decodeInto[structs.Deployment](TableDeployments, rec.Data)
+		return decodeInto[structs.Deployment](TableDeployments, decode)
 	case recordIndex:
-		return decodeInto[IndexEntry](TableIndex, rec.Data)
+		return decodeInto[IndexEntry](TableIndex, decode)
 	case recordNode:
 		var nr nodeRecord
-		if err := json.Unmarshal(rec.Data, &nr); err != nil {
+		if err := decode(&nr); err != nil {
 			return "", nil, fmt.Errorf("node: %w", err)
 		}
 		if nr.Node == nil {
@@ -225,12 +297,12 @@ func decodeRecord(rec record, jobs map[int]*structs.Job) (string, interface{}, e
 		}
 		return TableNodes, nr.Node, nil
 	}
-	return "", nil, fmt.Errorf("unknown record type %q", rec.Type)
+	return "", nil, fmt.Errorf("unknown record type %q", typ)
 }
 
-func decodeInto[T any](table string, data json.RawMessage) (string, interface{}, error) {
+func decodeInto[T any](table string, decode decodeFunc) (string, interface{}, error) {
 	v := new(T)
-	if err := json.Unmarshal(data, v); err != nil {
+	if err := decode(v); err != nil {
 		return "", nil, fmt.Errorf("%s: %w", table, err)
 	}
 	return table, v, nil

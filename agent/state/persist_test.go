@@ -1,12 +1,17 @@
 package state
 
 import (
+	"bufio"
 	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"drover/agent/msgpack"
 	"drover/agent/structs"
 )
 
@@ -123,19 +128,18 @@ func TestPersistRestoreRoundTrip(t *testing.T) {
 	must(t, s.UpsertJob(100, mockJob("later")))
 	var fromSnap bytes.Buffer
 	must(t, snap.Persist(&fromSnap))
-	if fromSnap.String() != stream {
+	if !sameState(t, mustRestore(t, stream), mustRestore(t, fromSnap.String())) {
 		t.Fatal("snapshot persisted a later write")
 	}
 	must(t, s.DeleteJob(101, "default", "later"))
 	s = mustRestore(t, stream) // back to the state as persisted
 
-	for i, line := range strings.Split(strings.TrimSpace(stream), "\n") {
-		if !strings.HasPrefix(line, `{"Type":"`) {
-			t.Fatalf("line %d is not a record: %.60s", i+1, line)
-		}
-	}
-	if n := strings.Count(stream, `"Type":"AllocJob"`); n != 2 {
+	types := recordTypes(t, stream)
+	if n := count(types, recordAllocJob); n != 2 {
 		t.Fatalf("%d alloc jobs written, want 2 (shared objects written once)", n)
+	}
+	if n := count(types, recordAlloc); n != 4 {
+		t.Fatalf("%d allocs written, want 4", n)
 	}
 
 	restored, err := Restore(strings.NewReader(stream))
@@ -160,7 +164,7 @@ func TestPersistRestoreRoundTrip(t *testing.T) {
 	// The restored store persists to the same stream and keeps working.
 	var again bytes.Buffer
 	must(t, restored.Persist(&again))
-	if again.String() != stream {
+	if !sameState(t, restored, mustRestore(t, again.String())) {
 		t.Fatal("restored store persists differently")
 	}
 	must(t, restored.UpsertJob(40, mockJob("web", "web", "db")))
@@ -170,10 +174,22 @@ func TestPersistRestoreRoundTrip(t *testing.T) {
 }
 
 func TestRestoreRejectsGarbage(t *testing.T) {
+	var good bytes.Buffer
+	must(t, richState(t).Persist(&good))
+	martian, err := msgpack.Append([]byte(nil), snapshotMagic)
+	must(t, err)
+	martian, err = msgpack.Append(martian, "Martian")
+	must(t, err)
+	martian, err = msgpack.Append(martian, map[string]string{})
+	must(t, err)
 	for _, in := range []string{
 		`{"Type":"Martian","Data":{}}`,
 		`{"Type":"Job","Data":`,
 		`{"Type":"Alloc","Data":{"Alloc":{"ID":"x"},"JobRef":3}}`,
+		"\xa5other",                          // a MessagePack string, not the magic
+		good.String()[:good.Len()-3],         // cut short inside a record
+		good.String()[:len(snapshotMagic)+4], // cut short inside a record type
+		string(martian),
 	} {
 		if _, err := Restore(strings.NewReader(in)); err == nil {
 			t.Errorf("accepted %s", in)
@@ -184,4 +200,99 @@ func TestRestoreRejectsGarbage(t *testing.T) {
 	if i, _ := s.LatestIndex(); i != 0 {
 		t.Fatal("empty stream gave a non-empty store")
 	}
+}
+
+// recordTypes lists the record types of a MessagePack snapshot stream.
+func recordTypes(t *testing.T, stream string) []string {
+	t.Helper()
+	next, err := msgpackRecords(bufio.NewReader(strings.NewReader(stream)))
+	must(t, err)
+	var types []string
+	for n := 1; ; n++ {
+		typ, decode, err := next(n)
+		if errors.Is(err, io.EOF) {
+			return types
+		}
+		must(t, err)
+		var v interface{}
+		must(t, decode(&v))
+		types = append(types, typ)
+	}
+}
+
+func count(list []string, s string) int {
+	n := 0
+	for _, x := range list {
+		if x == s {
+			n++
+		}
+	}
+	return n
+}
+
+// persistJSON writes the JSON snapshot of servers before MessagePack
+// (JSON lines of {"Type", "Data"}), as they wrote it.
+func persistJSON(t *testing.T, s *StateStore) string {
+	t.Helper()
+	txn := s.db.Txn(false)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	emit := func(typ string, v interface{}) error {
+		data, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		return enc.Encode(jsonRecord{Type: typ, Data: data})
+	}
+	refs := map[*structs.Job]int{}
+	for _, pt := range persistTables {
+		it, err := txn.Get(pt.table, indexID)
+		must(t, err)
+		for raw := it.Next(); raw != nil; raw = it.Next() {
+			switch obj := raw.(type) {
+			case *structs.Node:
+				must(t, emit(pt.typ, nodeRecord{Node: obj, SecretID: obj.SecretID}))
+			case *structs.Allocation:
+				must(t, persistAlloc(emit, refs, obj))
+			default:
+				must(t, emit(pt.typ, obj))
+			}
+		}
+	}
+	return buf.String()
+}
+
+// TestRestoreLegacyJSONSnapshot: a snapshot an older server wrote in JSON
+// restores to the same state, which then persists in MessagePack.
+func TestRestoreLegacyJSONSnapshot(t *testing.T) {
+	s := richState(t)
+	stream := persistJSON(t, s)
+	if !strings.HasPrefix(stream, `{"Type":"Job"`) {
+		t.Fatalf("not the legacy format: %.40s", stream)
+	}
+	restored := mustRestore(t, stream)
+	want, got := dump(t, &s.reader), dump(t, &restored.reader)
+	for k := range want {
+		if !reflect.DeepEqual(want[k], got[k]) {
+			t.Errorf("%s differs after restoring JSON:\nwant %#v\n got %#v", k, want[k], got[k])
+		}
+	}
+	if n := getNode(t, restored, id("n", 1)); n.SecretID != id("s", 1) {
+		t.Fatalf("SecretID lost: %q", n.SecretID)
+	}
+	var again bytes.Buffer
+	must(t, restored.Persist(&again))
+	if !strings.HasPrefix(again.String(), "\xb6"+snapshotMagic) {
+		t.Fatalf("a store restored from JSON persists as %.30q, not MessagePack", again.String())
+	}
+	if !sameState(t, s, mustRestore(t, again.String())) {
+		t.Fatal("a store restored from JSON persists differently from the original")
+	}
+}
+
+// sameState compares two stores through the read API. (Persisted bytes
+// may differ: MessagePack writes maps in iteration order.)
+func sameState(t *testing.T, a, b *StateStore) bool {
+	t.Helper()
+	return reflect.DeepEqual(dump(t, &a.reader), dump(t, &b.reader))
 }

@@ -355,24 +355,6 @@ func (j *Job) Stub(summary *JobSummary) *JobListStub {
 	}
 }
 
-// Copy returns a deep copy via the JSON form, which is the model's
-// definition of a job. Jobs are copied rarely (on register), so
-// simplicity wins over speed here.
-func (j *Job) Copy() *Job {
-	if j == nil {
-		return nil
-	}
-	b, err := json.Marshal(j)
-	if err != nil {
-		panic("structs: job does not marshal: " + err.Error())
-	}
-	var c Job
-	if err := json.Unmarshal(b, &c); err != nil {
-		panic("structs: job does not unmarshal: " + err.Error())
-	}
-	return &c
-}
-
 // SpecChanged compares what the user declared in two versions of a job,
 // ignoring the fields the server owns (status, stability, version, times,
 // indexes).
