@@ -352,7 +352,41 @@ func (s *Server) setupRaft() error {
 		return fmt.Errorf("start raft: %w", err)
 	}
 	s.raft = r
+	if soleVoter(r, conf.LocalID) {
+		electNow(r, conf.LeaderLeaseTimeout)
+	}
 	return nil
+}
+
+// soleVoter reports whether raft's configuration has one voter, this
+// server: a single-server cluster, bootstrapped now or before.
+func soleVoter(r *raft.Raft, id raft.ServerID) bool {
+	f := r.GetConfiguration()
+	if f.Error() != nil {
+		return false
+	}
+	servers := f.Configuration().Servers
+	return len(servers) == 1 && servers[0].ID == id && servers[0].Suffrage == raft.Voter
+}
+
+// electNow makes a follower that is the only voter start its election at
+// once. Raft's follower first waits a heartbeat timeout (0.5–1 s here) for
+// a leader to contact it, which for the only voter cannot happen: that wait
+// was most of a dev agent's start-up. Shortening the heartbeat timeout
+// wakes the follower's timer at once (raft re-arms a running timer when the
+// timeout shrinks); the configured timeouts are restored straight away, so
+// the cluster runs with them, and a server that joins later changes nothing.
+// With one voter the election needs no other vote, so nothing is unsafe
+// about holding it early. The shorter timeout is the leader lease: raft
+// refuses a heartbeat timeout below it.
+func electNow(r *raft.Raft, lease time.Duration) {
+	rc := r.ReloadableConfig()
+	short := rc
+	short.HeartbeatTimeout, short.ElectionTimeout = lease, max(lease, rc.ElectionTimeout)
+	if lease >= rc.HeartbeatTimeout || r.ReloadConfig(short) != nil {
+		return
+	}
+	_ = r.ReloadConfig(rc)
 }
 
 // State returns the current state store, for reads.
@@ -393,12 +427,15 @@ func (s *Server) LastContact() time.Duration {
 	return time.Since(last)
 }
 
-// WaitForLeader blocks until a leader is known or ctx ends.
+// WaitForLeader blocks until a leader is known or ctx ends. It polls
+// every millisecond at first (a single server leads within a few), then
+// backs off to every 10ms.
 func (s *Server) WaitForLeader(ctx context.Context) error {
-	t := time.NewTicker(10 * time.Millisecond)
+	wait := time.Millisecond
+	t := time.NewTimer(wait)
 	defer t.Stop()
 	for {
-		if s.Leader() != "" && (s.IsLeader() == false || s.broker.Enabled()) {
+		if s.Leader() != "" && (!s.IsLeader() || s.broker.Enabled()) {
 			return nil
 		}
 		select {
@@ -406,6 +443,8 @@ func (s *Server) WaitForLeader(ctx context.Context) error {
 			return ctx.Err()
 		case <-t.C:
 		}
+		wait = min(2*wait, 10*time.Millisecond)
+		t.Reset(wait)
 	}
 }
 
