@@ -105,25 +105,32 @@ func New(cfg *Config, registry *drivers.Registry) (*Client, error) {
 			return nil, err
 		}
 	}
-	st, err := openStateDB(cfg.StateDir)
-	if err != nil {
-		return nil, err
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Client{
-		config: cfg, logger: cfg.Logger, drivers: registry, state: st,
+		config: cfg, logger: cfg.Logger, drivers: registry,
 		pool: droverrpc.NewPool(5 * time.Second), servers: newServerList(cfg.Servers), ctx: ctx, cancel: cancel,
 		allocs: map[string]*allocRunner{}, dirty: map[string]*allocRunner{}, dirtyCh: make(chan struct{}, 1),
 	}
-	if c.nodeID, c.secretID, err = nodeIdentity(cfg.StateDir); err != nil {
-		st.Close()
+	// The drivers fingerprint themselves while the state is opened and
+	// restored: docker's engine may take a while to answer.
+	drivers := c.fingerprintDrivers(ctx)
+	st, err := openStateDB(cfg.StateDir)
+	if err != nil {
 		cancel()
+		drivers()
+		return nil, err
+	}
+	c.state = st
+	if c.nodeID, c.secretID, err = nodeIdentity(cfg.StateDir); err != nil {
+		cancel()
+		drivers()
+		st.Close()
 		return nil, err
 	}
 	if err := c.restore(); err != nil {
 		c.logger.Printf("[ERROR] client: restore state: %v", err)
 	}
-	node, err := c.fingerprint(ctx)
+	node, err := c.fingerprint(drivers())
 	if err != nil {
 		st.Close()
 		cancel()
@@ -203,9 +210,10 @@ func (c *Client) call(method string, args, reply interface{}) error {
 	return c.callServers(ctx, method, args, reply)
 }
 
-// registerAndHeartbeat registers the node, reports it ready, then
-// heartbeats at half the TTL the server gives. When the server does not
-// know the node (a server that lost its state), it registers again.
+// registerAndHeartbeat registers the node, ready (its fingerprint is
+// complete, so one raft write makes it schedulable), then heartbeats at
+// half the TTL the server gives. When the server does not know the node
+// (a server that lost its state), it registers again.
 func (c *Client) registerAndHeartbeat() {
 	defer c.wg.Done()
 	registered := false
@@ -216,9 +224,6 @@ func (c *Client) registerAndHeartbeat() {
 		if !registered {
 			node := c.node()
 			err = c.call("Node.Register", &wire.NodeRegisterArgs{Node: node}, &reply)
-			if err == nil {
-				err = c.call("Node.UpdateStatus", &wire.NodeStatusArgs{NodeID: c.nodeID, SecretID: c.secretID, Status: structs.NodeStatusReady}, &reply)
-			}
 			if err == nil {
 				registered = true
 				c.logger.Printf("[INFO] client: node %s registered", c.nodeID)

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"drover/agent/structs"
@@ -19,9 +20,35 @@ import (
 // what a node advertises when another private address exists.
 const natAddress = "10.0.2.15"
 
+// fingerprintDrivers asks every driver to fingerprint itself, all at once
+// (a driver may wait on something slow, as docker on its engine), and
+// returns a function that waits for the answers.
+func (c *Client) fingerprintDrivers(ctx context.Context) func() map[string]*structs.DriverInfo {
+	names := c.drivers.Names()
+	infos := make([]*structs.DriverInfo, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		d, _ := c.drivers.Get(name)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			infos[i] = d.Fingerprint(ctx)
+		}()
+	}
+	return func() map[string]*structs.DriverInfo {
+		wg.Wait()
+		out := make(map[string]*structs.DriverInfo, len(names))
+		for i, name := range names {
+			out[name] = infos[i]
+		}
+		return out
+	}
+}
+
 // fingerprint builds the node this client registers: resources, address,
-// OS attributes and the drivers that can run tasks here.
-func (c *Client) fingerprint(ctx context.Context) (*structs.Node, error) {
+// OS attributes and the drivers that can run tasks here. It registers
+// ready: everything it reports is known by then.
+func (c *Client) fingerprint(drivers map[string]*structs.DriverInfo) (*structs.Node, error) {
 	cfg := c.config
 	ip, err := nodeAddress(cfg.NetworkInterface)
 	if err != nil {
@@ -49,7 +76,7 @@ func (c *Client) fingerprint(ctx context.Context) (*structs.Node, error) {
 		NodeClass:  cfg.NodeClass,
 		NodePool:   structs.DefaultNodePool,
 		HTTPAddr:   cfg.HTTPAddr,
-		Status:     structs.NodeStatusInit,
+		Status:     structs.NodeStatusReady,
 		Meta:       cfg.Meta,
 		Attributes: map[string]string{
 			"unique.network.ip-address": ip,
@@ -77,11 +104,7 @@ func (c *Client) fingerprint(ctx context.Context) (*structs.Node, error) {
 			Disk:     structs.NodeReservedDiskResources{DiskMB: uint64(cfg.ReservedDiskMB)},
 			Networks: structs.NodeReservedNetworkResources{ReservedHostPorts: cfg.ReservedPorts},
 		},
-		Drivers: map[string]*structs.DriverInfo{},
-	}
-	for _, name := range c.drivers.Names() {
-		d, _ := c.drivers.Get(name)
-		node.Drivers[name] = d.Fingerprint(ctx)
+		Drivers: drivers,
 	}
 	return node, nil
 }

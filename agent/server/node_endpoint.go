@@ -82,8 +82,11 @@ func (s *Server) RegisterNode(node *structs.Node) (*NodeUpdateResponse, error) {
 	case existing.Status == structs.NodeStatusDown:
 		node.Events = []*structs.NodeEvent{{Message: structs.NodeEventReregistered, Subsystem: "Cluster", Timestamp: ts}}
 	}
+	// A node that registers ready has its jobs evaluated, also when it was
+	// ready already: a restarted client re-registers, and its drivers or
+	// attributes may have changed since.
 	var evals []*structs.Evaluation
-	if node.Status == structs.NodeStatusReady && (existing == nil || existing.Status != structs.NodeStatusReady) {
+	if node.Status == structs.NodeStatusReady {
 		if evals, err = s.evalsForNode(snap, node.ID, structs.EvalTriggerNodeUpdate, ts); err != nil {
 			return nil, err
 		}
