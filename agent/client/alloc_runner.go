@@ -18,7 +18,11 @@ import (
 // its client status and its deployment health.
 type allocRunner struct {
 	c        *Client
+	id       string
 	allocDir string
+	// persistMu orders the writes of the allocation to the state
+	// database, so that the last one written is the newest.
+	persistMu sync.Mutex
 
 	mu      sync.Mutex
 	alloc   *structs.Allocation
@@ -44,6 +48,7 @@ func newAllocRunner(c *Client, alloc *structs.Allocation) *allocRunner {
 	ctx, cancel := context.WithCancel(c.ctx)
 	return &allocRunner{
 		c:        c,
+		id:       alloc.ID,
 		allocDir: filepath.Join(c.config.AllocDir, alloc.ID),
 		alloc:    alloc,
 		tasks:    map[string]*taskRunner{},
@@ -55,9 +60,13 @@ func newAllocRunner(c *Client, alloc *structs.Allocation) *allocRunner {
 }
 
 // start builds the directories and starts the tasks. recovered holds the
-// persisted tasks of an allocation a restarted client is taking back.
+// persisted tasks of an allocation a restarted client is taking back. It
+// may run while the server's next version of the allocation arrives
+// (update): it works on the version it began with, and persists the newest.
 func (ar *allocRunner) start(recovered map[string]*persistedTask) (err error) {
+	ar.mu.Lock()
 	alloc := ar.alloc
+	ar.mu.Unlock()
 	defer func() {
 		// done must close whatever happens, or destroy would wait for it.
 		if err != nil {
@@ -81,7 +90,7 @@ func (ar *allocRunner) start(recovered map[string]*persistedTask) (err error) {
 			return err
 		}
 	}
-	if err := ar.c.state.putAlloc(alloc); err != nil {
+	if err := ar.persistAlloc(); err != nil {
 		return err
 	}
 	for _, task := range tg.Tasks {
@@ -94,9 +103,9 @@ func (ar *allocRunner) start(recovered map[string]*persistedTask) (err error) {
 		driver, ok := ar.c.drivers.Get(task.Driver)
 		var tr *taskRunner
 		if ok {
-			tr = newTaskRunner(ar, task, driver, ar.taskConfig(tg, task, taskDir))
+			tr = newTaskRunner(ar, alloc, task, driver, ar.taskConfig(alloc, tg, task, taskDir))
 		} else {
-			tr = newTaskRunner(ar, task, nil, ar.taskConfig(tg, task, taskDir))
+			tr = newTaskRunner(ar, alloc, task, nil, ar.taskConfig(alloc, tg, task, taskDir))
 		}
 		ar.mu.Lock()
 		ar.tasks[task.Name] = tr
@@ -164,9 +173,19 @@ func (ar *allocRunner) runEnded() {
 // closeDone closes done once; callers hold mu.
 func (ar *allocRunner) closeDone() { ar.doneOnce.Do(func() { close(ar.done) }) }
 
-// taskConfig is what the driver gets for one task.
-func (ar *allocRunner) taskConfig(tg *structs.TaskGroup, task *structs.Task, taskDir string) *drivers.TaskConfig {
+// persistAlloc writes the allocation's newest version to the state
+// database.
+func (ar *allocRunner) persistAlloc() error {
+	ar.persistMu.Lock()
+	defer ar.persistMu.Unlock()
+	ar.mu.Lock()
 	alloc := ar.alloc
+	ar.mu.Unlock()
+	return ar.c.state.putAlloc(alloc)
+}
+
+// taskConfig is what the driver gets for one task.
+func (ar *allocRunner) taskConfig(alloc *structs.Allocation, tg *structs.TaskGroup, task *structs.Task, taskDir string) *drivers.TaskConfig {
 	cfg := &drivers.TaskConfig{
 		ID: alloc.ID + "/" + task.Name, AllocID: alloc.ID, AllocName: alloc.Name, JobID: alloc.JobID,
 		TaskGroup: alloc.TaskGroup, TaskName: task.Name, Config: task.Config, User: task.User,
@@ -183,14 +202,13 @@ func (ar *allocRunner) taskConfig(tg *structs.TaskGroup, task *structs.Task, tas
 			cfg.TaskNetworks = tr.Networks
 		}
 	}
-	cfg.Env = ar.taskEnv(tg, task, cfg)
+	cfg.Env = ar.taskEnv(alloc, tg, task, cfg)
 	return cfg
 }
 
 // taskEnv builds the task's environment: the NOMAD_* variables tasks
 // expect, then the task's own env with ${...} references resolved.
-func (ar *allocRunner) taskEnv(tg *structs.TaskGroup, task *structs.Task, cfg *drivers.TaskConfig) map[string]string {
-	alloc := ar.alloc
+func (ar *allocRunner) taskEnv(alloc *structs.Allocation, tg *structs.TaskGroup, task *structs.Task, cfg *drivers.TaskConfig) map[string]string {
 	env := map[string]string{
 		"NOMAD_ALLOC_ID":       alloc.ID,
 		"NOMAD_SHORT_ALLOC_ID": alloc.ID[:8],
@@ -299,7 +317,7 @@ func (ar *allocRunner) update(alloc *structs.Allocation) {
 		ar.stopped = true
 	}
 	ar.mu.Unlock()
-	if err := ar.c.state.putAlloc(alloc); err != nil {
+	if err := ar.persistAlloc(); err != nil {
 		ar.c.logger.Printf("[ERROR] client: persist allocation %s: %v", alloc.ID, err)
 	}
 	if stop {
@@ -356,7 +374,7 @@ func (ar *allocRunner) taskChanged() {
 func (ar *allocRunner) report() *structs.Allocation {
 	ar.mu.Lock()
 	u := &structs.Allocation{
-		ID: ar.alloc.ID, ClientStatus: ar.status, ClientDescription: ar.desc,
+		ID: ar.id, ClientStatus: ar.status, ClientDescription: ar.desc,
 		TaskStates: map[string]*structs.TaskState{}, ModifyTime: time.Now().UnixNano(),
 	}
 	for name, tr := range ar.tasks {
@@ -387,7 +405,7 @@ func (ar *allocRunner) destroy() {
 	}
 	ar.cancel()
 	os.RemoveAll(ar.allocDir)
-	ar.c.state.deleteAlloc(ar.alloc.ID)
+	ar.c.state.deleteAlloc(ar.id)
 }
 
 // taskList is a snapshot of the task runners, safe while start adds them.

@@ -84,6 +84,9 @@ type Client struct {
 	dirtyCh chan struct{}
 	ttl     time.Duration
 
+	// startSem bounds the allocation runners starting at once.
+	startSem chan struct{}
+
 	// host measures the machine for /v1/client/stats.
 	host *hoststats.Collector
 	// lastHeartbeat is when a server last acknowledged this node.
@@ -110,6 +113,7 @@ func New(cfg *Config, registry *drivers.Registry) (*Client, error) {
 		config: cfg, logger: cfg.Logger, drivers: registry,
 		pool: droverrpc.NewPool(5 * time.Second), servers: newServerList(cfg.Servers), ctx: ctx, cancel: cancel,
 		allocs: map[string]*allocRunner{}, dirty: map[string]*allocRunner{}, dirtyCh: make(chan struct{}, 1),
+		startSem: make(chan struct{}, maxParallelStarts),
 	}
 	// The drivers fingerprint themselves while the state is opened and
 	// restored: docker's engine may take a while to answer.
@@ -304,9 +308,7 @@ func (c *Client) reconcileAllocs(allocs []*structs.Allocation) {
 			c.mu.Lock()
 			c.allocs[a.ID] = ar
 			c.mu.Unlock()
-			if err := ar.start(nil); err != nil {
-				c.logger.Printf("[ERROR] client: start allocation %s: %v", a.ID, err)
-			}
+			c.startRunner(ar)
 		case a.AllocModifyIndex > ar.modifyIndex() || a.DesiredStatus != structs.AllocDesiredStatusRun:
 			ar.update(a)
 		}
@@ -326,6 +328,28 @@ func (c *Client) reconcileAllocs(allocs []*structs.Allocation) {
 	}
 }
 
+// maxParallelStarts bounds how many allocation runners build their
+// directories and persist themselves at once.
+const maxParallelStarts = 64
+
+// startRunner starts a new allocation's runner in the background. Building
+// its directories and persisting it take milliseconds, mostly waiting for
+// the disk: a node given hundreds of allocations at once starts them side
+// by side, and their writes share transactions (see stateDB), instead of
+// one after the other. start always runs, even when the client is shutting
+// down, because destroy waits for what start launches.
+func (c *Client) startRunner(ar *allocRunner) {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.startSem <- struct{}{}
+		defer func() { <-c.startSem }()
+		if err := ar.start(nil); err != nil {
+			c.logger.Printf("[ERROR] client: start allocation %s: %v", ar.id, err)
+		}
+	}()
+}
+
 func (ar *allocRunner) modifyIndex() uint64 {
 	ar.mu.Lock()
 	defer ar.mu.Unlock()
@@ -335,7 +359,7 @@ func (ar *allocRunner) modifyIndex() uint64 {
 // markDirty queues an allocation's status for the next report.
 func (c *Client) markDirty(ar *allocRunner) {
 	c.mu.Lock()
-	c.dirty[ar.alloc.ID] = ar
+	c.dirty[ar.id] = ar
 	c.mu.Unlock()
 	select {
 	case c.dirtyCh <- struct{}{}:

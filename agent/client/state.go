@@ -16,6 +16,12 @@ import (
 // off: the allocations it runs and, per task, the driver handle and the
 // task state (events, restarts). It is a bbolt file under the client's
 // state directory.
+//
+// Writes go through bbolt's Batch: writers that come together (hundreds of
+// allocations starting at once, each task recording its events) share one
+// transaction and one fsync instead of queueing for one each, and every
+// writer still returns only once its own write is on disk. A batch waits
+// at most bbolt's MaxBatchDelay (10ms) for company.
 type stateDB struct {
 	db *bolt.DB
 }
@@ -61,7 +67,7 @@ func (s *stateDB) putAlloc(a *structs.Allocation) error {
 	if err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketAllocs).Put([]byte(a.ID), buf) })
+	return s.db.Batch(func(tx *bolt.Tx) error { return tx.Bucket(bucketAllocs).Put([]byte(a.ID), buf) })
 }
 
 func (s *stateDB) putTask(allocID, task string, t *persistedTask) error {
@@ -69,11 +75,13 @@ func (s *stateDB) putTask(allocID, task string, t *persistedTask) error {
 	if err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketTasks).Put([]byte(allocID+"/"+task), buf) })
+	return s.db.Batch(func(tx *bolt.Tx) error { return tx.Bucket(bucketTasks).Put([]byte(allocID+"/"+task), buf) })
 }
 
+// deleteAlloc removes an allocation and its tasks. Like every write, it
+// may run twice in a batch that is retried: it must stay idempotent.
 func (s *stateDB) deleteAlloc(allocID string) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.db.Batch(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketAllocs).Delete([]byte(allocID)); err != nil {
 			return err
 		}

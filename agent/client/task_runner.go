@@ -73,13 +73,13 @@ type restartRequest struct {
 
 func (r *restartRequest) finish() { r.once.Do(func() { close(r.done) }) }
 
-func newTaskRunner(ar *allocRunner, task *structs.Task, driver drivers.Driver, cfg *drivers.TaskConfig) *taskRunner {
+func newTaskRunner(ar *allocRunner, alloc *structs.Allocation, task *structs.Task, driver drivers.Driver, cfg *drivers.TaskConfig) *taskRunner {
 	return &taskRunner{
 		ar:     ar,
 		task:   task,
 		driver: driver,
 		cfg:    cfg,
-		batch:  ar.alloc.Job.Type == structs.JobTypeBatch,
+		batch:  alloc.Job.Type == structs.JobTypeBatch,
 		state:  &structs.TaskState{State: structs.TaskStatePending},
 		killCh: make(chan struct{}),
 		done:   make(chan struct{}),
