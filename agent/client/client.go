@@ -13,6 +13,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -263,16 +264,31 @@ func (c *Client) registerAndHeartbeat() {
 }
 
 // watchAllocs follows this node's allocations with blocking queries and
-// starts, updates or removes alloc runners to match.
+// starts, updates or removes alloc runners to match. The server names the
+// allocations with the index of its last change to each
+// (Node.GetClientAllocs), and the client fetches only those it does not
+// hold in that version (Node.GetAllocsByID): a node running thousands of
+// allocations gets a list of IDs on every change, not every allocation
+// with its job again.
 func (c *Client) watchAllocs() {
 	defer c.wg.Done()
 	var index uint64
+	// known is the AllocModifyIndex of every allocation as last fetched,
+	// whether it runs here or was left alone (terminal before it came).
+	known := map[string]uint64{}
 	for c.ctx.Err() == nil {
-		var reply wire.NodeGetAllocsResponse
+		var list wire.NodeClientAllocsResponse
 		ctx, cancel := context.WithTimeout(c.ctx, 6*time.Minute)
-		err := c.callServers(ctx, "Node.GetAllocs",
-			&wire.NodeGetAllocsArgs{NodeID: c.nodeID, SecretID: c.secretID, MinIndex: index, MaxWait: 5 * time.Minute}, &reply)
+		err := c.callServers(ctx, "Node.GetClientAllocs",
+			&wire.NodeGetAllocsArgs{NodeID: c.nodeID, SecretID: c.secretID, MinIndex: index, MaxWait: 5 * time.Minute}, &list)
 		cancel()
+		stale := false
+		if err == nil {
+			if list.Index < index {
+				clear(known) // the server's state was reset: take nothing for granted
+			}
+			stale, err = c.syncAllocList(list.Allocs, known)
+		}
 		if err != nil {
 			if c.ctx.Err() == nil {
 				c.logger.Printf("[WARN] client: fetch allocations: %v", err)
@@ -284,40 +300,74 @@ func (c *Client) watchAllocs() {
 			}
 			continue
 		}
-		if reply.Index < index {
+		switch {
+		case stale:
+			// A server behind the one that listed them answered the
+			// fetch: list again, shortly, from the same index.
+			select {
+			case <-c.ctx.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		case list.Index < index:
 			index = 0 // the server's state was reset
-		} else {
-			index = reply.Index
+		default:
+			index = list.Index
 		}
-		c.reconcileAllocs(reply.Allocs)
 	}
 }
 
-func (c *Client) reconcileAllocs(allocs []*structs.Allocation) {
-	seen := map[string]bool{}
-	for _, a := range allocs {
-		seen[a.ID] = true
-		c.mu.Lock()
-		ar := c.allocs[a.ID]
-		c.mu.Unlock()
-		switch {
-		case ar == nil && a.TerminalStatus():
-			// Never ran here, or long done: nothing to do.
-		case ar == nil:
-			ar = newAllocRunner(c, a)
-			c.mu.Lock()
-			c.allocs[a.ID] = ar
-			c.mu.Unlock()
-			c.startRunner(ar)
-		case a.AllocModifyIndex > ar.modifyIndex() || a.DesiredStatus != structs.AllocDesiredStatusRun:
-			ar.update(a)
+// allocFetchBatch is how many allocations one Node.GetAllocsByID asks
+// for: runners start after each batch, while the next is on its way.
+const allocFetchBatch = 256
+
+// syncAllocList fetches the listed allocations that changed since known,
+// reconciles the runners with them, and destroys the runners of
+// allocations no longer listed. stale reports an allocation that came
+// back older than listed, or not at all.
+func (c *Client) syncAllocList(list map[string]uint64, known map[string]uint64) (stale bool, err error) {
+	var ids []string
+	for id, idx := range list {
+		if k, ok := known[id]; !ok || k != idx {
+			ids = append(ids, id)
+		}
+	}
+	// Oldest first, as the scheduler placed them.
+	sort.Slice(ids, func(i, j int) bool {
+		if list[ids[i]] != list[ids[j]] {
+			return list[ids[i]] < list[ids[j]]
+		}
+		return ids[i] < ids[j]
+	})
+	for len(ids) > 0 {
+		n := min(len(ids), allocFetchBatch)
+		var reply wire.NodeGetAllocsResponse
+		if err := c.call("Node.GetAllocsByID", &wire.NodeAllocsByIDArgs{NodeID: c.nodeID, SecretID: c.secretID, AllocIDs: ids[:n]}, &reply); err != nil {
+			return false, err
+		}
+		got := 0
+		for _, a := range reply.Allocs {
+			if want, ok := list[a.ID]; ok && a.AllocModifyIndex >= want {
+				got++
+			} else {
+				stale = true
+			}
+			known[a.ID] = a.AllocModifyIndex
+			c.reconcileAlloc(a)
+		}
+		stale = stale || got < n
+		ids = ids[n:]
+	}
+	for id := range known {
+		if _, ok := list[id]; !ok {
+			delete(known, id)
 		}
 	}
 	// Allocations the server forgot (garbage-collected) are destroyed.
 	c.mu.Lock()
 	var gone []*allocRunner
 	for id, ar := range c.allocs {
-		if !seen[id] {
+		if _, ok := list[id]; !ok {
 			gone = append(gone, ar)
 			delete(c.allocs, id)
 		}
@@ -325,6 +375,27 @@ func (c *Client) reconcileAllocs(allocs []*structs.Allocation) {
 	c.mu.Unlock()
 	for _, ar := range gone {
 		go ar.destroy()
+	}
+	return stale, nil
+}
+
+// reconcileAlloc starts a runner for a new allocation, or hands a newer
+// version of one to its runner.
+func (c *Client) reconcileAlloc(a *structs.Allocation) {
+	c.mu.Lock()
+	ar := c.allocs[a.ID]
+	c.mu.Unlock()
+	switch {
+	case ar == nil && a.TerminalStatus():
+		// Never ran here, or long done: nothing to do.
+	case ar == nil:
+		ar = newAllocRunner(c, a)
+		c.mu.Lock()
+		c.allocs[a.ID] = ar
+		c.mu.Unlock()
+		c.startRunner(ar)
+	case a.AllocModifyIndex > ar.modifyIndex() || a.DesiredStatus != structs.AllocDesiredStatusRun:
+		ar.update(a)
 	}
 }
 

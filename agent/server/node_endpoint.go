@@ -28,6 +28,12 @@ type (
 	NodeDrainResponse     = wire.NodeDrainResponse
 )
 
+// The messages of a client that fetches only the allocations that changed.
+type (
+	NodeClientAllocsResponse = wire.NodeClientAllocsResponse
+	NodeAllocsByIDArgs       = wire.NodeAllocsByIDArgs
+)
+
 // heartbeatTTL spreads heartbeats: at least the minimum TTL, longer on big
 // clusters so the leader sees at most MaxHeartbeatsPerSecond, plus a
 // random stagger so nodes registered together do not beat together.
@@ -225,6 +231,45 @@ func (s *Server) GetNodeAllocs(ctx context.Context, nodeID string, minIndex uint
 	return resp, err
 }
 
+// GetClientAllocs names the allocations of a node, each with its
+// AllocModifyIndex, once the allocation table's index passes minIndex, or
+// when maxWait expires.
+func (s *Server) GetClientAllocs(ctx context.Context, nodeID string, minIndex uint64, maxWait time.Duration) (*NodeClientAllocsResponse, error) {
+	resp := &NodeClientAllocsResponse{}
+	index, err := s.BlockingQuery(ctx, minIndex, maxWait, func(ws memdb.WatchSet, snap *state.StateSnapshot) (uint64, error) {
+		allocs, err := snap.AllocsByNode(ws, nodeID)
+		if err != nil {
+			return 0, err
+		}
+		resp.Allocs = make(map[string]uint64, len(allocs))
+		for _, a := range allocs {
+			resp.Allocs[a.ID] = a.AllocModifyIndex
+		}
+		return snap.Index("allocs")
+	})
+	resp.Index = index
+	return resp, err
+}
+
+// GetAllocsByID returns the named allocations of a node, leaving out
+// those of other nodes and those that are gone.
+func (s *Server) GetAllocsByID(nodeID string, ids []string) (*NodeGetAllocsResponse, error) {
+	snap := s.State().Snapshot()
+	resp := &NodeGetAllocsResponse{Allocs: make([]*structs.Allocation, 0, len(ids))}
+	for _, id := range ids {
+		a, err := snap.AllocByID(nil, id)
+		if err != nil {
+			return nil, err
+		}
+		if a != nil && a.NodeID == nodeID {
+			resp.Allocs = append(resp.Allocs, a)
+		}
+	}
+	var err error
+	resp.Index, err = snap.Index("allocs")
+	return resp, err
+}
+
 // UpdateDrain starts, changes or ends the drain of a node.
 func (s *Server) UpdateDrain(nodeID string, spec *structs.DrainSpec, markEligible bool) (*NodeDrainResponse, error) {
 	var fwd NodeDrainResponse
@@ -401,6 +446,34 @@ func (e *nodeEndpoint) GetAllocs(args *NodeGetAllocsArgs, reply *NodeGetAllocsRe
 		return err
 	}
 	r, err := e.srv.GetNodeAllocs(e.srv.shutdownCtx, args.NodeID, args.MinIndex, args.MaxWait)
+	if err != nil {
+		return wireError(err)
+	}
+	*reply = *r
+	return nil
+}
+
+// GetClientAllocs is GetAllocs naming the allocations only, with the
+// index of the server's last change to each; a client then fetches the
+// ones it does not have in that version with GetAllocsByID.
+func (e *nodeEndpoint) GetClientAllocs(args *NodeGetAllocsArgs, reply *NodeClientAllocsResponse) error {
+	if err := e.srv.checkSecret("Node.GetClientAllocs", args.NodeID, args.SecretID); err != nil {
+		return err
+	}
+	r, err := e.srv.GetClientAllocs(e.srv.shutdownCtx, args.NodeID, args.MinIndex, args.MaxWait)
+	if err != nil {
+		return wireError(err)
+	}
+	*reply = *r
+	return nil
+}
+
+// GetAllocsByID returns the node's allocations among those named.
+func (e *nodeEndpoint) GetAllocsByID(args *NodeAllocsByIDArgs, reply *NodeGetAllocsResponse) error {
+	if err := e.srv.checkSecret("Node.GetAllocsByID", args.NodeID, args.SecretID); err != nil {
+		return err
+	}
+	r, err := e.srv.GetAllocsByID(args.NodeID, args.AllocIDs)
 	if err != nil {
 		return wireError(err)
 	}

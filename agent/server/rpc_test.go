@@ -69,6 +69,24 @@ func TestNodeRPC(t *testing.T) {
 		t.Fatalf("ports over RPC: %+v", ports)
 	}
 
+	// The same allocation named with the index of its last change, then
+	// fetched by ID, as a client follows its allocations.
+	var list NodeClientAllocsResponse
+	if err := pool.Call(ctx, addr, "Node.GetClientAllocs", &NodeGetAllocsArgs{NodeID: node.ID, SecretID: secret}, &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Allocs) != 1 || list.Allocs[alloc.ID] != alloc.AllocModifyIndex || list.Index < alloc.AllocModifyIndex {
+		t.Fatalf("GetClientAllocs: %+v, want %s at %d", list, alloc.ID, alloc.AllocModifyIndex)
+	}
+	var byID NodeGetAllocsResponse
+	if err := pool.Call(ctx, addr, "Node.GetAllocsByID", &NodeAllocsByIDArgs{NodeID: node.ID, SecretID: secret,
+		AllocIDs: []string{alloc.ID, "unknown"}}, &byID); err != nil {
+		t.Fatal(err)
+	}
+	if len(byID.Allocs) != 1 || byID.Allocs[0].ID != alloc.ID || byID.Allocs[0].Job == nil {
+		t.Fatalf("GetAllocsByID: %+v", byID.Allocs)
+	}
+
 	yes := true
 	var gen GenericResponse
 	update := &structs.Allocation{ID: alloc.ID, ClientStatus: structs.AllocClientStatusRunning,
@@ -121,6 +139,14 @@ func TestNodeRPC(t *testing.T) {
 			var r NodeGetAllocsResponse
 			return pool.Call(ctx, addr, "Node.GetAllocs", &NodeGetAllocsArgs{NodeID: node.ID, SecretID: sec}, &r)
 		},
+		"Node.GetClientAllocs": func(sec string) error {
+			var r NodeClientAllocsResponse
+			return pool.Call(ctx, addr, "Node.GetClientAllocs", &NodeGetAllocsArgs{NodeID: node.ID, SecretID: sec}, &r)
+		},
+		"Node.GetAllocsByID": func(sec string) error {
+			var r NodeGetAllocsResponse
+			return pool.Call(ctx, addr, "Node.GetAllocsByID", &NodeAllocsByIDArgs{NodeID: node.ID, SecretID: sec, AllocIDs: []string{alloc.ID}}, &r)
+		},
 		"Node.UpdateStatus": func(sec string) error {
 			var r NodeUpdateResponse
 			return pool.Call(ctx, addr, "Node.UpdateStatus", &NodeStatusArgs{NodeID: node.ID, SecretID: sec, Status: structs.NodeStatusReady}, &r)
@@ -161,5 +187,11 @@ func TestNodeRPC(t *testing.T) {
 		Allocs: []*structs.Allocation{{ID: update.ID, ClientStatus: structs.AllocClientStatusFailed}}}, &r)
 	if !errors.Is(RemoteError(err), ErrPermissionDenied) {
 		t.Errorf("client-two reporting client-one's allocation: %v", err)
+	}
+	// Nor read them by ID.
+	var theirs NodeGetAllocsResponse
+	if err := pool.Call(ctx, addr, "Node.GetAllocsByID", &NodeAllocsByIDArgs{NodeID: other.ID, SecretID: other.SecretID,
+		AllocIDs: []string{alloc.ID}}, &theirs); err != nil || len(theirs.Allocs) != 0 {
+		t.Errorf("client-two reading client-one's allocation: %v %+v", err, theirs.Allocs)
 	}
 }

@@ -65,6 +65,24 @@ type NodeGetAllocsResponse struct {
 	Index  uint64
 }
 
+// NodeClientAllocsResponse names a node's allocations with the index of
+// the server's last change to each (AllocModifyIndex), so that a client
+// fetches only what changed (Node.GetAllocsByID) instead of every
+// allocation, job included, on every change. Node.GetClientAllocs answers
+// it, a blocking query with NodeGetAllocsArgs.
+type NodeClientAllocsResponse struct {
+	Allocs map[string]uint64
+	Index  uint64
+}
+
+// NodeAllocsByIDArgs asks for some of a node's allocations; IDs of other
+// nodes' allocations, or unknown ones, are left out of the answer.
+type NodeAllocsByIDArgs struct {
+	NodeID   string
+	SecretID string
+	AllocIDs []string
+}
+
 // NodeDrainArgs starts (DrainSpec set) or stops a drain.
 type NodeDrainArgs struct {
 	NodeID       string
