@@ -130,9 +130,18 @@ func (tr *taskRunner) recordEvent(ev *structs.TaskEvent, mutate func(s *structs.
 		mutate(tr.state)
 	}
 	tr.mu.Unlock()
-	tr.persist()
+	if !preStart[ev.Type] {
+		tr.persist()
+	}
 	tr.ar.taskChanged()
 }
+
+// preStart are the events of a task not yet handed to its driver. They are
+// not persisted on their own: a client restarted before the next event
+// starts the task afresh anyway (there is no handle to recover), and that
+// next event (Started, Driver Failure, Killed, ...) persists them with it.
+// Two fewer writes per task when hundreds start at once.
+var preStart = map[string]bool{EventReceived: true, EventSetup: true}
 
 // persist writes the task's handle and state. Events come from the run
 // loop and from user requests (restart, signal) at once, so the state is
