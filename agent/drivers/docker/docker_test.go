@@ -284,14 +284,18 @@ func containerID(t *testing.T, h *drivers.TaskHandle) string {
 }
 
 func TestFingerprint(t *testing.T) {
-	setup(t)
+	_, cli := setup(t)
 	d := newDriver(t)
 	info := d.Fingerprint(context.Background())
 	if !info.Detected || !info.Healthy {
 		t.Fatalf("fingerprint: %+v", info)
 	}
-	if info.Attributes["driver.docker.version"] == "" {
-		t.Errorf("no driver.docker.version: %v", info.Attributes)
+	v, err := cli.ServerVersion(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := info.Attributes["driver.docker.version"]; got != v.Version {
+		t.Errorf("driver.docker.version %q, the engine's /version says %q", got, v.Version)
 	}
 	if d.Name() != "docker" {
 		t.Errorf("Name() = %q", d.Name())
@@ -727,5 +731,21 @@ func TestRestartInPlace(t *testing.T) {
 	out := readLogs(t, cfg.LogDir, cfg.StdoutBase())
 	if strings.Count(out, "tinyredis ready") != 2 || !strings.Contains(out, "exiting with code 1") || !strings.Contains(out, "exiting with code 0") {
 		t.Errorf("stdout log of both runs:\n%s", out)
+	}
+}
+
+// The engine's version is read from the ping's Server header; an engine
+// that names itself otherwise is asked for it.
+func TestEngineVersion(t *testing.T) {
+	for _, tc := range []struct{ server, want string }{
+		{"Docker/28.2.2 (linux)", "28.2.2"},
+		{"Docker/20.10.24+dfsg1 (linux)", "20.10.24+dfsg1"},
+		{"Docker/27.0.1", "27.0.1"},
+		{"Libpod/5.2.0 (linux)", ""},
+		{"", ""},
+	} {
+		if got := engineVersion(tc.server); got != tc.want {
+			t.Errorf("engineVersion(%q) = %q, want %q", tc.server, got, tc.want)
+		}
 	}
 }
