@@ -84,6 +84,9 @@ type Client struct {
 	dirty   map[string]*allocRunner
 	dirtyCh chan struct{}
 	ttl     time.Duration
+	// nodeChanged asks for a new registration: the node's fingerprint
+	// changed (a driver answered late).
+	nodeChanged chan struct{}
 
 	// startSem bounds the allocation runners starting at once.
 	startSem chan struct{}
@@ -114,28 +117,28 @@ func New(cfg *Config, registry *drivers.Registry) (*Client, error) {
 		config: cfg, logger: cfg.Logger, drivers: registry,
 		pool: droverrpc.NewPool(5 * time.Second), servers: newServerList(cfg.Servers), ctx: ctx, cancel: cancel,
 		allocs: map[string]*allocRunner{}, dirty: map[string]*allocRunner{}, dirtyCh: make(chan struct{}, 1),
-		startSem: make(chan struct{}, maxParallelStarts),
+		startSem: make(chan struct{}, maxParallelStarts), nodeChanged: make(chan struct{}, 1),
 	}
 	// The drivers fingerprint themselves while the state is opened and
 	// restored: docker's engine may take a while to answer.
-	drivers := c.fingerprintDrivers(ctx)
+	driverNames, driverAnswers := c.fingerprintDrivers(ctx)
+	driversDue := time.Now().Add(driverWait)
 	st, err := openStateDB(cfg.StateDir)
 	if err != nil {
 		cancel()
-		drivers()
 		return nil, err
 	}
 	c.state = st
 	if c.nodeID, c.secretID, err = nodeIdentity(cfg.StateDir); err != nil {
 		cancel()
-		drivers()
 		st.Close()
 		return nil, err
 	}
 	if err := c.restore(); err != nil {
 		c.logger.Printf("[ERROR] client: restore state: %v", err)
 	}
-	node, err := c.fingerprint(drivers())
+	driverInfos, missing := collectDrivers(driverNames, driverAnswers, time.Until(driversDue))
+	node, err := c.fingerprint(driverInfos)
 	if err != nil {
 		st.Close()
 		cancel()
@@ -143,6 +146,10 @@ func New(cfg *Config, registry *drivers.Registry) (*Client, error) {
 	}
 	c.current = node
 	c.host = &hoststats.Collector{AllocDir: cfg.AllocDir, TotalMHz: float64(node.NodeResources.Cpu.CpuShares)}
+	if missing > 0 {
+		c.wg.Add(1)
+		go c.lateDrivers(driverAnswers, missing)
+	}
 	c.wg.Add(3)
 	go c.registerAndHeartbeat()
 	go c.watchAllocs()
@@ -259,6 +266,8 @@ func (c *Client) registerAndHeartbeat() {
 		case <-c.ctx.Done():
 			return
 		case <-time.After(wait):
+		case <-c.nodeChanged:
+			registered = false
 		}
 	}
 }

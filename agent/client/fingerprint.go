@@ -4,13 +4,14 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
+	"time"
 
 	"drover/agent/structs"
 )
@@ -20,34 +21,94 @@ import (
 // what a node advertises when another private address exists.
 const natAddress = "10.0.2.15"
 
+// driverWait bounds how long a client's first registration waits for its
+// drivers' fingerprints. A driver that answers later (docker's ping waits
+// up to 5 s for an engine that does not answer) is registered as not yet
+// detected, and the node registers again once it answers: a ready node's
+// registration has its jobs evaluated, so nothing waits for the driver
+// longer than it must.
+const driverWait = 250 * time.Millisecond
+
+// driverAnswer is one driver's fingerprint.
+type driverAnswer struct {
+	name string
+	info *structs.DriverInfo
+}
+
 // fingerprintDrivers asks every driver to fingerprint itself, all at once
-// (a driver may wait on something slow, as docker on its engine), and
-// returns a function that waits for the answers.
-func (c *Client) fingerprintDrivers(ctx context.Context) func() map[string]*structs.DriverInfo {
+// (a driver may wait on something slow, as docker on its engine). The
+// answers arrive on the channel, which has room for all of them.
+func (c *Client) fingerprintDrivers(ctx context.Context) ([]string, <-chan driverAnswer) {
 	names := c.drivers.Names()
-	infos := make([]*structs.DriverInfo, len(names))
-	var wg sync.WaitGroup
-	for i, name := range names {
+	answers := make(chan driverAnswer, len(names))
+	for _, name := range names {
 		d, _ := c.drivers.Get(name)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			infos[i] = d.Fingerprint(ctx)
-		}()
+		go func() { answers <- driverAnswer{name, d.Fingerprint(ctx)} }()
 	}
-	return func() map[string]*structs.DriverInfo {
-		wg.Wait()
-		out := make(map[string]*structs.DriverInfo, len(names))
-		for i, name := range names {
-			out[name] = infos[i]
+	return names, answers
+}
+
+// collectDrivers waits up to wait for the drivers' answers. A driver that
+// has not answered by then is reported as being fingerprinted; missing
+// counts those.
+func collectDrivers(names []string, answers <-chan driverAnswer, wait time.Duration) (infos map[string]*structs.DriverInfo, missing int) {
+	infos = make(map[string]*structs.DriverInfo, len(names))
+	timeout := time.NewTimer(wait)
+	defer timeout.Stop()
+	expired := false
+	for len(infos) < len(names) && !expired {
+		// Answers already in are taken even when the time is up.
+		select {
+		case a := <-answers:
+			infos[a.name] = a.info
+			continue
+		default:
 		}
-		return out
+		select {
+		case a := <-answers:
+			infos[a.name] = a.info
+		case <-timeout.C:
+			expired = true
+		}
+	}
+	for _, name := range names {
+		if infos[name] == nil {
+			infos[name] = &structs.DriverInfo{HealthDescription: "Fingerprinting", UpdateTime: time.Now()}
+			missing++
+		}
+	}
+	return infos, missing
+}
+
+// lateDrivers takes the fingerprints of drivers that answered after the
+// node was built, and has the node register again with each.
+func (c *Client) lateDrivers(answers <-chan driverAnswer, missing int) {
+	defer c.wg.Done()
+	for ; missing > 0; missing-- {
+		var a driverAnswer
+		select {
+		case <-c.ctx.Done():
+			return
+		case a = <-answers:
+		}
+		c.mu.Lock()
+		node := c.current.Copy()
+		node.Drivers = maps.Clone(c.current.Drivers)
+		node.Drivers[a.name] = a.info
+		c.current = node
+		c.mu.Unlock()
+		c.logger.Printf("[INFO] client: driver %s answered its fingerprint after %s: registering the node again", a.name, driverWait)
+		select {
+		case c.nodeChanged <- struct{}{}:
+		default:
+		}
 	}
 }
 
 // fingerprint builds the node this client registers: resources, address,
 // OS attributes and the drivers that can run tasks here. It registers
-// ready: everything it reports is known by then.
+// ready: everything it reports is known by then, but for a driver slow to
+// answer, which the node reports when it does (lateDrivers).
 func (c *Client) fingerprint(drivers map[string]*structs.DriverInfo) (*structs.Node, error) {
 	cfg := c.config
 	ip, err := nodeAddress(cfg.NetworkInterface)
