@@ -26,6 +26,9 @@ import (
 //
 //	go test ./agent -run '^$' -bench 'DevAgentReady' -benchtime 5x
 //	go test ./agent -run '^$' -bench 'ClientStarts' -benchtime 1x
+//
+// scripts/devready.sh measures the start of the drover process from
+// outside; docs/benchmarks.md has the results.
 
 // devAgentConfig is what "drover agent -dev" runs, on free loopback
 // ports, merged with extra HCL (empty for none).
