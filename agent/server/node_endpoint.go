@@ -196,8 +196,7 @@ func (s *Server) UpdateAllocsFromClient(allocs []*structs.Allocation) (uint64, e
 			return 0, errorf(ErrInvalidRequest, "node %s is down: its allocation updates are refused until it heartbeats again", node.ID)
 		}
 	}
-	seen := map[string]bool{}
-	var evals []*structs.Evaluation
+	var failedJobs []*structs.Job
 	for _, a := range allocs {
 		if a.ModifyTime == 0 {
 			a.ModifyTime = ts.UnixNano()
@@ -205,14 +204,12 @@ func (s *Server) UpdateAllocsFromClient(allocs []*structs.Allocation) (uint64, e
 		if a.ClientStatus != structs.AllocClientStatusFailed {
 			continue
 		}
-		existing, err := snap.AllocByID(nil, a.ID)
-		if err != nil || existing == nil || existing.Job == nil || seen[existing.JobID] {
-			continue
+		if existing, err := snap.AllocByID(nil, a.ID); err == nil && existing != nil && existing.Job != nil {
+			failedJobs = append(failedJobs, existing.Job)
 		}
-		seen[existing.JobID] = true
-		evals = append(evals, structs.NewEval(existing.Job, structs.EvalTriggerRetryFailedAlloc, ts))
 	}
-	return s.apply(AllocClientUpdateRequestType, &AllocClientUpdateRequest{Allocs: allocs, Evals: evals})
+	// Reports that arrive together share one raft entry (allocBatcher).
+	return s.allocUpdates.wait(s.allocUpdates.add(allocs, failedJobs, ts))
 }
 
 // GetNodeAllocs returns the allocations of a node once the allocation

@@ -150,6 +150,8 @@ type Server struct {
 	planQ   *planQueue
 
 	heartbeats *heartbeats
+	// allocUpdates gathers client allocation reports into batches.
+	allocUpdates *allocBatcher
 
 	// serf is gossip among the servers (nil without a SerfAddr); pool
 	// carries forwarded requests to the leader.
@@ -200,6 +202,7 @@ func NewServer(cfg *Config) (*Server, error) {
 	s.blocked = NewBlockedEvals(s.broker, s.jobScope)
 	s.planQ = newPlanQueue()
 	s.heartbeats = newHeartbeats(s)
+	s.allocUpdates = &allocBatcher{srv: s, interval: allocUpdateBatchInterval}
 	f.hooks = fsmHooks{evals: s.evalsApplied, capacity: s.capacityFreed}
 
 	if err := s.setupRPC(); err != nil {
