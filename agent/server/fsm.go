@@ -151,6 +151,12 @@ func encode(t MessageType, req interface{}) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode %d: %w", t, err)
 	}
+	// Raft keeps every entry until a snapshot compacts its log, and a
+	// large entry that kept its growing buffer's spare room would hold up
+	// to twice its size there.
+	if len(buf) > 64<<10 && cap(buf)-len(buf) > len(buf)/8 {
+		buf = append(make([]byte, 0, len(buf)), buf...)
+	}
 	return buf, nil
 }
 
