@@ -15,6 +15,7 @@ import (
 	"drover/agent/jobspec"
 	"drover/agent/state"
 	"drover/agent/structs"
+	"drover/testutil/watchset"
 )
 
 // recorder is a Raft that records the watcher's writes.
@@ -154,19 +155,6 @@ func TestPassedDeadlineFailsAndRevertsOnlyWithAutoRevert(t *testing.T) {
 	}
 }
 
-// fired reports whether a channel of ws has closed (commits close them
-// synchronously).
-func fired(ws memdb.WatchSet) bool {
-	for ch := range ws {
-		select {
-		case <-ch:
-			return true
-		default:
-		}
-	}
-	return false
-}
-
 // The watcher wakes for its running deployments, their allocations and
 // their jobs, not for the rest of the cluster: an idle server with many
 // allocations must not pay for them on every write.
@@ -204,7 +192,7 @@ func TestWatchCoversActiveDeploymentsOnly(t *testing.T) {
 			if err := tc.write(st, a); err != nil {
 				t.Fatal(err)
 			}
-			if got := fired(ws); got != tc.want {
+			if got := watchset.Fired(ws); got != tc.want {
 				t.Fatalf("woke = %v, want %v", got, tc.want)
 			}
 		})

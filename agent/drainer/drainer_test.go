@@ -13,6 +13,7 @@ import (
 	"drover/agent/jobspec"
 	"drover/agent/state"
 	"drover/agent/structs"
+	"drover/testutil/watchset"
 )
 
 type recorder struct {
@@ -94,19 +95,6 @@ func TestBudgetSpansNodesAndEmptyNodesComplete(t *testing.T) {
 	if len(r.completed) != 1 || r.completed[0] != empty.ID {
 		t.Fatalf("completed drains %v, want only the empty node", r.completed)
 	}
-}
-
-// fired reports whether a channel of ws has closed (commits close them
-// synchronously).
-func fired(ws memdb.WatchSet) bool {
-	for ch := range ws {
-		select {
-		case <-ch:
-			return true
-		default:
-		}
-	}
-	return false
 }
 
 // The drainer wakes for draining nodes, the allocations on them, and the
@@ -195,7 +183,7 @@ func TestWatchCoversDrainWorkOnly(t *testing.T) {
 			if err := tc.write(f); err != nil {
 				t.Fatal(err)
 			}
-			if got := fired(ws); got != tc.want {
+			if got := watchset.Fired(ws); got != tc.want {
 				t.Fatalf("woke = %v, want %v", got, tc.want)
 			}
 		})

@@ -7,20 +7,8 @@ import (
 	"github.com/hashicorp/go-memdb"
 
 	"drover/agent/structs"
+	"drover/testutil/watchset"
 )
-
-// fired reports whether a channel of ws has closed. Commits close
-// channels synchronously, so no waiting is needed.
-func fired(ws memdb.WatchSet) bool {
-	for ch := range ws {
-		select {
-		case <-ch:
-			return true
-		default:
-		}
-	}
-	return false
-}
 
 // The narrow reads of the leader's watchers (active deployments, draining
 // nodes, the allocations of one deployment or job) must wake on what they
@@ -120,7 +108,7 @@ func TestWatchScopes(t *testing.T) {
 			ws := memdb.NewWatchSet()
 			must(t, watches[tc.watch](ws, f.s))
 			must(t, tc.write(f))
-			if got := fired(ws); got != tc.want {
+			if got := watchset.Fired(ws); got != tc.want {
 				t.Fatalf("fired = %v, want %v", got, tc.want)
 			}
 		})
