@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"github.com/hashicorp/nomad/api"
 
 	"drover/agent/config"
+	"drover/testutil/freeport"
 )
 
 type testLog struct{ t *testing.T }
@@ -26,12 +26,7 @@ func (w testLog) Write(p []byte) (int, error) {
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return freeport.Get(t)
 }
 
 // startAgent starts an agent from HCL text, on free loopback ports, with

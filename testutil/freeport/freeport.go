@@ -34,17 +34,25 @@ var (
 // and that this process has not handed out before (until the range wraps).
 func Get(t testing.TB) int {
 	t.Helper()
+	port, err := Take()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
+}
+
+// Take is Get for code that has no testing.TB (a test script's setup).
+func Take() (int, error) {
 	mu.Lock()
 	defer mu.Unlock()
 	for tries := 0; tries < size; tries++ {
 		port := first + next
 		next = (next + 1) % size
 		if free(port) {
-			return port
+			return port, nil
 		}
 	}
-	t.Fatalf("freeport: no free port in %d-%d", first, first+size-1)
-	return 0
+	return 0, fmt.Errorf("freeport: no free port in %d-%d", first, first+size-1)
 }
 
 func free(port int) bool {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -16,6 +15,7 @@ import (
 	"github.com/hashicorp/nomad/api"
 
 	"drover/agent/config"
+	"drover/testutil/freeport"
 )
 
 // syncBuffer is a bytes.Buffer safe to read while the agent writes.
@@ -38,12 +38,7 @@ func (s *syncBuffer) String() string {
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return freeport.Get(t)
 }
 
 // startAgent runs "drover agent" in-process until the test ends and

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"drover/testutil/freeport"
 	"github.com/hashicorp/nomad/api"
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -61,12 +61,11 @@ func TestAgentScripts(t *testing.T) {
 func startScriptAgent(dir string) (string, func(), error) {
 	var ports [3]int
 	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		port, err := freeport.Take()
 		if err != nil {
 			return "", nil, err
 		}
-		ports[i] = l.Addr().(*net.TCPAddr).Port
-		l.Close()
+		ports[i] = port
 	}
 	cfgDir, err := os.MkdirTemp("", "drover-script-agent")
 	if err != nil {
