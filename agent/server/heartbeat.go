@@ -22,12 +22,13 @@ func newHeartbeats(s *Server) *heartbeats {
 	return &heartbeats{srv: s, timers: map[string]*time.Timer{}}
 }
 
-// run arms a timer for every live node when leadership starts and clears
-// them all when it ends. The first timers run for the failover TTL, not
-// the normal one: every node must notice the old leader is gone and find
-// this one, and a failover must mark no node down. Each heartbeat then
-// re-arms its node's timer with the normal TTL.
-func (h *heartbeats) run(ctx context.Context) {
+// start arms a timer for every live node when leadership starts. The
+// first timers run for the failover TTL, not the normal one: every node
+// must notice the old leader is gone and find this one, and a failover
+// must mark no node down. Each heartbeat then re-arms its node's timer
+// with the normal TTL. It runs before the leader serves anything, so a
+// node that registers with the new leader is always timed.
+func (h *heartbeats) start() {
 	h.mu.Lock()
 	h.active = true
 	h.mu.Unlock()
@@ -38,6 +39,10 @@ func (h *heartbeats) run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// run clears the timers when leadership ends.
+func (h *heartbeats) run(ctx context.Context) {
 	<-ctx.Done()
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -26,6 +26,9 @@ func (s *Server) establishLeadership() {
 	ctx, cancel := context.WithCancel(s.shutdownCtx)
 	s.leaderCancel = cancel
 
+	// Timers first: WaitForLeader returns once the broker is enabled,
+	// and a node registering from then on must get its timer.
+	s.heartbeats.start()
 	s.broker.SetEnabled(true)
 	s.blocked.SetEnabled(true)
 	s.restoreEvals()
