@@ -27,8 +27,12 @@ type placer struct {
 	poolSize int
 	dcCount  map[string]int
 	usage    map[string]*nodeUsage
-	stopped  map[string]bool // allocation IDs the plan stops
-	filters  map[string]string
+	stopped  map[string]bool         // allocation IDs the plan stops
+	filters  map[string][]nodeFilter // per task group, per node in visiting order
+	// capacities caches each node's Comparable(), per node in visiting order.
+	capacities     []structs.ComparableResources
+	capacityKnown  []bool
+	nodesAvailable map[string]int
 	// classes records, per task group, each computed node class whose
 	// feasibility was checked and whether any node of it passed, for the
 	// blocked evaluation of what could not be placed.
@@ -38,13 +42,15 @@ type placer struct {
 	limit   int
 }
 
+// jobGroup names a task group of a job.
+type jobGroup struct{ job, group string }
+
 // nodeUsage is what is taken on one node.
 type nodeUsage struct {
 	used  structs.ComparableResources
 	ports map[int]bool
-	// groups counts allocations per "job\x00group" for anti-affinity
-	// and distinct_hosts.
-	groups map[string]int
+	// groups counts allocations per job and group for anti-affinity.
+	groups map[jobGroup]int
 	jobs   map[string]int
 }
 
@@ -55,7 +61,7 @@ func newPlacer(st State, job *structs.Job, all []*structs.Node, evalID string) *
 		dcCount: map[string]int{},
 		usage:   map[string]*nodeUsage{},
 		stopped: map[string]bool{},
-		filters: map[string]string{},
+		filters: map[string][]nodeFilter{},
 		classes: map[string]map[string]bool{},
 		rng:     rand.New(rand.NewSource(seed(evalID))),
 	}
@@ -102,7 +108,7 @@ func (p *placer) nodeUsage(nodeID string) (*nodeUsage, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := &nodeUsage{ports: map[int]bool{}, groups: map[string]int{}, jobs: map[string]int{}}
+	u := &nodeUsage{ports: map[int]bool{}, groups: map[jobGroup]int{}, jobs: map[string]int{}}
 	for _, a := range allocs {
 		if a.TerminalStatus() || p.stopped[a.ID] {
 			continue
@@ -114,20 +120,20 @@ func (p *placer) nodeUsage(nodeID string) (*nodeUsage, error) {
 }
 
 func (u *nodeUsage) add(a *structs.Allocation) {
-	u.used.Add(a.AllocatedResources.Comparable())
+	u.used.Add(a.Comparable())
 	for _, port := range a.HostPorts() {
 		u.ports[port] = true
 	}
-	u.groups[a.JobID+"\x00"+a.TaskGroup]++
+	u.groups[jobGroup{a.JobID, a.TaskGroup}]++
 	u.jobs[a.JobID]++
 }
 
 func (u *nodeUsage) remove(a *structs.Allocation) {
-	u.used.Subtract(a.AllocatedResources.Comparable())
+	u.used.Subtract(a.Comparable())
 	for _, port := range a.HostPorts() {
 		delete(u.ports, port)
 	}
-	u.groups[a.JobID+"\x00"+a.TaskGroup]--
+	u.groups[jobGroup{a.JobID, a.TaskGroup}]--
 	u.jobs[a.JobID]--
 }
 
@@ -157,38 +163,38 @@ type option struct {
 	node      *structs.Node
 	resources *structs.AllocatedResources
 	score     float64
+	usage     *nodeUsage
 }
 
 // selectNode picks the best node for one allocation of tg. penalty names a
 // node to avoid (the one a failed allocation ran on). It returns nil and
 // the metric explaining why when no node fits.
 func (p *placer) selectNode(tg *structs.TaskGroup, penalty string) (*option, *structs.AllocMetric, error) {
-	metric := &structs.AllocMetric{NodePool: p.job.NodePool, NodesInPool: p.poolSize, NodesAvailable: map[string]int{}}
-	for _, dc := range p.job.Datacenters {
-		if !hasGlob(dc) {
-			metric.NodesAvailable[dc] = p.dcCount[dc]
-		}
-	}
-	for dc, n := range p.dcCount {
-		metric.NodesAvailable[dc] = n
-	}
+	metric := &structs.AllocMetric{NodePool: p.job.NodePool, NodesInPool: p.poolSize, NodesAvailable: p.available()}
 	var best *option
 	scored := 0
 	distinct := hasDistinctHosts(p.job, tg)
+	filters := p.groupFilters(tg.Name)
+	ask := groupAsk(tg)
+	groupKey := jobGroup{p.job.ID, tg.Name}
+	// Without ports to pick, building a candidate's resources cannot fail
+	// and draws nothing from the random source, so only the winner's are
+	// built: the same choice, without an allocation per node visited.
+	needsPorts := groupHasNetworks(tg)
 	n := len(p.nodes)
 	visited := 0
 	for ; visited < n && scored < p.limit; visited++ {
-		node := p.nodes[(p.offset+visited)%n]
+		i := (p.offset + visited) % n
+		node := p.nodes[i]
 		metric.NodesEvaluated++
-		key := node.ID + "\x00" + tg.Name
-		reason, ok := p.filters[key]
-		if !ok {
-			reason = groupFilter(p.job, tg, node)
-			p.filters[key] = reason
-			p.recordClass(tg.Name, node.ComputedClass, reason == "")
+		f := &filters[i]
+		if !f.checked {
+			f.reason = groupFilter(p.job, tg, node)
+			f.checked = true
+			p.recordClass(tg.Name, node.ComputedClass, f.reason == "")
 		}
-		if reason != "" {
-			metric.FilterNode(reason)
+		if f.reason != "" {
+			metric.FilterNode(f.reason)
 			continue
 		}
 		u, err := p.nodeUsage(node.ID)
@@ -199,26 +205,29 @@ func (p *placer) selectNode(tg *structs.TaskGroup, penalty string) (*option, *st
 			metric.FilterNode(reasonDistinctHosts)
 			continue
 		}
-		ask := groupAsk(tg)
-		free := node.Comparable()
+		total := p.capacity(i)
+		free := total
 		free.Subtract(u.used)
 		if ok, dim := free.Superset(ask); !ok {
 			metric.ExhaustedNode(dim)
 			continue
 		}
-		resources, dim := p.assignResources(tg, node, u)
-		if resources == nil {
-			metric.ExhaustedNode(dim)
-			continue
+		var resources *structs.AllocatedResources
+		if needsPorts {
+			var dim string
+			if resources, dim = p.assignResources(tg, node, u); resources == nil {
+				metric.ExhaustedNode(dim)
+				continue
+			}
 		}
-		score := p.score(tg, node, u, ask, penalty)
+		score := p.score(tg, groupKey, node, total, u, ask, penalty)
 		scored++
 		if len(metric.ScoreMetaData) < 5 {
 			metric.ScoreMetaData = append(metric.ScoreMetaData, &structs.NodeScoreMeta{
 				NodeID: node.ID, NormScore: score, Scores: map[string]float64{"final": score}})
 		}
 		if best == nil || score > best.score {
-			best = &option{node: node, resources: resources, score: score}
+			best = &option{node: node, resources: resources, score: score, usage: u}
 		}
 	}
 	// The next placement starts where this one stopped, which spreads
@@ -229,7 +238,73 @@ func (p *placer) selectNode(tg *structs.TaskGroup, penalty string) (*option, *st
 	if best == nil {
 		return nil, metric, nil
 	}
+	if best.resources == nil {
+		best.resources, _ = p.assignResources(tg, best.node, best.usage)
+	}
 	return best, metric, nil
+}
+
+// nodeFilter is one node's feasibility for one task group, checked once
+// per evaluation.
+type nodeFilter struct {
+	checked bool
+	reason  string // why the node is infeasible; empty when it is feasible
+}
+
+// groupFilters returns tg's feasibility results, one per node in visiting
+// order.
+func (p *placer) groupFilters(group string) []nodeFilter {
+	f, ok := p.filters[group]
+	if !ok {
+		f = make([]nodeFilter, len(p.nodes))
+		p.filters[group] = f
+	}
+	return f
+}
+
+// capacity is what the i-th node offers to allocations, computed once.
+func (p *placer) capacity(i int) structs.ComparableResources {
+	if p.capacities == nil {
+		p.capacities = make([]structs.ComparableResources, len(p.nodes))
+		p.capacityKnown = make([]bool, len(p.nodes))
+	}
+	if !p.capacityKnown[i] {
+		p.capacities[i] = p.nodes[i].Comparable()
+		p.capacityKnown[i] = true
+	}
+	return p.capacities[i]
+}
+
+// available is the metric's count of ready nodes per datacenter, the same
+// for every placement of the evaluation, so its placements share one map.
+func (p *placer) available() map[string]int {
+	if p.nodesAvailable == nil {
+		m := make(map[string]int, len(p.dcCount)+len(p.job.Datacenters))
+		for _, dc := range p.job.Datacenters {
+			if !hasGlob(dc) {
+				m[dc] = p.dcCount[dc]
+			}
+		}
+		for dc, n := range p.dcCount {
+			m[dc] = n
+		}
+		p.nodesAvailable = m
+	}
+	return p.nodesAvailable
+}
+
+// groupHasNetworks tells whether placing tg assigns any network, the only
+// part of its resources that can fail on a node with room.
+func groupHasNetworks(tg *structs.TaskGroup) bool {
+	if len(tg.Networks) > 0 {
+		return true
+	}
+	for _, t := range tg.Tasks {
+		if t.Resources != nil && len(t.Resources.Networks) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // recordClass notes that a node of class passed (or failed) tg's
@@ -328,24 +403,21 @@ func groupAsk(tg *structs.TaskGroup) structs.ComparableResources {
 // score is the average of the scorers that apply: bin-packing (fuller
 // nodes score higher), anti-affinity between allocations of the same
 // group, and a penalty for the node a rescheduled allocation failed on.
-func (p *placer) score(tg *structs.TaskGroup, node *structs.Node, u *nodeUsage, ask structs.ComparableResources, penalty string) float64 {
-	total := node.Comparable()
-	scores := []float64{binPackScore(total, u.used, ask)}
-	if c := u.groups[p.job.ID+"\x00"+tg.Name]; c > 0 {
+func (p *placer) score(tg *structs.TaskGroup, groupKey jobGroup, node *structs.Node, total structs.ComparableResources, u *nodeUsage, ask structs.ComparableResources, penalty string) float64 {
+	sum, n := binPackScore(total, u.used, ask), 1
+	if c := u.groups[groupKey]; c > 0 {
 		count := tg.Count
 		if count < 1 {
 			count = 1
 		}
-		scores = append(scores, -float64(c+1)/float64(count))
+		sum += -float64(c+1) / float64(count)
+		n++
 	}
 	if penalty != "" && node.ID == penalty {
-		scores = append(scores, -1)
+		sum += -1
+		n++
 	}
-	sum := 0.0
-	for _, s := range scores {
-		sum += s
-	}
-	return sum / float64(len(scores))
+	return sum / float64(n)
 }
 
 func binPackScore(total, used, ask structs.ComparableResources) float64 {

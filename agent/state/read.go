@@ -1,8 +1,11 @@
 package state
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/hashicorp/go-memdb"
 
@@ -62,11 +65,11 @@ func sortEvals(evals []*structs.Evaluation) {
 
 // sortAllocs orders allocations like evaluations: by creation, then ID.
 func sortAllocs(allocs []*structs.Allocation) {
-	sort.Slice(allocs, func(i, j int) bool {
-		if allocs[i].CreateIndex != allocs[j].CreateIndex {
-			return allocs[i].CreateIndex < allocs[j].CreateIndex
+	slices.SortFunc(allocs, func(a, b *structs.Allocation) int {
+		if c := cmp.Compare(a.CreateIndex, b.CreateIndex); c != 0 {
+			return c
 		}
-		return allocs[i].ID < allocs[j].ID
+		return strings.Compare(a.ID, b.ID)
 	})
 }
 
