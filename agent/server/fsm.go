@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -143,14 +144,24 @@ type JobStabilityRequest struct {
 	Stable    bool
 }
 
+// entryHints holds each message type's last encoded size: the next
+// entry's buffer starts there, instead of doubling its way up from a few
+// hundred bytes to a plan's megabytes.
+var entryHints [256]atomic.Int64
+
 // encode builds a log entry: the type byte, then the request in
 // MessagePack (agent/msgpack, the codec RPC uses too). Servers before
 // this one wrote JSON after the type byte; decodeEntry still reads it.
 func encode(t MessageType, req interface{}) ([]byte, error) {
-	buf, err := msgpack.Append(append(make([]byte, 0, 256), byte(t)), req)
+	hint := entryHints[t].Load()
+	if hint < 256 {
+		hint = 256
+	}
+	buf, err := msgpack.Append(append(make([]byte, 0, hint), byte(t)), req)
 	if err != nil {
 		return nil, fmt.Errorf("encode %d: %w", t, err)
 	}
+	entryHints[t].Store(int64(len(buf)))
 	// Raft keeps every entry until a snapshot compacts its log, and a
 	// large entry that kept its growing buffer's spare room would hold up
 	// to twice its size there.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -313,5 +314,37 @@ func TestFSM_AppliesLegacyJSONLog(t *testing.T) {
 		if !seen[et.t] {
 			t.Errorf("no %T entry was replayed", et.new())
 		}
+	}
+}
+
+// Allocations travel in every plan and client update, so their empty
+// fields stay out of the entry (codec omitempty); a round trip still
+// gives back the same allocation, an event's empty Details included.
+func TestEntryCodec_AllocationLeavesOutEmptyFields(t *testing.T) {
+	a := &structs.Allocation{
+		ID: structs.GenerateUUID(), Namespace: "default", JobID: "web", TaskGroup: "g", Name: "web.g[0]",
+		NodeID: structs.GenerateUUID(), DesiredStatus: structs.AllocDesiredStatusRun, ClientStatus: structs.AllocClientStatusRunning,
+		Metrics: &structs.AllocMetric{NodePool: "default", NodesEvaluated: 3, NodesAvailable: map[string]int{"dc1": 3}},
+		TaskStates: map[string]*structs.TaskState{"t": {State: "running",
+			Events: []*structs.TaskEvent{{Type: "Started", Time: 1, DisplayMessage: "Task started by client", Details: map[string]string{}}}}},
+	}
+	buf, err := encode(AllocClientUpdateRequestType, &AllocClientUpdateRequest{Allocs: []*structs.Allocation{a}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, absent := range []string{"ClassFiltered", "RescheduleTracker", "DeploymentStatus", "KillError", "FollowupEvalID"} {
+		if bytes.Contains(buf, []byte(absent)) {
+			t.Errorf("the entry carries the empty field %s", absent)
+		}
+	}
+	if !bytes.Contains(buf, []byte("Details")) {
+		t.Error("the entry left out the event's empty Details, which the API shows as {}")
+	}
+	var back AllocClientUpdateRequest
+	if err := decodeEntry(buf[1:], &back); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := dump(back.Allocs[0]), dump(a); got != want {
+		t.Fatalf("round trip changed the allocation:\n got %s\nwant %s", got, want)
 	}
 }

@@ -169,7 +169,7 @@ func nodeFits(snap *state.StateSnapshot, nodeID string, p *structs.Plan) (bool, 
 		if a.TerminalStatus() {
 			return true
 		}
-		used.Add(a.AllocatedResources.Comparable())
+		used.Add(a.Comparable())
 		for _, port := range a.HostPorts() {
 			if reserved[port] && planned[a.ID] != nil {
 				return false // the node withholds it (reserved_ports)

@@ -185,6 +185,9 @@ func Restore(r io.Reader) (*StateStore, error) {
 		if table == "" {
 			continue
 		}
+		if a, ok := obj.(*structs.Allocation); ok {
+			a.CacheComparable()
+		}
 		if err := txn.Insert(table, obj); err != nil {
 			return nil, fmt.Errorf("restore: record %d (%s): %w", n, table, err)
 		}

@@ -78,6 +78,9 @@ func (w *writer) insert(table string, obj interface{}) error {
 			return err
 		}
 	}
+	if a, ok := obj.(*structs.Allocation); ok {
+		a.CacheComparable()
+	}
 	return w.txn.Insert(table, obj)
 }
 

@@ -37,6 +37,7 @@ const (
 
 // Allocation is one instance of a task group placed on a node.
 type Allocation struct {
+	_struct            bool `codec:",omitempty"` // MessagePack (raft, RPC) leaves out empty fields; JSON ignores this
 	ID                 string
 	Namespace          string
 	EvalID             string
@@ -65,11 +66,33 @@ type Allocation struct {
 	AllocModifyIndex   uint64
 	CreateTime         int64
 	ModifyTime         int64
+
+	// usage caches AllocatedResources.Comparable() for the resources it
+	// was computed from (usageOf). The state store fills it as it stores
+	// the allocation, so the scheduler and the plan applier sum a node's
+	// usage without walking each allocation's task map on every pass.
+	usage   ComparableResources
+	usageOf *AllocatedResources
+}
+
+// Comparable is the flat sum of what the allocation holds.
+func (a *Allocation) Comparable() ComparableResources {
+	if a.usageOf != nil && a.usageOf == a.AllocatedResources {
+		return a.usage
+	}
+	return a.AllocatedResources.Comparable()
+}
+
+// CacheComparable computes Comparable once for the allocation's current
+// resources. Only its owner may call it, before publishing it.
+func (a *Allocation) CacheComparable() {
+	a.usage, a.usageOf = a.AllocatedResources.Comparable(), a.AllocatedResources
 }
 
 // DesiredTransition asks the scheduler to move an allocation, e.g. off a
 // draining node.
 type DesiredTransition struct {
+	_struct         bool `codec:",omitempty"` // MessagePack (raft, RPC) leaves out empty fields; JSON ignores this
 	Migrate         *bool
 	Reschedule      *bool
 	ForceReschedule *bool
@@ -131,6 +154,7 @@ func (a *Allocation) RescheduleAttemptsLeft(p *ReschedulePolicy, at time.Time) b
 // AllocDeploymentStatus is the client's view of an allocation's health
 // within its deployment.
 type AllocDeploymentStatus struct {
+	_struct     bool `codec:",omitempty"` // MessagePack (raft, RPC) leaves out empty fields; JSON ignores this
 	Healthy     *bool
 	Timestamp   time.Time
 	Canary      bool
@@ -149,11 +173,13 @@ func (a *AllocDeploymentStatus) IsUnhealthy() bool {
 
 // RescheduleTracker remembers earlier reschedules of an allocation's line.
 type RescheduleTracker struct {
-	Events []*RescheduleEvent
+	_struct bool `codec:",omitempty"` // MessagePack (raft, RPC) leaves out empty fields; JSON ignores this
+	Events  []*RescheduleEvent
 }
 
 // RescheduleEvent is one reschedule.
 type RescheduleEvent struct {
+	_struct        bool `codec:",omitempty"` // MessagePack (raft, RPC) leaves out empty fields; JSON ignores this
 	RescheduleTime int64
 	PrevAllocID    string
 	PrevNodeID     string
@@ -162,12 +188,14 @@ type RescheduleEvent struct {
 
 // AllocatedResources is what the scheduler granted an allocation.
 type AllocatedResources struct {
-	Tasks  map[string]*AllocatedTaskResources
-	Shared AllocatedSharedResources
+	_struct bool `codec:",omitempty"` // MessagePack (raft, RPC) leaves out empty fields; JSON ignores this
+	Tasks   map[string]*AllocatedTaskResources
+	Shared  AllocatedSharedResources
 }
 
 // AllocatedTaskResources is one task's share.
 type AllocatedTaskResources struct {
+	_struct  bool `codec:",omitempty"` // MessagePack (raft, RPC) leaves out empty fields; JSON ignores this
 	Cpu      AllocatedCpuResources
 	Memory   AllocatedMemoryResources
 	Networks []*NetworkResource
@@ -187,6 +215,7 @@ type AllocatedMemoryResources struct {
 // AllocatedSharedResources is shared by a group's tasks: disk and the
 // group network with its ports.
 type AllocatedSharedResources struct {
+	_struct  bool `codec:",omitempty"` // MessagePack (raft, RPC) leaves out empty fields; JSON ignores this
 	DiskMB   int64
 	Networks []*NetworkResource
 	Ports    []PortMapping
@@ -269,6 +298,7 @@ const (
 
 // TaskState is the client's record of one task of an allocation.
 type TaskState struct {
+	_struct     bool `codec:",omitempty"` // MessagePack (raft, RPC) leaves out empty fields; JSON ignores this
 	State       string
 	Failed      bool
 	Restarts    uint64
@@ -280,28 +310,31 @@ type TaskState struct {
 
 // TaskEvent is one line of a task's history ("Started", "Killing", ...).
 type TaskEvent struct {
-	Type           string
-	Time           int64
-	Message        string
-	DisplayMessage string
+	// Empty fields stay out of MessagePack (raft, RPC), except Details:
+	// the API shows an event's empty Details as {}, not null.
+	Type           string `codec:",omitempty"`
+	Time           int64  `codec:",omitempty"`
+	Message        string `codec:",omitempty"`
+	DisplayMessage string `codec:",omitempty"`
 	Details        map[string]string
-	ExitCode       int
-	Signal         int
-	KillTimeout    time.Duration
-	KillError      string
-	DriverError    string
-	DriverMessage  string
-	FailsTask      bool
-	RestartReason  string
-	StartDelay     int64
+	ExitCode       int           `codec:",omitempty"`
+	Signal         int           `codec:",omitempty"`
+	KillTimeout    time.Duration `codec:",omitempty"`
+	KillError      string        `codec:",omitempty"`
+	DriverError    string        `codec:",omitempty"`
+	DriverMessage  string        `codec:",omitempty"`
+	FailsTask      bool          `codec:",omitempty"`
+	RestartReason  string        `codec:",omitempty"`
+	StartDelay     int64         `codec:",omitempty"`
 	// TaskSignal and TaskSignalReason describe a "Signaling" event.
-	TaskSignal       string
-	TaskSignalReason string
+	TaskSignal       string `codec:",omitempty"`
+	TaskSignalReason string `codec:",omitempty"`
 }
 
 // AllocMetric explains where the scheduler looked and why nodes were
 // refused, so "job plan" and "eval status" can say why a placement failed.
 type AllocMetric struct {
+	_struct            bool   `codec:",omitempty"` // MessagePack (raft, RPC) leaves out empty fields; JSON ignores this
 	NodePool           string // the job's node pool, whose nodes were considered
 	NodesEvaluated     int
 	NodesFiltered      int
@@ -320,6 +353,7 @@ type AllocMetric struct {
 
 // NodeScoreMeta is the score of one node considered for a placement.
 type NodeScoreMeta struct {
+	_struct   bool `codec:",omitempty"` // MessagePack (raft, RPC) leaves out empty fields; JSON ignores this
 	NodeID    string
 	Scores    map[string]float64
 	NormScore float64
