@@ -461,6 +461,15 @@ func (s *Server) apply(t MessageType, req interface{}) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
+	return s.applyEntry(t, buf)
+}
+
+// applyEntry commits an encoded entry (see encode) and waits for the
+// state machine to apply it.
+func (s *Server) applyEntry(t MessageType, buf []byte) (uint64, error) {
+	if !s.IsLeader() {
+		return 0, ErrNotLeader
+	}
 	s.entries.record(t, len(buf))
 	f := s.raft.Apply(buf, 30*time.Second)
 	if err := s.await(f); err != nil {
