@@ -262,11 +262,28 @@ func (r *reader) AllocsByNode(ws memdb.WatchSet, nodeID string) ([]*structs.Allo
 }
 
 // AllocsByEval returns the allocations an evaluation created or last
-// updated, by CreateIndex then ID.
+// updated, by CreateIndex then ID. They are found among the allocations
+// of the evaluation's job rather than by an index of their own: every
+// allocation write would pay for such an index, and only this rare read
+// uses it. An unknown evaluation has none.
 func (r *reader) AllocsByEval(ws memdb.WatchSet, evalID string) ([]*structs.Allocation, error) {
-	out, err := list[*structs.Allocation](ws, r.txn(), TableAllocs, indexEval, evalID)
+	txn := r.txn()
+	eval, err := evalByID(ws, txn, evalID)
+	if err != nil || eval == nil {
+		return nil, err
+	}
+	all, err := list[*structs.Allocation](ws, txn, TableAllocs, indexJob, eval.Namespace, eval.JobID)
+	if err != nil {
+		return nil, err
+	}
+	var out []*structs.Allocation
+	for _, a := range all {
+		if a.EvalID == evalID {
+			out = append(out, a)
+		}
+	}
 	sortAllocs(out)
-	return out, err
+	return out, nil
 }
 
 // AllocsByDeployment returns the allocations of a deployment, by

@@ -42,6 +42,8 @@ func TestPrefixLookups(t *testing.T) {
 		d.ID = mk(p, i)
 		must(t, s.UpsertDeployment(uint64(30+i), d))
 	}
+	// The evaluation that made the allocations (mockAlloc's EvalID).
+	evals = append(evals, mockEval(1, "web", structs.EvalStatusComplete))
 	must(t, s.UpsertEvals(40, evals))
 	must(t, s.UpsertAllocs(41, allocs))
 
@@ -91,6 +93,14 @@ func TestPrefixLookups(t *testing.T) {
 			as, err := s.AllocsByEval(nil, id("e", 1))
 			return fmt.Sprint(len(as)), err
 		}, "4"},
+		{"allocs by another eval of the job", func() (string, error) {
+			as, err := s.AllocsByEval(nil, mk("aa11", 0))
+			return fmt.Sprint(len(as)), err
+		}, "0"},
+		{"allocs by an unknown eval", func() (string, error) {
+			as, err := s.AllocsByEval(nil, id("e", 9))
+			return fmt.Sprint(len(as)), err
+		}, "0"},
 		{"allocs without deployment", func() (string, error) {
 			as, err := s.AllocsByDeployment(nil, "")
 			return fmt.Sprint(len(as)), err
@@ -98,7 +108,7 @@ func TestPrefixLookups(t *testing.T) {
 		{"evals by job", func() (string, error) {
 			es, err := s.EvalsByJob(nil, "default", "web")
 			return fmt.Sprint(len(es)), err
-		}, "4"},
+		}, "5"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

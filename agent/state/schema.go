@@ -27,7 +27,6 @@ const (
 	indexID         = "id"
 	indexJob        = "job"
 	indexNode       = "node"
-	indexEval       = "eval"
 	indexDeployment = "deployment"
 	// indexActive (deployments) and indexDraining (nodes) split a table
 	// in two by a condition, so the leader's watchers list and watch only
@@ -144,7 +143,6 @@ var (
 	allocNS    = field(func(o interface{}) string { return o.(*structs.Allocation).Namespace })
 	allocJob   = field(func(o interface{}) string { return o.(*structs.Allocation).JobID })
 	allocNode  = optField(func(o interface{}) string { return o.(*structs.Allocation).NodeID })
-	allocEval  = optField(func(o interface{}) string { return o.(*structs.Allocation).EvalID })
 	allocDep   = optField(func(o interface{}) string { return o.(*structs.Allocation).DeploymentID })
 	nodeID     = field(func(o interface{}) string { return o.(*structs.Node).ID })
 	depID      = field(func(o interface{}) string { return o.(*structs.Deployment).ID })
@@ -184,7 +182,6 @@ func schema() *memdb.DBSchema {
 			indexID:         {Name: indexID, Unique: true, Indexer: allocID},
 			indexJob:        {Name: indexJob, Indexer: compound(allocNS, allocJob)},
 			indexNode:       {Name: indexNode, AllowMissing: true, Indexer: allocNode},
-			indexEval:       {Name: indexEval, AllowMissing: true, Indexer: allocEval},
 			indexDeployment: {Name: indexDeployment, AllowMissing: true, Indexer: allocDep},
 		}},
 		{Name: TableNodes, Indexes: map[string]*memdb.IndexSchema{
