@@ -22,6 +22,9 @@ type CAOptions struct {
 	Days int
 	// CommonName names the CA; "" means "Drover Agent CA <serial>".
 	CommonName string
+	// PermittedDomains, when set, are the only DNS domains the
+	// certificates the CA signs may name (an X.509 name constraint).
+	PermittedDomains []string
 }
 
 // GenerateCA makes a self-signed CA with an ECDSA P-256 key and returns
@@ -52,6 +55,10 @@ func GenerateCA(opts CAOptions) (certPEM, keyPEM []byte, err error) {
 		IsCA:                  true,
 		BasicConstraintsValid: true,
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
+	}
+	if len(opts.PermittedDomains) > 0 {
+		tmpl.PermittedDNSDomainsCritical = true
+		tmpl.PermittedDNSDomains = opts.PermittedDomains
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {

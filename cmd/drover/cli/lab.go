@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -160,15 +161,22 @@ func labEnv(s *streams, addr, workspace string) []string {
 	if base == nil {
 		base = os.Environ()
 	}
-	// The lab's cluster wins over an address already in the environment:
-	// the first of two settings is the one read.
+	// The lab's cluster wins over an address already in the environment,
+	// and TLS flags given to the lab command over TLS variables: the first
+	// of two settings is the one read, so the old ones are dropped.
+	set := append([]string{"DROVER_ADDR=" + addr, "DROVER_LAB_DIR=" + workspace}, s.tlsEnv()...)
+	drop := []string{"NOMAD_ADDR="}
+	for _, kv := range set {
+		name, _, _ := strings.Cut(kv, "=")
+		drop = append(drop, name+"=", "DROVER_"+strings.TrimPrefix(name, "NOMAD_")+"=")
+	}
 	var env []string
 	for _, kv := range base {
-		if !strings.HasPrefix(kv, "DROVER_ADDR=") && !strings.HasPrefix(kv, "NOMAD_ADDR=") && !strings.HasPrefix(kv, "DROVER_LAB_DIR=") {
+		if !slices.ContainsFunc(drop, func(p string) bool { return strings.HasPrefix(kv, p) }) {
 			env = append(env, kv)
 		}
 	}
-	return append(env, "DROVER_ADDR="+addr, "DROVER_LAB_DIR="+workspace)
+	return append(env, set...)
 }
 
 // labRunner runs drover commands in-process, as the learner types them.
