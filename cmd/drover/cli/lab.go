@@ -434,6 +434,10 @@ func waitNodesReady(client *api.Client, n int, timeout time.Duration) error {
 		if ready >= n {
 			return nil
 		}
+		if isTLSError(err) {
+			// Waiting does not make a certificate trusted.
+			return fmt.Errorf("the cluster does not answer: %v (check -ca-cert, -client-cert and -client-key, or NOMAD_CACERT, NOMAD_CLIENT_CERT and NOMAD_CLIENT_KEY)", err)
+		}
 		if time.Now().After(deadline) {
 			if err != nil {
 				return fmt.Errorf("the cluster does not answer: %v", err)
@@ -442,6 +446,17 @@ func waitNodesReady(client *api.Client, n int, timeout time.Duration) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// isTLSError tells a failed TLS handshake (an untrusted or missing
+// certificate, or HTTP spoken to HTTPS) from a cluster still starting.
+func isTLSError(err error) bool {
+	if err == nil {
+		return false
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "x509: ") || strings.Contains(msg, "tls: ") ||
+		strings.Contains(msg, "HTTP response to HTTPS client")
 }
 
 // stopEmbedded stops an embedded agent and the tasks it runs: a lab

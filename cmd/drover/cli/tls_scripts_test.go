@@ -264,3 +264,25 @@ func TestLabEnvCarriesTLSFlags(t *testing.T) {
 		t.Errorf("without flags NOMAD_CACERT = %q, want the environment's /old/ca.pem", got)
 	}
 }
+
+// TestIsTLSError: a lab fails at once on a certificate problem, and keeps
+// waiting for a cluster that is still starting.
+func TestIsTLSError(t *testing.T) {
+	for _, tc := range []struct {
+		err  string
+		want bool
+	}{
+		{`Get "https://127.0.0.1:4646/v1/nodes": tls: failed to verify certificate: x509: certificate signed by unknown authority`, true},
+		{`Get "https://127.0.0.1:4646/v1/nodes": remote error: tls: certificate required`, true},
+		{`Get "https://127.0.0.1:4646/v1/nodes": http: server gave HTTP response to HTTPS client`, true},
+		{`Get "http://127.0.0.1:4646/v1/nodes": dial tcp 127.0.0.1:4646: connect: connection refused`, false},
+		{`Unexpected response code: 500 (No cluster leader)`, false},
+	} {
+		if got := isTLSError(fmt.Errorf("%s", tc.err)); got != tc.want {
+			t.Errorf("isTLSError(%q) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+	if isTLSError(nil) {
+		t.Error("isTLSError(nil) = true")
+	}
+}
