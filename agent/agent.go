@@ -39,6 +39,7 @@ type Agent struct {
 	logger   *log.Logger
 	logs     *logstream.Sink
 	tempDir  string
+	sec      *security
 
 	mu         sync.Mutex
 	serverHTTP string
@@ -67,10 +68,14 @@ func New(cfg *config.Config, logger *log.Logger) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	if a.sec, err = loadSecurity(cfg); err != nil {
+		return nil, err
+	}
 	l, err := net.Listen("tcp", bind.HTTP)
 	if err != nil {
 		return nil, fmt.Errorf("listen for HTTP on %s: %w", bind.HTTP, err)
 	}
+	l = a.sec.httpListener(l)
 	a.listener = l
 	httpAdv := adv.HTTP
 	if strings.HasSuffix(bind.HTTP, ":0") {
@@ -130,6 +135,7 @@ func New(cfg *config.Config, logger *log.Logger) (*Agent, error) {
 			scfg.HeartbeatGrace = cfg.Server.HeartbeatGrace
 		}
 		scfg.Logger = logger
+		scfg.TLS, scfg.EncryptKey = a.sec.rpcLoaded(), a.sec.gossipKey
 		if a.server, err = server.NewServer(scfg); err != nil {
 			return fail(fmt.Errorf("start server: %w", err))
 		}
@@ -164,11 +170,21 @@ func New(cfg *config.Config, logger *log.Logger) (*Agent, error) {
 		if a.client != nil {
 			opts = append(opts, httpapi.WithClient(a.client))
 		}
+		if t := a.sec.forwardHTTP(); t != nil {
+			opts = append(opts, httpapi.WithForwardTLS(t))
+		}
 		handler = httpapi.NewHandler(a.server, info, logger, opts...)
 	} else {
-		handler = httpapi.NewClientHandler(a.client, a.findServerHTTP, info, logger, httpapi.WithLogs(logs))
+		opts := []httpapi.Option{httpapi.WithLogs(logs)}
+		if t := a.sec.forwardHTTP(); t != nil {
+			opts = append(opts, httpapi.WithForwardTLS(t))
+		}
+		handler = httpapi.NewClientHandler(a.client, a.findServerHTTP, info, logger, opts...)
 	}
-	a.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	a.http = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second,
+		// net/http's own complaints (refused TLS handshakes, say) go to
+		// the agent's log, not to the process's stderr.
+		ErrorLog: log.New(logLines{logger, "[WARN] "}, "", 0)}
 	// Log monitors stream until told to stop: end them when the agent
 	// stops, or the HTTP server's shutdown would wait for them.
 	a.http.RegisterOnShutdown(logs.Close)
@@ -214,6 +230,7 @@ func (a *Agent) startClient(name, httpAdv string) (*client.Client, error) {
 		ReservedDiskMB: cfg.Client.Reserved.DiskMB, ReservedPorts: cfg.Client.Reserved.ReservedPorts,
 		MinDynamicPort: cfg.Client.MinDynamicPort, MaxDynamicPort: cfg.Client.MaxDynamicPort,
 		MaxKillTimeout: cfg.Client.MaxKillTimeout, Version: Version, Logger: a.logger,
+		RPCTLS: a.sec.outgoingRPC(), HTTPTLS: a.sec.http,
 	}
 	reg, err := a.drivers()
 	if err != nil {
@@ -365,6 +382,9 @@ func (a *Agent) findServerHTTP() (string, error) {
 	}
 	pool := droverrpc.NewPool(5 * time.Second)
 	defer pool.Close()
+	if t := a.sec.outgoingRPC(); t != nil {
+		pool.SetTLS(t)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var addr string

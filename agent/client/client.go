@@ -8,6 +8,7 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log"
@@ -57,8 +58,14 @@ type Config struct {
 	MaxDynamicPort int
 	// MaxKillTimeout caps a task's kill_timeout.
 	MaxKillTimeout time.Duration
-	Version        string
-	Logger         *log.Logger
+	// RPCTLS, when set, is the TLS the client dials its servers with
+	// (the agent's tls { rpc = true }).
+	RPCTLS *tls.Config
+	// HTTPTLS reports that the agent serves its API over HTTPS; the node
+	// registers it as TLSEnabled.
+	HTTPTLS bool
+	Version string
+	Logger  *log.Logger
 }
 
 // Client is a running client.
@@ -118,6 +125,9 @@ func New(cfg *Config, registry *drivers.Registry) (*Client, error) {
 		pool: droverrpc.NewPool(5 * time.Second), servers: newServerList(cfg.Servers), ctx: ctx, cancel: cancel,
 		allocs: map[string]*allocRunner{}, dirty: map[string]*allocRunner{}, dirtyCh: make(chan struct{}, 1),
 		startSem: make(chan struct{}, maxParallelStarts), nodeChanged: make(chan struct{}, 1),
+	}
+	if cfg.RPCTLS != nil {
+		c.pool.SetTLS(cfg.RPCTLS)
 	}
 	// The drivers fingerprint themselves while the state is opened and
 	// restored: docker's engine may take a while to answer.

@@ -137,6 +137,7 @@ func (c *Client) fingerprint(drivers map[string]*structs.DriverInfo) (*structs.N
 		NodeClass:  cfg.NodeClass,
 		NodePool:   structs.DefaultNodePool,
 		HTTPAddr:   cfg.HTTPAddr,
+		TLSEnabled: cfg.HTTPTLS,
 		Status:     structs.NodeStatusReady,
 		Meta:       cfg.Meta,
 		Attributes: map[string]string{

@@ -76,6 +76,10 @@ type Config struct {
 	// UI configures the web UI (block "ui").
 	UI UIConfig `hcl:"ui"`
 
+	// TLS configures mutual TLS between agents and HTTPS (block "tls");
+	// off when absent.
+	TLS TLSConfig `hcl:"tls"`
+
 	// Plugins holds the task driver and device plugin settings, keyed by
 	// plugin name (blocks `plugin "<name>" { ... }`).
 	Plugins map[string]*PluginConfig `hcl:"plugin,plugins"`
@@ -154,6 +158,11 @@ type ServerConfig struct {
 	// ServerJoin controls how the server finds its peers (block
 	// "server_join").
 	ServerJoin ServerJoin `hcl:"server_join"`
+
+	// Encrypt is the gossip encryption key, base64 of 16, 24 or 32 bytes;
+	// every server of the region must use the same one. Empty gossips in
+	// the clear.
+	Encrypt string `hcl:"encrypt"`
 }
 
 // ServerJoin controls how an agent joins the servers of its region.

@@ -145,6 +145,10 @@ func (c *Config) Validate() error {
 		}
 	})
 
+	for _, p := range c.tlsProblems() {
+		add(p.paths, "%s", p.msg)
+	}
+
 	return errors.Join(errs...)
 }
 

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,6 +43,10 @@ type Option func(*handler)
 // WithClient lets the handler answer client endpoints for local
 // allocations.
 func WithClient(c LocalClient) Option { return func(h *handler) { h.local = c } }
+
+// WithForwardTLS makes the handler forward requests to other agents over
+// HTTPS with cfg, as agents with tls { http = true } serve their API.
+func WithForwardTLS(cfg *tls.Config) Option { return func(h *handler) { h.forwardTLS = cfg } }
 
 // forwardedHeader marks a request already forwarded once, so that two
 // agents that each think the other runs an allocation cannot loop.
@@ -183,12 +188,19 @@ func (h *handler) forward(w http.ResponseWriter, r *http.Request, addr string, t
 		h.writeError(w, r, &codedError{code: http.StatusNotFound, msg: "alloc not found on this node"})
 		return
 	}
-	target, err := url.Parse("http://" + addr)
+	scheme := "http://"
+	if h.forwardTLS != nil {
+		scheme = "https://"
+	}
+	target, err := url.Parse(scheme + addr)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
 	proxy := httputil.NewSingleHostReverseProxy(target)
+	if h.forwardTLS != nil {
+		proxy.Transport = h.forwardTransport()
+	}
 	proxy.FlushInterval = -1 // stream logs as they come
 	proxy.ErrorLog = h.logger
 	proxy.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
@@ -198,6 +210,17 @@ func (h *handler) forward(w http.ResponseWriter, r *http.Request, addr string, t
 		r.Header.Set(forwardedHeader, "1")
 	}
 	proxy.ServeHTTP(w, r)
+}
+
+// forwardTransport is the HTTPS transport of forwarded requests, made
+// once and shared so that connections to other agents are reused.
+func (h *handler) forwardTransport() http.RoundTripper {
+	h.forwardOnce.Do(func() {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = h.forwardTLS
+		h.forwardRT = t
+	})
+	return h.forwardRT
 }
 
 // streamFrame is one frame of the logs API's stream.

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-memdb"
@@ -120,6 +122,11 @@ type handler struct {
 	// server for a client-only agent.
 	local      LocalClient
 	serverHTTP func() (string, error)
+	// forwardTLS, when set, is how requests are forwarded to other
+	// agents, whose APIs are then HTTPS (see WithForwardTLS).
+	forwardTLS  *tls.Config
+	forwardOnce sync.Once
+	forwardRT   http.RoundTripper
 	// logs is the agent's log fan-out, streamed by /v1/agent/monitor.
 	logs LogSource
 }

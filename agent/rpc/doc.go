@@ -5,7 +5,7 @@
 //
 // Servers expose a single TCP port for RPC and for raft replication, the same
 // layout as the cluster agents Drover is wire-compatible with. One port keeps
-// firewall rules, advertise addresses and TLS (later) in one place, and lets
+// firewall rules, advertise addresses and TLS in one place, and lets
 // raft share the listener without a second bind. To make that work every new
 // TCP connection starts with a single byte naming what it carries; the Mux
 // reads that byte and hands the rest of the connection to the right consumer:
@@ -29,6 +29,11 @@
 // independent msgpack net/rpc connection, so many concurrent calls share one
 // TCP connection and one slow call never blocks another. This is what Pool
 // uses.
+//
+// ConnTLS (0x04) means a TLS handshake follows; inside the TLS session the
+// first byte is again one of the types above. A Mux given SetTLS accepts
+// nothing else, so with tls { rpc = true } every RPC and raft connection is
+// mutual TLS on the same port (see agent/tlsutil for who checks what).
 //
 // ConnRaft (0x03) is handed off untouched (minus the type byte) to RaftLayer,
 // which implements the raft StreamLayer interface so a raft NetworkTransport

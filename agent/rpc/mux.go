@@ -1,6 +1,8 @@
 package rpc
 
 import (
+	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -31,6 +33,12 @@ const (
 	// ConnRaft marks a connection belonging to raft. It is handed to the
 	// listener returned by Listener(ConnRaft), normally via RaftLayer.
 	ConnRaft ConnType = 0x03
+
+	// ConnTLS marks a connection that continues with a TLS handshake;
+	// inside the TLS session the first byte is again a ConnType, naming
+	// what the connection carries. When the Mux has TLS on it accepts
+	// nothing else.
+	ConnTLS ConnType = 0x04
 )
 
 // String names the connection type for logs.
@@ -42,6 +50,8 @@ func (t ConnType) String() string {
 		return "multiplex"
 	case ConnRaft:
 		return "raft"
+	case ConnTLS:
+		return "tls"
 	default:
 		return fmt.Sprintf("unknown(0x%02x)", byte(t))
 	}
@@ -74,6 +84,7 @@ type Mux struct {
 	closeErr  error
 
 	mu        sync.Mutex
+	tls       *MuxTLS
 	rpcServer *rpc.Server
 	listeners map[ConnType]*typeListener
 	// conns holds connections the Mux still owns (handshaking or being
@@ -98,6 +109,24 @@ func NewMux(l net.Listener, logger *log.Logger) *Mux {
 
 // Addr is the address of the underlying listener.
 func (m *Mux) Addr() net.Addr { return m.l.Addr() }
+
+// MuxTLS turns TLS on for a Mux.
+type MuxTLS struct {
+	// Config is the server side of the handshake; for mutual TLS it
+	// requires and verifies the peer's certificate.
+	Config *tls.Config
+	// RaftServerName, when set, is the name the certificate of every
+	// raft connection must carry, so that only servers replicate.
+	RaftServerName string
+}
+
+// SetTLS makes the Mux accept only TLS connections (ConnTLS), handshaken
+// with t.Config; nil turns TLS off again. Call it before Serve.
+func (m *Mux) SetTLS(t *MuxTLS) {
+	m.mu.Lock()
+	m.tls = t
+	m.mu.Unlock()
+}
 
 // ServeRPC sets the net/rpc server used for ConnRPC and ConnMultiplex
 // connections. It may be called before or after Serve; connections whose type
@@ -212,24 +241,47 @@ func (m *Mux) handshakeTimeout() time.Duration {
 
 // handle reads the type byte and dispatches the connection. Only one byte is
 // read (no buffering) so the consumer sees the stream exactly as sent after it.
+// A TLS connection is handshaken first and its inner type byte read.
 func (m *Mux) handle(conn net.Conn) {
-	var b [1]byte
-	conn.SetReadDeadline(time.Now().Add(m.handshakeTimeout()))
-	_, err := io.ReadFull(conn, b[:])
-	if err == nil {
-		err = conn.SetReadDeadline(time.Time{})
+	drop := func() {
+		m.untrack(conn)
+		conn.Close()
 	}
+	t, err := m.readType(conn)
 	if err != nil {
 		// A bare connect-then-close (port probes, TCP health checks) is
 		// routine; anything else, such as the deadline, is worth a line.
 		if !errors.Is(err, io.EOF) && !m.isClosed() {
 			m.logger.Printf("[WARN] rpc: no connection type from %s: %v", conn.RemoteAddr(), err)
 		}
-		m.untrack(conn)
-		conn.Close()
+		drop()
 		return
 	}
-	t := ConnType(b[0])
+
+	m.mu.Lock()
+	tlsOn := m.tls
+	m.mu.Unlock()
+	c := conn
+	switch {
+	case t == ConnTLS && tlsOn == nil:
+		m.logger.Printf("[WARN] rpc: refused a TLS connection from %s: TLS is off on this agent", conn.RemoteAddr())
+		drop()
+		return
+	case t != ConnTLS && tlsOn != nil:
+		m.logger.Printf("[WARN] rpc: refused a plain (%s) connection from %s: TLS is required", t, conn.RemoteAddr())
+		drop()
+		return
+	case t == ConnTLS:
+		tc, inner, err := m.handshake(conn, tlsOn)
+		if err != nil {
+			if !m.isClosed() {
+				m.logger.Printf("[WARN] rpc: refused a TLS connection from %s: %v", conn.RemoteAddr(), err)
+			}
+			drop()
+			return
+		}
+		c, t = tc, inner
+	}
 
 	m.mu.Lock()
 	ln := m.listeners[t]
@@ -240,20 +292,54 @@ func (m *Mux) handle(conn net.Conn) {
 	case ln != nil:
 		// Ownership moves to the listener's consumer.
 		m.untrack(conn)
-		ln.deliver(conn)
+		ln.deliver(c)
 	case t == ConnRPC && srv != nil:
-		srv.ServeCodec(newServerCodec(conn))
-		m.untrack(conn)
-		conn.Close()
+		srv.ServeCodec(newServerCodec(c))
+		drop()
 	case t == ConnMultiplex && srv != nil:
-		m.serveMultiplex(conn, srv)
-		m.untrack(conn)
-		conn.Close()
+		m.serveMultiplex(c, srv)
+		drop()
 	default:
 		m.logger.Printf("[ERR] rpc: unrecognised connection type %s from %s", t, conn.RemoteAddr())
-		m.untrack(conn)
-		conn.Close()
+		drop()
 	}
+}
+
+// readType reads one connection type byte within the handshake timeout.
+func (m *Mux) readType(conn net.Conn) (ConnType, error) {
+	var b [1]byte
+	conn.SetReadDeadline(time.Now().Add(m.handshakeTimeout()))
+	_, err := io.ReadFull(conn, b[:])
+	if err == nil {
+		err = conn.SetReadDeadline(time.Time{})
+	}
+	return ConnType(b[0]), err
+}
+
+// handshake runs the server side of TLS on conn and reads the inner type
+// byte, all within the handshake timeout. Raft connections must come from
+// a certificate naming cfg.RaftServerName, when that is set.
+func (m *Mux) handshake(conn net.Conn, cfg *MuxTLS) (net.Conn, ConnType, error) {
+	tc := tls.Server(conn, cfg.Config)
+	tc.SetDeadline(time.Now().Add(m.handshakeTimeout()))
+	if err := tc.Handshake(); err != nil {
+		return nil, 0, fmt.Errorf("TLS handshake: %w", err)
+	}
+	t, err := m.readType(tc)
+	if err != nil {
+		return nil, 0, fmt.Errorf("no connection type inside TLS: %w", err)
+	}
+	tc.SetDeadline(time.Time{})
+	if t == ConnTLS {
+		return nil, 0, errors.New("TLS inside TLS")
+	}
+	if t == ConnRaft && cfg.RaftServerName != "" {
+		peers := tc.ConnectionState().PeerCertificates
+		if len(peers) == 0 || peers[0].VerifyHostname(cfg.RaftServerName) != nil {
+			return nil, 0, fmt.Errorf("raft connection with a certificate not valid for %s", cfg.RaftServerName)
+		}
+	}
+	return tc, t, nil
 }
 
 // serveMultiplex runs a yamux server session on conn, serving each stream as
@@ -357,26 +443,43 @@ func (ln *typeListener) Close() error {
 func (ln *typeListener) Addr() net.Addr { return ln.mux.l.Addr() }
 
 // dialType opens a TCP connection to addr and writes the type byte, so the
-// remote Mux routes it. The timeout covers both the dial and the byte write.
-func dialType(addr string, t ConnType, timeout time.Duration) (net.Conn, error) {
-	d := net.Dialer{Timeout: timeout}
-	conn, err := d.Dial("tcp", addr)
+// remote Mux routes it; with tlsConf it first announces and handshakes TLS
+// and writes the type byte inside. The timeout covers the dial, the
+// handshake and the byte write.
+func dialType(ctx context.Context, addr string, t ConnType, tlsConf *tls.Config, timeout time.Duration) (net.Conn, error) {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	if err := writeType(conn, t, timeout); err != nil {
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	c := conn
+	if tlsConf != nil {
+		if _, err := conn.Write([]byte{byte(ConnTLS)}); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("writing connection type: %w", err)
+		}
+		tc := tls.Client(conn, tlsConf)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("TLS handshake with %s: %w", addr, err)
+		}
+		c = tc
+	}
+	if _, err := c.Write([]byte{byte(t)}); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("writing connection type: %w", err)
+	}
+	if err := conn.SetDeadline(time.Time{}); err != nil {
 		conn.Close()
 		return nil, err
 	}
-	return conn, nil
-}
-
-func writeType(conn net.Conn, t ConnType, timeout time.Duration) error {
-	if timeout > 0 {
-		conn.SetWriteDeadline(time.Now().Add(timeout))
-	}
-	if _, err := conn.Write([]byte{byte(t)}); err != nil {
-		return fmt.Errorf("writing connection type: %w", err)
-	}
-	return conn.SetWriteDeadline(time.Time{})
+	return c, nil
 }

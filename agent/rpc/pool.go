@@ -2,10 +2,10 @@ package rpc
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/rpc"
 	"sync"
 	"time"
@@ -49,6 +49,7 @@ type Pool struct {
 	wg     sync.WaitGroup // in-flight dials
 
 	mu     sync.Mutex
+	tls    *tls.Config
 	conns  map[string]*poolConn
 	closed bool
 }
@@ -219,22 +220,14 @@ func (p *Pool) dial(addr string, pc *poolConn) {
 }
 
 func (p *Pool) dialSession(ctx context.Context, addr string) (*yamux.Session, error) {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	p.mu.Lock()
+	tlsConf := p.tls
+	p.mu.Unlock()
+	conn, err := dialType(ctx, addr, ConnMultiplex, tlsConf, 0)
 	if err != nil {
 		return nil, err
 	}
-	timeout := p.dialTimeout
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = time.Until(dl)
-	}
-	if err := writeType(conn, ConnMultiplex, timeout); err != nil {
-		conn.Close()
-		return nil, err
-	}
 	cfg := yamux.DefaultConfig()
-	// Session failures reach the caller as call errors; yamux's own log
-	// lines would only duplicate them.
 	cfg.LogOutput = io.Discard
 	sess, err := yamux.Client(conn, cfg)
 	if err != nil {
@@ -278,6 +271,14 @@ func (p *Pool) CallAny(ctx context.Context, addrs []string, method string, args,
 		errs = append(errs, err)
 	}
 	return fmt.Errorf("%w reachable: %w", ErrNoServers, errors.Join(errs...))
+}
+
+// SetTLS makes the pool's new connections TLS, handshaken with cfg (nil
+// turns TLS off). Sessions already open are kept.
+func (p *Pool) SetTLS(cfg *tls.Config) {
+	p.mu.Lock()
+	p.tls = cfg
+	p.mu.Unlock()
 }
 
 // Close closes every session and aborts dials in progress; calls in flight

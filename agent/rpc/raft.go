@@ -1,6 +1,8 @@
 package rpc
 
 import (
+	"context"
+	"crypto/tls"
 	"net"
 	"time"
 
@@ -17,7 +19,12 @@ import (
 type RaftLayer struct {
 	ln        net.Listener
 	advertise net.Addr
+	tls       *tls.Config
 }
+
+// SetTLS makes Dial speak TLS, handshaken with cfg, to Muxes that have
+// TLS on. Call it before the transport dials.
+func (r *RaftLayer) SetTLS(cfg *tls.Config) { r.tls = cfg }
 
 // NewRaftLayer claims m's ConnRaft connections. advertise is the address
 // reported by Addr, which raft uses as this server's identity on the wire;
@@ -45,5 +52,5 @@ func (r *RaftLayer) Addr() net.Addr {
 // Dial opens a raft connection to a peer's server port. The timeout bounds
 // both the TCP connect and writing the ConnRaft type byte.
 func (r *RaftLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return dialType(string(address), ConnRaft, timeout)
+	return dialType(context.Background(), string(address), ConnRaft, r.tls, timeout)
 }

@@ -113,6 +113,15 @@ func (s *Server) setupSerf() error {
 	}
 	ml := conf.MemberlistConfig
 	ml.BindAddr, ml.BindPort = host, port
+	if key := s.config.EncryptKey; len(key) > 0 {
+		// Every gossip message is encrypted and must decrypt with this
+		// key: a server with another key, or none, cannot join.
+		kr, err := memberlist.NewKeyring(nil, key)
+		if err != nil {
+			return fmt.Errorf("gossip encryption key: %w", err)
+		}
+		ml.Keyring = kr
+	}
 	if adv := s.config.SerfAdvertise; adv != "" {
 		ah, ap, err := net.SplitHostPort(adv)
 		if err != nil {

@@ -23,6 +23,7 @@ import (
 	droverrpc "drover/agent/rpc"
 	"drover/agent/state"
 	"drover/agent/structs"
+	"drover/agent/tlsutil"
 )
 
 // Config is a server's configuration. DefaultConfig documents each default.
@@ -102,6 +103,12 @@ type Config struct {
 	Logger *log.Logger
 	// RaftConfig overrides raft's configuration (tests shorten timeouts).
 	RaftConfig *raft.Config
+	// TLS, when set, makes the RPC port (RPC and raft) accept only mutual
+	// TLS, and this server dial other servers with TLS (tls { rpc = true }).
+	TLS *tlsutil.Loaded
+	// EncryptKey, when set, encrypts gossip with this key (server.encrypt):
+	// servers with another key, or none, cannot join.
+	EncryptKey []byte
 }
 
 // DefaultConfig returns the configuration of a single bootstrapped server.
@@ -239,6 +246,10 @@ func (s *Server) setupRPC() error {
 	}
 	s.listener = l
 	s.mux = droverrpc.NewMux(l, s.logger)
+	if t := s.config.TLS; t != nil {
+		s.mux.SetTLS(&droverrpc.MuxTLS{Config: t.IncomingRPC(), RaftServerName: t.RaftServerName()})
+		s.pool.SetTLS(t.OutgoingRPC())
+	}
 	s.rpcServer = rpc.NewServer()
 	if err := s.rpcServer.RegisterName("Node", &nodeEndpoint{srv: s}); err != nil {
 		return err
@@ -294,6 +305,9 @@ func (s *Server) setupRaft() error {
 		return err
 	}
 	layer := droverrpc.NewRaftLayer(s.mux, advertise)
+	if t := s.config.TLS; t != nil {
+		layer.SetTLS(t.OutgoingRPC())
+	}
 	s.transport = raft.NewNetworkTransport(layer, 3, 10*time.Second, io.Discard)
 
 	var logs raft.LogStore

@@ -166,6 +166,7 @@ func newRootCommand(s *streams) *cobra.Command {
 		newDeploymentCommand(s),
 		newServerCommand(s),
 		newOperatorCommand(s),
+		newTLSCommand(s),
 		newSystemCommand(s),
 		newLogsCommand(s),
 		newFSCommand(s),

@@ -18,6 +18,8 @@ type referenceCommand struct {
 // globalReferenceFlags are §0.5's flags, which every command takes.
 var globalReferenceFlags = []string{
 	"address=http://127.0.0.1:1", "region=global", "namespace=default", "no-color", "force-color", "token=secret",
+	"ca-cert=ca.pem", "ca-path=certs", "client-cert=cli.pem", "client-key=cli-key.pem", "tls-server-name=server.global.nomad",
+	"tls-skip-verify",
 }
 
 var referenceCommands = []referenceCommand{
@@ -49,6 +51,12 @@ var referenceCommands = []referenceCommand{
 	{[][]string{{"version"}}, nil},
 	// Beyond the reference's sections, from the compatible CLI's documentation.
 	{[][]string{{"job", "scale"}}, []string{"check-index=24", "detach", "verbose"}},
+	{[][]string{{"tls", "ca", "create"}}, []string{"days=365", "domain=nomad", "common-name=Lab CA", "name-constraint",
+		"additional-domain=example.com"}},
+	{[][]string{{"tls", "cert", "create"}}, []string{"server", "client", "cli", "ca=nomad-agent-ca.pem",
+		"key=nomad-agent-ca-key.pem", "region=global", "domain=nomad", "days=365", "additional-dnsname=web.local",
+		"additional-ipaddress=10.0.0.1", "cluster-region=global"}},
+	{[][]string{{"operator", "gossip", "keyring", "generate"}, {"operator", "keygen"}}, nil},
 }
 
 // TestReferenceFlagSpellings: every flag the reference lists for a command

@@ -1,9 +1,13 @@
 package cli
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/nomad/api"
@@ -26,6 +30,14 @@ type globalOptions struct {
 	token      string
 	noColor    bool
 	forceColor bool
+
+	// TLS for an agent whose API is HTTPS (tls { http = true }).
+	caCert        string
+	caPath        string
+	clientCert    string
+	clientKey     string
+	tlsServerName string
+	tlsSkipVerify bool
 }
 
 // registerGlobalFlags adds the global flags to root, for every command.
@@ -37,6 +49,71 @@ func (s *streams) registerGlobalFlags(root *cobra.Command) {
 	f.StringVar(&s.global.token, "token", "", "the ACL token to send (default $NOMAD_TOKEN)")
 	f.BoolVar(&s.global.noColor, "no-color", false, "never color the output (also $NO_COLOR or $NOMAD_CLI_NO_COLOR)")
 	f.BoolVar(&s.global.forceColor, "force-color", false, "color the output even when it is not a terminal (also $NOMAD_CLI_FORCE_COLOR)")
+	f.StringVar(&s.global.caCert, "ca-cert", "", "a PEM CA certificate to verify the agent's HTTPS certificate with (default $NOMAD_CACERT)")
+	f.StringVar(&s.global.caPath, "ca-path", "", "a directory of PEM CA certificates, used when -ca-cert is not given (default $NOMAD_CAPATH)")
+	f.StringVar(&s.global.clientCert, "client-cert", "", "a PEM client certificate to present to the agent; needs -client-key (default $NOMAD_CLIENT_CERT)")
+	f.StringVar(&s.global.clientKey, "client-key", "", "the PEM private key of -client-cert (default $NOMAD_CLIENT_KEY)")
+	f.StringVar(&s.global.tlsServerName, "tls-server-name", "", "the name to verify the agent's certificate against instead of the address's host (default $NOMAD_TLS_SERVER_NAME)")
+	f.BoolVar(&s.global.tlsSkipVerify, "tls-skip-verify", false, "do not verify the agent's certificate: insecure, for testing only (also $NOMAD_SKIP_VERIFY)")
+}
+
+// tlsSettings is the TLS the CLI talks to agents with: the global flags,
+// else their environment variables. All empty means the defaults of plain
+// HTTPS (the system's CAs).
+func (s *streams) tlsSettings() (*api.TLSConfig, error) {
+	cfg := &api.TLSConfig{
+		CACert:        s.setting(s.global.caCert, "CACERT"),
+		CAPath:        s.setting(s.global.caPath, "CAPATH"),
+		ClientCert:    s.setting(s.global.clientCert, "CLIENT_CERT"),
+		ClientKey:     s.setting(s.global.clientKey, "CLIENT_KEY"),
+		TLSServerName: s.setting(s.global.tlsServerName, "TLS_SERVER_NAME"),
+		Insecure:      s.global.tlsSkipVerify,
+	}
+	if v := s.setting("", "SKIP_VERIFY"); v != "" && !cfg.Insecure {
+		skip, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, fmt.Errorf("NOMAD_SKIP_VERIFY=%q is not a boolean (true or false)", v)
+		}
+		cfg.Insecure = skip
+	}
+	if (cfg.ClientCert == "") != (cfg.ClientKey == "") {
+		return nil, errors.New("-client-cert and -client-key must be given together (or NOMAD_CLIENT_CERT and NOMAD_CLIENT_KEY)")
+	}
+	// Read the files here, so that a wrong path is reported as such and
+	// not as a failed connection.
+	for _, f := range []struct{ flag, path string }{
+		{"-ca-cert", cfg.CACert}, {"-client-cert", cfg.ClientCert}, {"-client-key", cfg.ClientKey},
+	} {
+		if f.path == "" {
+			continue
+		}
+		if _, err := os.Stat(f.path); err != nil {
+			return nil, fmt.Errorf("%s: %w", f.flag, err)
+		}
+	}
+	return cfg, nil
+}
+
+// tlsEnv is the environment that carries the CLI's TLS flags to commands
+// it runs itself (a lab's steps), so they reach the same agent the same way.
+func (s *streams) tlsEnv() []string {
+	var env []string
+	for _, kv := range []struct{ name, flag string }{
+		{"NOMAD_CACERT", s.global.caCert}, {"NOMAD_CAPATH", s.global.caPath},
+		{"NOMAD_CLIENT_CERT", s.global.clientCert}, {"NOMAD_CLIENT_KEY", s.global.clientKey},
+		{"NOMAD_TLS_SERVER_NAME", s.global.tlsServerName},
+	} {
+		if kv.flag != "" {
+			if abs, err := filepath.Abs(kv.flag); err == nil && kv.name != "NOMAD_TLS_SERVER_NAME" {
+				kv.flag = abs
+			}
+			env = append(env, kv.name+"="+kv.flag)
+		}
+	}
+	if s.global.tlsSkipVerify {
+		env = append(env, "NOMAD_SKIP_VERIFY=true")
+	}
+	return env
 }
 
 // setting is a global flag's value, else its environment variable.
@@ -72,6 +149,11 @@ func (s *streams) apiClientAt(addr string) (*api.Client, error) {
 	cfg.Region = s.setting(s.global.region, "REGION")
 	cfg.Namespace = s.setting(s.global.namespace, "NAMESPACE")
 	cfg.SecretID = s.setting(s.global.token, "TOKEN")
+	tlsCfg, err := s.tlsSettings()
+	if err != nil {
+		return nil, err
+	}
+	cfg.TLSConfig = tlsCfg
 	return api.NewClient(cfg)
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -160,15 +161,22 @@ func labEnv(s *streams, addr, workspace string) []string {
 	if base == nil {
 		base = os.Environ()
 	}
-	// The lab's cluster wins over an address already in the environment:
-	// the first of two settings is the one read.
+	// The lab's cluster wins over an address already in the environment,
+	// and TLS flags given to the lab command over TLS variables: the first
+	// of two settings is the one read, so the old ones are dropped.
+	set := append([]string{"DROVER_ADDR=" + addr, "DROVER_LAB_DIR=" + workspace}, s.tlsEnv()...)
+	drop := []string{"NOMAD_ADDR="}
+	for _, kv := range set {
+		name, _, _ := strings.Cut(kv, "=")
+		drop = append(drop, name+"=", "DROVER_"+strings.TrimPrefix(name, "NOMAD_")+"=")
+	}
 	var env []string
 	for _, kv := range base {
-		if !strings.HasPrefix(kv, "DROVER_ADDR=") && !strings.HasPrefix(kv, "NOMAD_ADDR=") && !strings.HasPrefix(kv, "DROVER_LAB_DIR=") {
+		if !slices.ContainsFunc(drop, func(p string) bool { return strings.HasPrefix(kv, p) }) {
 			env = append(env, kv)
 		}
 	}
-	return append(env, "DROVER_ADDR="+addr, "DROVER_LAB_DIR="+workspace)
+	return append(env, set...)
 }
 
 // labRunner runs drover commands in-process, as the learner types them.
@@ -426,6 +434,10 @@ func waitNodesReady(client *api.Client, n int, timeout time.Duration) error {
 		if ready >= n {
 			return nil
 		}
+		if isTLSError(err) {
+			// Waiting does not make a certificate trusted.
+			return fmt.Errorf("the cluster does not answer: %v (check -ca-cert, -client-cert and -client-key, or NOMAD_CACERT, NOMAD_CLIENT_CERT and NOMAD_CLIENT_KEY)", err)
+		}
 		if time.Now().After(deadline) {
 			if err != nil {
 				return fmt.Errorf("the cluster does not answer: %v", err)
@@ -434,6 +446,17 @@ func waitNodesReady(client *api.Client, n int, timeout time.Duration) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// isTLSError tells a failed TLS handshake (an untrusted or missing
+// certificate, or HTTP spoken to HTTPS) from a cluster still starting.
+func isTLSError(err error) bool {
+	if err == nil {
+		return false
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "x509: ") || strings.Contains(msg, "tls: ") ||
+		strings.Contains(msg, "HTTP response to HTTPS client")
 }
 
 // stopEmbedded stops an embedded agent and the tasks it runs: a lab

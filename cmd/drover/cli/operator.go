@@ -12,9 +12,13 @@ import (
 
 func newOperatorCommand(s *streams) *cobra.Command {
 	c := group("operator", "Operate the cluster's servers at a low level",
-		"  drover operator raft list-peers",
+		"  drover operator raft list-peers\n  drover operator gossip keyring generate",
 		newOperatorRaftCommand(s),
+		newOperatorGossipCommand(s),
 	)
+	keygen := newGossipKeyringGenerateCommand(s, "keygen")
+	keygen.Hidden = true // the older releases' name
+	c.AddCommand(keygen)
 	c.Long = "Commands for cluster operators: inspecting the consensus layer the servers\n" +
 		"replicate their state with, for example while recovering from an outage."
 	return c
