@@ -102,6 +102,9 @@ type Config struct {
 	Logger *log.Logger
 	// RaftConfig overrides raft's configuration (tests shorten timeouts).
 	RaftConfig *raft.Config
+	// ACLEnabled checks every request's token (agent/acl); off, every
+	// request may do everything. All servers of a cluster must agree.
+	ACLEnabled bool
 }
 
 // DefaultConfig returns the configuration of a single bootstrapped server.
@@ -256,6 +259,9 @@ func (s *Server) setupRPC() error {
 		return err
 	}
 	if err := s.rpcServer.RegisterName("Alloc", &allocEndpoint{srv: s}); err != nil {
+		return err
+	}
+	if err := s.rpcServer.RegisterName("ACL", &aclEndpoint{srv: s}); err != nil {
 		return err
 	}
 	// RPC is answered only once raft runs (NewServer calls ServeRPC):

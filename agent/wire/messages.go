@@ -88,12 +88,18 @@ type NodeDrainArgs struct {
 	NodeID       string
 	DrainSpec    *structs.DrainSpec
 	MarkEligible bool
+	// AuthToken is the caller's ACL secret, checked by the server that
+	// executes the request (see agent/server/acl.go).
+	AuthToken string
 }
 
 // NodeEligibilityArgs sets scheduling eligibility.
 type NodeEligibilityArgs struct {
 	NodeID      string
 	Eligibility string
+	// AuthToken is the caller's ACL secret, checked by the server that
+	// executes the request (see agent/server/acl.go).
+	AuthToken string
 }
 
 // NodeDrainResponse answers drain and eligibility changes.
