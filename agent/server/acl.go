@@ -12,6 +12,7 @@ import (
 	"drover/agent/acl"
 	"drover/agent/state"
 	"drover/agent/structs"
+	"drover/agent/wire"
 )
 
 // ACL raft log types. They start at 64, apart from the types before
@@ -480,19 +481,12 @@ func (s *Server) DeleteACLTokens(args *ACLTokenDeleteArgs) (uint64, error) {
 	return s.apply(ACLTokenDeleteRequestType, &ACLTokenDeleteRequest{AccessorIDs: args.AccessorIDs})
 }
 
-// ACLResolveArgs asks which policies a secret carries (ACL.ResolveToken):
-// how a client-only agent checks the requests it answers itself.
-type ACLResolveArgs struct{ SecretID string }
-
-// ACLResolveResponse is a resolved token: whether ACLs are on, and the
-// rules of the token's policies (Management for everything). Denied
-// reports an unknown or expired secret.
-type ACLResolveResponse struct {
-	Enabled    bool
-	Denied     bool
-	Management bool
-	Rules      []string
-}
+// ACLResolveArgs and ACLResolveResponse are ACL.ResolveToken's messages
+// (agent/wire, shared with clients).
+type (
+	ACLResolveArgs     = wire.ACLResolveArgs
+	ACLResolveResponse = wire.ACLResolveResponse
+)
 
 // aclEndpoint exposes the ACL writes over RPC ("ACL.*").
 type aclEndpoint struct{ srv *Server }

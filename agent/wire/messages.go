@@ -109,3 +109,17 @@ type NodeDrainResponse struct {
 	NodeModifyIndex uint64
 	Index           uint64
 }
+
+// ACLResolveArgs asks which policies a secret carries (ACL.ResolveToken):
+// how a client-only agent checks the requests it answers itself.
+type ACLResolveArgs struct{ SecretID string }
+
+// ACLResolveResponse is a resolved token: whether the server checks ACLs,
+// and the rules of the token's policies (Management: everything). Denied
+// reports an unknown or expired secret.
+type ACLResolveResponse struct {
+	Enabled    bool
+	Denied     bool
+	Management bool
+	Rules      []string
+}
