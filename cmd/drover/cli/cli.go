@@ -167,6 +167,7 @@ func newRootCommand(s *streams) *cobra.Command {
 		newServerCommand(s),
 		newOperatorCommand(s),
 		newSystemCommand(s),
+		newACLCommand(s),
 		newLogsCommand(s),
 		newFSCommand(s),
 		newExecCommand(s),
