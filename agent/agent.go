@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"drover/agent/acl"
 	"drover/agent/client"
 	"drover/agent/config"
 	"drover/agent/drivers"
@@ -27,6 +28,8 @@ import (
 	"drover/agent/logstream"
 	droverrpc "drover/agent/rpc"
 	"drover/agent/server"
+	"drover/agent/structs"
+	"drover/agent/wire"
 )
 
 // Agent is a running agent.
@@ -134,6 +137,7 @@ func New(cfg *config.Config, logger *log.Logger) (*Agent, error) {
 		if cfg.Server.HeartbeatGrace > 0 {
 			scfg.HeartbeatGrace = cfg.Server.HeartbeatGrace
 		}
+		scfg.ACLEnabled = cfg.ACL.Enabled
 		scfg.Logger = logger
 		scfg.TLS, scfg.EncryptKey = a.sec.rpcLoaded(), a.sec.gossipKey
 		if a.server, err = server.NewServer(scfg); err != nil {
@@ -173,11 +177,17 @@ func New(cfg *config.Config, logger *log.Logger) (*Agent, error) {
 		if t := a.sec.forwardHTTP(); t != nil {
 			opts = append(opts, httpapi.WithForwardTLS(t))
 		}
+		if cfg.ACL.Enabled {
+			opts = append(opts, httpapi.WithACL(a.server.ResolveTokenFresh))
+		}
 		handler = httpapi.NewHandler(a.server, info, logger, opts...)
 	} else {
 		opts := []httpapi.Option{httpapi.WithLogs(logs)}
 		if t := a.sec.forwardHTTP(); t != nil {
 			opts = append(opts, httpapi.WithForwardTLS(t))
+		}
+		if cfg.ACL.Enabled {
+			opts = append(opts, httpapi.WithACL(a.resolveViaServers))
 		}
 		handler = httpapi.NewClientHandler(a.client, a.findServerHTTP, info, logger, opts...)
 	}
@@ -438,4 +448,32 @@ func (a *Agent) Shutdown() error {
 		os.RemoveAll(a.tempDir)
 	}
 	return errors.Join(errs...)
+}
+
+// resolveViaServers resolves a token for a client-only agent, which keeps
+// no cluster state: a server answers from its state (ACL.ResolveToken)
+// and the agent compiles the rules it returns. Nothing is cached, so a
+// token deleted on the servers is refused here at the next request.
+func (a *Agent) resolveViaServers(secret string) (*acl.ACL, *structs.ACLToken, error) {
+	var res wire.ACLResolveResponse
+	if err := a.client.ServerRPC("ACL.ResolveToken", &wire.ACLResolveArgs{SecretID: secret}, &res); err != nil {
+		return nil, nil, fmt.Errorf("resolve ACL token: %w", err)
+	}
+	switch {
+	case res.Denied:
+		return nil, nil, wire.Errorf(wire.ErrPermissionDenied, "Permission denied")
+	case !res.Enabled || res.Management:
+		// Servers without ACLs check nothing; this agent's acl block
+		// disagrees with theirs, and theirs decides.
+		return acl.Management(), nil, nil
+	}
+	var policies []*acl.Policy
+	for i, rules := range res.Rules {
+		p, err := acl.Parse(fmt.Sprintf("policy %d", i+1), []byte(rules))
+		if err != nil {
+			continue
+		}
+		policies = append(policies, p)
+	}
+	return acl.New(policies), nil, nil
 }

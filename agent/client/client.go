@@ -592,3 +592,23 @@ func (c *Client) LocalAllocByPrefix(prefix string) (string, bool) {
 	}
 	return match, match != "" && len(prefix) >= 2
 }
+
+// AllocNamespace is the namespace of a local allocation: the agent's API
+// checks a token's capabilities there before it answers about it.
+func (c *Client) AllocNamespace(allocID string) (string, bool) {
+	c.mu.Lock()
+	ar, ok := c.allocs[allocID]
+	c.mu.Unlock()
+	if !ok {
+		return "", false
+	}
+	ar.mu.Lock()
+	defer ar.mu.Unlock()
+	return ar.alloc.Namespace, true
+}
+
+// ServerRPC calls a server, the first that answers: the agent's API uses
+// it to resolve ACL tokens on a client-only agent.
+func (c *Client) ServerRPC(method string, args, reply interface{}) error {
+	return c.call(method, args, reply)
+}

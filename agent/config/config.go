@@ -79,6 +79,8 @@ type Config struct {
 	// TLS configures mutual TLS between agents and HTTPS (block "tls");
 	// off when absent.
 	TLS TLSConfig `hcl:"tls"`
+	// ACL turns access control on (block "acl"). Off by default.
+	ACL ACLConfig `hcl:"acl"`
 
 	// Plugins holds the task driver and device plugin settings, keyed by
 	// plugin name (blocks `plugin "<name>" { ... }`).
@@ -269,6 +271,19 @@ type UIConfig struct {
 	Enabled bool `hcl:"enabled"`
 	// ShowCLIHints shows equivalent CLI commands in the UI. Default true.
 	ShowCLIHints bool `hcl:"show_cli_hints"`
+}
+
+// ACLConfig configures access control.
+type ACLConfig struct {
+	// Enabled checks the token of every HTTP request and RPC. All
+	// servers of a cluster, and its clients, must agree on it.
+	Enabled bool `hcl:"enabled"`
+	// TokenTTL and PolicyTTL are accepted for compatibility and unused:
+	// they bound how long the compatible agent caches resolved tokens and
+	// policies, and Drover caches none (every request is checked against
+	// the current state).
+	TokenTTL  time.Duration `hcl:"token_ttl"`
+	PolicyTTL time.Duration `hcl:"policy_ttl"`
 }
 
 // PluginConfig is the configuration of one plugin.

@@ -22,6 +22,8 @@
 //	            min_dynamic_port, max_dynamic_port, max_kill_timeout,
 //	            gc_interval, gc_max_allocs, server_join { ... } }
 //	ui        { enabled, show_cli_hints }
+//	acl       { enabled, token_ttl, policy_ttl }                  access control, off by default;
+//	                                                              the TTLs are accepted and unused
 //	plugin "<name>" { args = [...]  config { ... } }
 //
 // Durations are Go duration strings such as "10s" or "1m30s". client

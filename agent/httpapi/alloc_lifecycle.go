@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"drover/agent/client"
+	"drover/agent/server"
 )
 
 // allocStop serves PUT /v1/allocation/{id}/stop: the allocation is marked
@@ -15,7 +16,8 @@ func (h *handler) allocStop(w http.ResponseWriter, r *http.Request) (interface{}
 	if err != nil { // worded as the compatible API words it
 		return nil, badRequest("no_shutdown_delay value is not a boolean: %q", r.URL.Query().Get("no_shutdown_delay"))
 	}
-	resp, err := h.srv.StopAlloc(r.PathValue("id"), noDelay)
+	resp, err := h.srv.StopAllocWith(&server.AllocStopArgs{AllocID: r.PathValue("id"), NoShutdownDelay: noDelay,
+		AuthToken: authToken(r)})
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hashicorp/go-memdb"
 
+	"drover/agent/acl"
 	"drover/agent/state"
 	"drover/agent/structs"
 )
@@ -27,7 +28,7 @@ func (h *handler) allocsList(w http.ResponseWriter, r *http.Request) (interface{
 		}
 		out = make([]*structs.AllocListStub, 0, len(allocs))
 		for _, a := range allocs {
-			if inNamespace(ns, a.Namespace) {
+			if inNamespace(ns, a.Namespace) && visible(r, a.Namespace, acl.CapReadJob) {
 				out = append(out, a.Stub())
 			}
 		}
@@ -78,7 +79,7 @@ func (h *handler) evalsList(w http.ResponseWriter, r *http.Request) (interface{}
 		}
 		matched = make([]*structs.Evaluation, 0, len(evals))
 		for _, e := range evals {
-			if !inNamespace(ns, e.Namespace) || (jobID != "" && e.JobID != jobID) ||
+			if !inNamespace(ns, e.Namespace) || !visible(r, e.Namespace, acl.CapReadJob) || (jobID != "" && e.JobID != jobID) ||
 				(status != "" && e.Status != status) {
 				continue
 			}

@@ -35,6 +35,9 @@ type LocalClient interface {
 	CheckExec(allocID, task string) error
 	ExecTask(ctx context.Context, allocID, task string, opts *drivers.ExecOptions) (int, error)
 	AllocFS(allocID string) (*client.AllocFS, error)
+	// AllocNamespace is a local allocation's namespace, where a token's
+	// capabilities are checked.
+	AllocNamespace(allocID string) (string, bool)
 }
 
 // Option configures the handler.
@@ -55,15 +58,15 @@ const forwardedHeader = "X-Drover-Forwarded"
 // clientRoutes registers the endpoints answered by the node that runs an
 // allocation: any other agent forwards them there.
 func (h *handler) clientRoutes() {
-	h.mux.HandleFunc("/v1/client/fs/logs/{alloc}", h.clientLogs)
-	h.mux.HandleFunc("/v1/client/allocation/{alloc}/stats", h.clientStats)
-	h.mux.HandleFunc("/v1/client/stats", h.clientHostStats)
-	h.mux.HandleFunc("/v1/client/allocation/{alloc}/checks", h.clientChecks)
-	h.mux.HandleFunc("/v1/client/allocation/{alloc}/restart", h.clientRestart)
-	h.mux.HandleFunc("/v1/client/allocation/{alloc}/signal", h.clientSignal)
-	h.mux.HandleFunc("/v1/client/allocation/{alloc}/exec", h.clientExec)
+	h.handle("/v1/client/fs/logs/{alloc}", h.clientLogs)
+	h.handle("/v1/client/allocation/{alloc}/stats", h.clientStats)
+	h.handle("/v1/client/stats", h.clientHostStats)
+	h.handle("/v1/client/allocation/{alloc}/checks", h.clientChecks)
+	h.handle("/v1/client/allocation/{alloc}/restart", h.clientRestart)
+	h.handle("/v1/client/allocation/{alloc}/signal", h.clientSignal)
+	h.handle("/v1/client/allocation/{alloc}/exec", h.clientExec)
 	h.fsRoutes()
-	h.mux.HandleFunc("/v1/agent/monitor", h.agentMonitor)
+	h.handle("/v1/agent/monitor", h.agentMonitor)
 }
 
 // resolveClientNode finds who answers a request about a node's machine

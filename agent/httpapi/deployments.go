@@ -5,6 +5,8 @@ import (
 
 	"github.com/hashicorp/go-memdb"
 
+	"drover/agent/acl"
+	"drover/agent/server"
 	"drover/agent/state"
 	"drover/agent/structs"
 )
@@ -41,7 +43,7 @@ func (h *handler) deploymentsList(w http.ResponseWriter, r *http.Request) (inter
 		}
 		out = make([]*structs.Deployment, 0, len(ds))
 		for _, d := range ds {
-			if inNamespace(ns, d.Namespace) {
+			if inNamespace(ns, d.Namespace) && visible(r, d.Namespace, acl.CapReadJob) {
 				out = append(out, d)
 			}
 		}
@@ -83,7 +85,8 @@ func (h *handler) deploymentPromote(w http.ResponseWriter, r *http.Request) (int
 	if req.All {
 		groups = nil // the server promotes every group
 	}
-	evalID, index, err := h.srv.PromoteDeployment(r.PathValue("id"), groups)
+	evalID, index, err := h.srv.PromoteDeploymentWith(&server.DeploymentArgs{DeploymentID: r.PathValue("id"),
+		Groups: groups, AuthToken: authToken(r)})
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +101,8 @@ func (h *handler) deploymentFail(w http.ResponseWriter, r *http.Request) (interf
 	if err := decodeBody(r, &req); err != nil {
 		return nil, err
 	}
-	evalID, index, err := h.srv.FailDeployment(r.PathValue("id"))
+	evalID, index, err := h.srv.FailDeploymentWith(&server.DeploymentArgs{DeploymentID: r.PathValue("id"),
+		AuthToken: authToken(r)})
 	if err != nil {
 		return nil, err
 	}

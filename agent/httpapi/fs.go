@@ -11,11 +11,11 @@ import (
 // answered by the node that runs the allocation. Paths are relative to the
 // allocation directory; the client refuses any that leads out of it.
 func (h *handler) fsRoutes() {
-	h.mux.HandleFunc("/v1/client/fs/ls/{alloc}", h.fsList)
-	h.mux.HandleFunc("/v1/client/fs/stat/{alloc}", h.fsStat)
-	h.mux.HandleFunc("/v1/client/fs/cat/{alloc}", h.fsCat)
-	h.mux.HandleFunc("/v1/client/fs/readat/{alloc}", h.fsReadAt)
-	h.mux.HandleFunc("/v1/client/fs/stream/{alloc}", h.fsStream)
+	h.handle("/v1/client/fs/ls/{alloc}", h.fsList)
+	h.handle("/v1/client/fs/stat/{alloc}", h.fsStat)
+	h.handle("/v1/client/fs/cat/{alloc}", h.fsCat)
+	h.handle("/v1/client/fs/readat/{alloc}", h.fsReadAt)
+	h.handle("/v1/client/fs/stream/{alloc}", h.fsStream)
 }
 
 // allocFS opens the filesystem of the allocation the request names, or

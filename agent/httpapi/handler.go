@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashicorp/go-memdb"
 
+	"drover/agent/acl"
 	"drover/agent/server"
 	"drover/agent/state"
 	"drover/agent/structs"
@@ -34,7 +35,7 @@ type Server interface {
 	// Job writes: register (optionally enforcing the job modify index),
 	// dry-run plan, and stop or purge.
 	RegisterJobWith(args *server.JobRegisterArgs) (*server.JobRegisterResponse, error)
-	PlanJob(job *structs.Job, diff bool) (*server.JobPlanResponse, error)
+	PlanJobWith(args *server.JobPlanArgs) (*server.JobPlanResponse, error)
 	DeregisterJobWith(args *server.JobDeregisterArgs) (*server.JobDeregisterResponse, error)
 	// Writes on a registered job: revert to a tracked version, change a
 	// group's count, force an evaluation.
@@ -43,17 +44,17 @@ type Server interface {
 	EvaluateJob(args *server.JobEvaluateArgs) (*server.JobRegisterResponse, error)
 
 	// Node writes: start or end a drain, set scheduling eligibility.
-	UpdateDrain(nodeID string, spec *structs.DrainSpec, markEligible bool) (*server.NodeDrainResponse, error)
-	UpdateEligibility(nodeID, eligibility string) (*server.NodeDrainResponse, error)
+	UpdateDrainWith(args *server.NodeDrainArgs) (*server.NodeDrainResponse, error)
+	UpdateEligibilityWith(args *server.NodeEligibilityArgs) (*server.NodeDrainResponse, error)
 
 	// StopAlloc marks an allocation to be stopped and replaced (alloc
 	// stop) and returns the evaluation that does it.
-	StopAlloc(allocID string, noShutdownDelay bool) (*server.AllocStopResponse, error)
+	StopAllocWith(args *server.AllocStopArgs) (*server.AllocStopResponse, error)
 
 	// Deployment writes; both return the evaluation they create and the
 	// index they were applied at. No groups promotes every group.
-	PromoteDeployment(deploymentID string, groups []string) (string, uint64, error)
-	FailDeployment(deploymentID string) (string, uint64, error)
+	PromoteDeploymentWith(args *server.DeploymentArgs) (string, uint64, error)
+	FailDeploymentWith(args *server.DeploymentArgs) (string, uint64, error)
 
 	// Leader is the leader's RPC address, "" when none is known.
 	Leader() string
@@ -73,8 +74,18 @@ type Server interface {
 	Join(addrs []string) (int, error)
 	ForceLeave(name string) error
 	// ForceGC collects every finished object now (system gc).
-	ForceGC() error
+	ForceGCWith(args *server.GCArgs) error
 	RaftConfig() (*server.RaftConfiguration, error)
+
+	// ACLs: the writes (checked on the leader against the token each
+	// carries) and token resolution (acl.go, acl_endpoints.go).
+	ResolveTokenFresh(secret string) (*acl.ACL, *structs.ACLToken, error)
+	BootstrapACL(args *server.ACLBootstrapArgs) (*server.ACLTokenResponse, error)
+	UpsertACLPolicies(args *server.ACLPolicyUpsertArgs) (uint64, error)
+	DeleteACLPolicies(args *server.ACLPolicyDeleteArgs) (uint64, error)
+	UpsertACLToken(args *server.ACLTokenUpsertArgs) (*server.ACLTokenResponse, error)
+	DeleteACLTokens(args *server.ACLTokenDeleteArgs) (uint64, error)
+	ACLEnabled() bool
 }
 
 // AgentInfo is what /v1/agent/self and /v1/agent/members report about the
@@ -129,6 +140,9 @@ type handler struct {
 	forwardRT   http.RoundTripper
 	// logs is the agent's log fan-out, streamed by /v1/agent/monitor.
 	logs LogSource
+	// resolve finds what a request's token may do; nil when ACLs are
+	// disabled (see acl.go).
+	resolve TokenResolver
 }
 
 type endpointFunc func(w http.ResponseWriter, r *http.Request) (interface{}, error)
@@ -224,7 +238,7 @@ func (h *handler) routes() {
 	h.route("/v1/agent/health", local(h.agentHealth))
 	h.route("/v1/validate/job", write(h.jobValidate))
 	h.route("/v1/system/gc", write(func(w http.ResponseWriter, r *http.Request) (interface{}, error) {
-		return nil, h.srv.ForceGC()
+		return nil, h.srv.ForceGCWith(&server.GCArgs{AuthToken: authToken(r)})
 	}))
 	h.route("/v1/agent/members", local(h.agentMembers))
 	h.route("/v1/agent/join", write(h.agentJoin))
@@ -234,6 +248,7 @@ func (h *handler) routes() {
 	h.route("/v1/operator/raft/configuration", get(h.raftConfiguration))
 	h.route("/v1/regions", local(h.regions))
 	h.clientRoutes()
+	h.aclRoutes()
 
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, &codedError{code: http.StatusNotFound, msg: fmt.Sprintf("Invalid URL path: %q", r.URL.Path)})
@@ -241,7 +256,7 @@ func (h *handler) routes() {
 }
 
 func (h *handler) route(pattern string, methods map[string]endpointFunc) {
-	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+	h.handle(pattern, func(w http.ResponseWriter, r *http.Request) {
 		fn, ok := methods[r.Method]
 		if !ok {
 			h.writeError(w, r, &codedError{code: http.StatusMethodNotAllowed, msg: "Invalid method"})
@@ -321,6 +336,8 @@ func statusOf(err error) int {
 		errors.Is(err, state.ErrNodeNotFound), errors.Is(err, state.ErrDeploymentNotFound),
 		errors.Is(err, state.ErrEvalNotFound):
 		return http.StatusNotFound
+	case errors.Is(err, server.ErrPermissionDenied):
+		return http.StatusForbidden
 	case errors.Is(err, server.ErrInvalidRequest), errors.Is(err, server.ErrValidation):
 		// A job that fails validation is the caller's mistake: 400, with
 		// the validation text naming the field.

@@ -95,7 +95,8 @@ func (h *handler) jobRevert(w http.ResponseWriter, r *http.Request) (interface{}
 		return nil, badRequest("Job ID does not match")
 	}
 	resp, err := h.srv.RevertJob(&server.JobRevertArgs{Namespace: namespace(r), JobID: req.JobID,
-		JobVersion: req.JobVersion, EnforcePriorVersion: req.EnforcePriorVersion})
+		JobVersion: req.JobVersion, EnforcePriorVersion: req.EnforcePriorVersion,
+		AuthToken: authToken(r)})
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +116,8 @@ func (h *handler) jobScale(w http.ResponseWriter, r *http.Request) (interface{},
 		return nil, badRequest("namespace in payload did not match header")
 	}
 	resp, err := h.srv.ScaleJob(&server.JobScaleArgs{Namespace: ns, JobID: id, Group: req.Target["Group"],
-		Count: req.Count, Message: req.Message, Error: req.Error, JobModifyIndex: req.JobModifyIndex})
+		Count: req.Count, Message: req.Message, Error: req.Error, JobModifyIndex: req.JobModifyIndex,
+		AuthToken: authToken(r)})
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +192,7 @@ func (h *handler) jobEvaluate(w http.ResponseWriter, r *http.Request) (interface
 		return nil, badRequest("JobID not same as job name")
 	}
 	resp, err := h.srv.EvaluateJob(&server.JobEvaluateArgs{Namespace: namespace(r), JobID: id,
-		ForceReschedule: req.EvalOptions.ForceReschedule})
+		ForceReschedule: req.EvalOptions.ForceReschedule, AuthToken: authToken(r)})
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/go-memdb"
 
+	"drover/agent/acl"
 	"drover/agent/jobspec"
 	"drover/agent/server"
 	"drover/agent/state"
@@ -92,7 +93,7 @@ func (h *handler) jobsList(w http.ResponseWriter, r *http.Request) (interface{},
 		}
 		out = make([]*structs.JobListStub, 0, len(jobs))
 		for _, j := range jobs {
-			if !strings.HasPrefix(j.ID, prefix) {
+			if !strings.HasPrefix(j.ID, prefix) || !visible(r, j.Namespace, acl.CapListJobs) {
 				continue
 			}
 			summary, err := snap.JobSummaryByID(ws, j.Namespace, j.ID)
@@ -140,13 +141,16 @@ func (h *handler) register(w http.ResponseWriter, r *http.Request, pathID string
 		return nil, badRequest("Job ID does not match name")
 	}
 	setJobNamespace(job, r)
+	if err := allowNamespace(r, job.Namespace, acl.CapSubmitJob); err != nil {
+		return nil, err
+	}
 	if req.PreserveCounts || req.PreserveResources {
 		if err := h.preserve(job, req.PreserveCounts, req.PreserveResources); err != nil {
 			return nil, err
 		}
 	}
 	resp, err := h.srv.RegisterJobWith(&server.JobRegisterArgs{Job: job, EnforceIndex: req.EnforceIndex,
-		JobModifyIndex: req.JobModifyIndex, EvalPriority: req.EvalPriority})
+		JobModifyIndex: req.JobModifyIndex, EvalPriority: req.EvalPriority, AuthToken: authToken(r)})
 	if err != nil {
 		return nil, err
 	}
@@ -272,7 +276,7 @@ func (h *handler) jobDeregister(w http.ResponseWriter, r *http.Request) (interfa
 		}
 	}
 	resp, err := h.srv.DeregisterJobWith(&server.JobDeregisterArgs{Namespace: namespace(r), JobID: r.PathValue("id"),
-		Purge: purge, EvalPriority: int(priority)})
+		Purge: purge, EvalPriority: int(priority), AuthToken: authToken(r)})
 	if err != nil {
 		return nil, err
 	}
@@ -296,7 +300,10 @@ func (h *handler) jobPlan(w http.ResponseWriter, r *http.Request) (interface{}, 
 		return nil, badRequest("Job ID does not match")
 	}
 	setJobNamespace(job, r)
-	resp, err := h.srv.PlanJob(job, req.Diff)
+	if err := allowNamespace(r, job.Namespace, acl.CapSubmitJob); err != nil {
+		return nil, err
+	}
+	resp, err := h.srv.PlanJobWith(&server.JobPlanArgs{Job: job, Diff: req.Diff, AuthToken: authToken(r)})
 	if err != nil {
 		return nil, err
 	}

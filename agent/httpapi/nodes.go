@@ -5,6 +5,7 @@ import (
 
 	"github.com/hashicorp/go-memdb"
 
+	"drover/agent/server"
 	"drover/agent/state"
 	"drover/agent/structs"
 )
@@ -103,7 +104,8 @@ func (h *handler) nodeDrain(w http.ResponseWriter, r *http.Request) (interface{}
 	if err := decodeBody(r, &req); err != nil {
 		return nil, err
 	}
-	resp, err := h.srv.UpdateDrain(r.PathValue("id"), req.DrainSpec, req.MarkEligible)
+	resp, err := h.srv.UpdateDrainWith(&server.NodeDrainArgs{NodeID: r.PathValue("id"), DrainSpec: req.DrainSpec,
+		MarkEligible: req.MarkEligible, AuthToken: authToken(r)})
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +121,8 @@ func (h *handler) nodeEligibility(w http.ResponseWriter, r *http.Request) (inter
 	if req.Eligibility == "" {
 		return nil, badRequest("Eligibility must be specified")
 	}
-	resp, err := h.srv.UpdateEligibility(r.PathValue("id"), req.Eligibility)
+	resp, err := h.srv.UpdateEligibilityWith(&server.NodeEligibilityArgs{NodeID: r.PathValue("id"),
+		Eligibility: req.Eligibility, AuthToken: authToken(r)})
 	if err != nil {
 		return nil, err
 	}

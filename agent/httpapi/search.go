@@ -73,6 +73,12 @@ func (h *handler) search(w http.ResponseWriter, r *http.Request) (interface{}, e
 	if err != nil {
 		return nil, searchError(err)
 	}
+	if !requestACL(r).acl.AllowNodeRead() {
+		// Nodes are not in a namespace: a token without node read
+		// does not learn their IDs from a search.
+		delete(res.Matches, search.Nodes)
+		delete(res.Truncations, search.Nodes)
+	}
 	return &searchResponse{Matches: res.Matches, Truncations: res.Truncations, searchMeta: h.searchMeta(res.Index)}, nil
 }
 
@@ -97,6 +103,10 @@ func (h *handler) fuzzySearch(w http.ResponseWriter, r *http.Request) (interface
 	})
 	if err != nil {
 		return nil, searchError(err)
+	}
+	if !requestACL(r).acl.AllowNodeRead() {
+		delete(res.Matches, search.Nodes)
+		delete(res.Truncations, search.Nodes)
 	}
 	return &fuzzySearchResponse{Matches: res.Matches, Truncations: res.Truncations, searchMeta: h.searchMeta(res.Index)}, nil
 }

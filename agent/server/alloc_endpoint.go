@@ -15,6 +15,9 @@ type AllocStopResponse struct {
 type AllocStopArgs struct {
 	AllocID         string
 	NoShutdownDelay bool
+	// AuthToken is the caller's ACL secret, checked by the server that
+	// executes the request (see agent/server/acl.go).
+	AuthToken string
 }
 
 // StopAlloc stops an allocation so that the scheduler replaces it, as
@@ -24,8 +27,14 @@ type AllocStopArgs struct {
 // stops it and places a replacement under the same name (see
 // scheduler.classify). allocID is a full ID or a unique prefix.
 func (s *Server) StopAlloc(allocID string, noShutdownDelay bool) (*AllocStopResponse, error) {
+	return s.StopAllocWith(&AllocStopArgs{AllocID: allocID, NoShutdownDelay: noShutdownDelay})
+}
+
+// StopAllocWith is StopAlloc with the whole request, token included.
+func (s *Server) StopAllocWith(args *AllocStopArgs) (*AllocStopResponse, error) {
+	allocID, noShutdownDelay := args.AllocID, args.NoShutdownDelay
 	var fwd AllocStopResponse
-	if done, err := s.forward("Alloc.Stop", &AllocStopArgs{AllocID: allocID, NoShutdownDelay: noShutdownDelay}, &fwd); done {
+	if done, err := s.forward("Alloc.Stop", args, &fwd); done {
 		return &fwd, err
 	}
 	snap := s.State().Snapshot()
@@ -80,7 +89,10 @@ func (s *Server) StopAlloc(allocID string, noShutdownDelay bool) (*AllocStopResp
 type allocEndpoint struct{ srv *Server }
 
 func (e *allocEndpoint) Stop(args *AllocStopArgs, reply *AllocStopResponse) error {
-	r, err := e.srv.StopAlloc(args.AllocID, args.NoShutdownDelay)
+	if err := e.srv.authorizeAllocLifecycle(args.AuthToken, args.AllocID); err != nil {
+		return wireError(err)
+	}
+	r, err := e.srv.StopAllocWith(args)
 	if err != nil {
 		return wireError(err)
 	}

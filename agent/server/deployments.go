@@ -44,8 +44,15 @@ func (r watcherRaft) UpdateDesiredTransitions(t map[string]*structs.DesiredTrans
 // PromoteDeployment promotes the canaries of a deployment (all groups when
 // groups is empty) so the rolling update continues.
 func (s *Server) PromoteDeployment(deploymentID string, groups []string) (string, uint64, error) {
+	return s.PromoteDeploymentWith(&DeploymentArgs{DeploymentID: deploymentID, Groups: groups})
+}
+
+// PromoteDeploymentWith is PromoteDeployment with the whole request,
+// token included.
+func (s *Server) PromoteDeploymentWith(args *DeploymentArgs) (string, uint64, error) {
+	deploymentID, groups := args.DeploymentID, args.Groups
 	var fwd DeploymentUpdateResponse
-	if done, err := s.forward("Deployment.Promote", &DeploymentArgs{DeploymentID: deploymentID, Groups: groups}, &fwd); done {
+	if done, err := s.forward("Deployment.Promote", args, &fwd); done {
 		return fwd.EvalID, fwd.Index, err
 	}
 	d, job, err := s.activeDeployment(deploymentID)
@@ -62,8 +69,15 @@ func (s *Server) PromoteDeployment(deploymentID string, groups []string) (string
 
 // FailDeployment marks a running deployment failed at a user's request.
 func (s *Server) FailDeployment(deploymentID string) (string, uint64, error) {
+	return s.FailDeploymentWith(&DeploymentArgs{DeploymentID: deploymentID})
+}
+
+// FailDeploymentWith is FailDeployment with the whole request, token
+// included.
+func (s *Server) FailDeploymentWith(args *DeploymentArgs) (string, uint64, error) {
+	deploymentID := args.DeploymentID
 	var fwd DeploymentUpdateResponse
-	if done, err := s.forward("Deployment.Fail", &DeploymentArgs{DeploymentID: deploymentID}, &fwd); done {
+	if done, err := s.forward("Deployment.Fail", args, &fwd); done {
 		return fwd.EvalID, fwd.Index, err
 	}
 	d, job, err := s.activeDeployment(deploymentID)

@@ -160,11 +160,17 @@ type JobPlanResponse struct {
 // PlanJob runs the scheduler against the current state as if job were
 // registered, and changes nothing.
 func (s *Server) PlanJob(job *structs.Job, diff bool) (*JobPlanResponse, error) {
+	return s.PlanJobWith(&JobPlanArgs{Job: job, Diff: diff})
+}
+
+// PlanJobWith is PlanJob with the whole request, token included.
+func (s *Server) PlanJobWith(args *JobPlanArgs) (*JobPlanResponse, error) {
+	job, diff := args.Job, args.Diff
 	if job == nil {
 		return nil, errorf(ErrInvalidRequest, "Job must be specified")
 	}
 	var fwd JobPlanResponse
-	if done, err := s.forward("Job.Plan", &JobPlanArgs{Job: job, Diff: diff}, &fwd); done {
+	if done, err := s.forward("Job.Plan", args, &fwd); done {
 		return &fwd, err
 	}
 	job = job.Copy()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"drover/agent/acl"
 	droverrpc "drover/agent/rpc"
 	"drover/agent/structs"
 )
@@ -66,12 +67,18 @@ type JobRegisterArgs struct {
 	// EvalPriority overrides the job's priority for the evaluation this
 	// registration creates (job run -eval-priority); 0 keeps the job's.
 	EvalPriority int
+	// AuthToken is the caller's ACL secret, checked by the server that
+	// executes the request (see agent/server/acl.go).
+	AuthToken string
 }
 
 // JobPlanArgs plans a job (Job.Plan).
 type JobPlanArgs struct {
 	Job  *structs.Job
 	Diff bool
+	// AuthToken is the caller's ACL secret, checked by the server that
+	// executes the request (see agent/server/acl.go).
+	AuthToken string
 }
 
 // JobDeregisterArgs stops or purges a job (Job.Deregister).
@@ -81,6 +88,9 @@ type JobDeregisterArgs struct {
 	Purge     bool
 	// EvalPriority is as in JobRegisterArgs (job stop -eval-priority).
 	EvalPriority int
+	// AuthToken is the caller's ACL secret, checked by the server that
+	// executes the request (see agent/server/acl.go).
+	AuthToken string
 }
 
 // DeploymentArgs promotes (Deployment.Promote) or fails
@@ -88,6 +98,9 @@ type JobDeregisterArgs struct {
 type DeploymentArgs struct {
 	DeploymentID string
 	Groups       []string
+	// AuthToken is the caller's ACL secret, checked by the server that
+	// executes the request (see agent/server/acl.go).
+	AuthToken string
 }
 
 // DeploymentUpdateResponse is the evaluation a deployment change created.
@@ -100,6 +113,11 @@ type DeploymentUpdateResponse struct {
 type jobEndpoint struct{ srv *Server }
 
 func (e *jobEndpoint) Register(args *JobRegisterArgs, reply *JobRegisterResponse) error {
+	if args.Job != nil {
+		if err := e.srv.authorizeNamespace(args.AuthToken, args.Job.Namespace, acl.CapSubmitJob); err != nil {
+			return wireError(err)
+		}
+	}
 	r, err := e.srv.RegisterJobWith(args)
 	if err != nil {
 		return wireError(err)
@@ -109,7 +127,12 @@ func (e *jobEndpoint) Register(args *JobRegisterArgs, reply *JobRegisterResponse
 }
 
 func (e *jobEndpoint) Plan(args *JobPlanArgs, reply *JobPlanResponse) error {
-	r, err := e.srv.PlanJob(args.Job, args.Diff)
+	if args.Job != nil {
+		if err := e.srv.authorizeNamespace(args.AuthToken, args.Job.Namespace, acl.CapSubmitJob); err != nil {
+			return wireError(err)
+		}
+	}
+	r, err := e.srv.PlanJobWith(args)
 	if err != nil {
 		return wireError(err)
 	}
@@ -118,6 +141,9 @@ func (e *jobEndpoint) Plan(args *JobPlanArgs, reply *JobPlanResponse) error {
 }
 
 func (e *jobEndpoint) Deregister(args *JobDeregisterArgs, reply *JobDeregisterResponse) error {
+	if err := e.srv.authorizeNamespace(args.AuthToken, args.Namespace, acl.CapSubmitJob); err != nil {
+		return wireError(err)
+	}
 	r, err := e.srv.DeregisterJobWith(args)
 	if err != nil {
 		return wireError(err)
@@ -130,13 +156,19 @@ func (e *jobEndpoint) Deregister(args *JobDeregisterArgs, reply *JobDeregisterRe
 type deploymentEndpoint struct{ srv *Server }
 
 func (e *deploymentEndpoint) Promote(args *DeploymentArgs, reply *DeploymentUpdateResponse) error {
-	id, index, err := e.srv.PromoteDeployment(args.DeploymentID, args.Groups)
+	if err := e.srv.authorizeDeployment(args.AuthToken, args.DeploymentID); err != nil {
+		return wireError(err)
+	}
+	id, index, err := e.srv.PromoteDeploymentWith(args)
 	reply.EvalID, reply.Index = id, index
 	return wireError(err)
 }
 
 func (e *deploymentEndpoint) Fail(args *DeploymentArgs, reply *DeploymentUpdateResponse) error {
-	id, index, err := e.srv.FailDeployment(args.DeploymentID)
+	if err := e.srv.authorizeDeployment(args.AuthToken, args.DeploymentID); err != nil {
+		return wireError(err)
+	}
+	id, index, err := e.srv.FailDeploymentWith(args)
 	reply.EvalID, reply.Index = id, index
 	return wireError(err)
 }

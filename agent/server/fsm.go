@@ -387,6 +387,9 @@ func (f *fsm) Apply(l *raft.Log) interface{} {
 		var req JobStabilityRequest
 		decode(&req)
 		err = st.UpdateJobStability(l.Index, req.Namespace, req.JobID, req.Version, req.Stable)
+	case ACLPolicyUpsertRequestType, ACLPolicyDeleteRequestType, ACLTokenUpsertRequestType,
+		ACLTokenDeleteRequestType, ACLTokenBootstrapRequestType:
+		err = applyACL(t, st, l.Index, decode)
 	default:
 		panic(fmt.Sprintf("fsm: unknown log entry type %d at index %d", t, l.Index))
 	}

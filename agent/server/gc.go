@@ -51,8 +51,20 @@ func (s *Server) gcOnce(th gc.Thresholds) (*gc.Garbage, error) {
 // ForceGC collects everything finished, whatever its age, as
 // `system gc` asks; a follower forwards it to the leader.
 func (s *Server) ForceGC() error {
+	return s.ForceGCWith(&GCArgs{})
+}
+
+// GCArgs asks for a garbage collection (System.GarbageCollect).
+type GCArgs struct {
+	// AuthToken is the caller's ACL secret; collecting needs a
+	// management token.
+	AuthToken string
+}
+
+// ForceGCWith is ForceGC with the whole request, token included.
+func (s *Server) ForceGCWith(args *GCArgs) error {
 	var fwd GenericResponse
-	if done, err := s.forward("System.GarbageCollect", &struct{}{}, &fwd); done {
+	if done, err := s.forward("System.GarbageCollect", args, &fwd); done {
 		return err
 	}
 	_, err := s.gcOnce(gc.Thresholds{})
@@ -62,6 +74,9 @@ func (s *Server) ForceGC() error {
 // systemEndpoint answers System.* RPCs.
 type systemEndpoint struct{ srv *Server }
 
-func (e *systemEndpoint) GarbageCollect(_ *struct{}, reply *GenericResponse) error {
-	return wireError(e.srv.ForceGC())
+func (e *systemEndpoint) GarbageCollect(args *GCArgs, reply *GenericResponse) error {
+	if err := e.srv.authorizeManagement(args.AuthToken); err != nil {
+		return wireError(err)
+	}
+	return wireError(e.srv.ForceGCWith(args))
 }

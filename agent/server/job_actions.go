@@ -1,6 +1,7 @@
 package server
 
 import (
+	"drover/agent/acl"
 	"drover/agent/structs"
 )
 
@@ -19,6 +20,9 @@ type JobRevertArgs struct {
 	// EnforcePriorVersion, when set, reverts only if the job's current
 	// version is still this one.
 	EnforcePriorVersion *uint64
+	// AuthToken is the caller's ACL secret, checked by the server that
+	// executes the request (see agent/server/acl.go).
+	AuthToken string
 }
 
 // RevertJob registers the specification of an earlier version of a job
@@ -78,6 +82,9 @@ type JobScaleArgs struct {
 	// JobModifyIndex, when not 0, scales only if the job's modify index
 	// is still this one.
 	JobModifyIndex uint64
+	// AuthToken is the caller's ACL secret, checked by the server that
+	// executes the request (see agent/server/acl.go).
+	AuthToken string
 }
 
 // ScaleJob stores the job again with the group's new count, as the next
@@ -148,6 +155,9 @@ type JobEvaluateArgs struct {
 	// ForceReschedule reschedules failed allocations now, whatever their
 	// reschedule policy's delay and attempts say.
 	ForceReschedule bool
+	// AuthToken is the caller's ACL secret, checked by the server that
+	// executes the request (see agent/server/acl.go).
+	AuthToken string
 }
 
 // EvaluateJob creates a job-register evaluation of the job, as the
@@ -205,6 +215,9 @@ func (s *Server) EvaluateJob(args *JobEvaluateArgs) (*JobRegisterResponse, error
 }
 
 func (e *jobEndpoint) Revert(args *JobRevertArgs, reply *JobRegisterResponse) error {
+	if err := e.srv.authorizeNamespace(args.AuthToken, args.Namespace, acl.CapSubmitJob); err != nil {
+		return wireError(err)
+	}
 	r, err := e.srv.RevertJob(args)
 	if err != nil {
 		return wireError(err)
@@ -214,6 +227,9 @@ func (e *jobEndpoint) Revert(args *JobRevertArgs, reply *JobRegisterResponse) er
 }
 
 func (e *jobEndpoint) Scale(args *JobScaleArgs, reply *JobRegisterResponse) error {
+	if err := e.srv.authorizeNamespace(args.AuthToken, args.Namespace, acl.CapScaleJob); err != nil {
+		return wireError(err)
+	}
 	r, err := e.srv.ScaleJob(args)
 	if err != nil {
 		return wireError(err)
@@ -223,6 +239,9 @@ func (e *jobEndpoint) Scale(args *JobScaleArgs, reply *JobRegisterResponse) erro
 }
 
 func (e *jobEndpoint) Evaluate(args *JobEvaluateArgs, reply *JobRegisterResponse) error {
+	if err := e.srv.authorizeNamespace(args.AuthToken, args.Namespace, acl.CapSubmitJob); err != nil {
+		return wireError(err)
+	}
 	r, err := e.srv.EvaluateJob(args)
 	if err != nil {
 		return wireError(err)

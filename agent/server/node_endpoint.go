@@ -269,8 +269,14 @@ func (s *Server) GetAllocsByID(nodeID string, ids []string) (*NodeGetAllocsRespo
 
 // UpdateDrain starts, changes or ends the drain of a node.
 func (s *Server) UpdateDrain(nodeID string, spec *structs.DrainSpec, markEligible bool) (*NodeDrainResponse, error) {
+	return s.UpdateDrainWith(&NodeDrainArgs{NodeID: nodeID, DrainSpec: spec, MarkEligible: markEligible})
+}
+
+// UpdateDrainWith is UpdateDrain with the whole request, token included.
+func (s *Server) UpdateDrainWith(args *NodeDrainArgs) (*NodeDrainResponse, error) {
+	nodeID, spec, markEligible := args.NodeID, args.DrainSpec, args.MarkEligible
 	var fwd NodeDrainResponse
-	if done, err := s.forward("Node.UpdateDrain", &NodeDrainArgs{NodeID: nodeID, DrainSpec: spec, MarkEligible: markEligible}, &fwd); done {
+	if done, err := s.forward("Node.UpdateDrain", args, &fwd); done {
 		return &fwd, err
 	}
 	node, err := s.State().NodeByID(nil, nodeID)
@@ -310,13 +316,20 @@ func (s *Server) UpdateDrain(nodeID string, spec *structs.DrainSpec, markEligibl
 
 // UpdateEligibility marks a node eligible or ineligible for new work.
 func (s *Server) UpdateEligibility(nodeID, eligibility string) (*NodeDrainResponse, error) {
+	return s.UpdateEligibilityWith(&NodeEligibilityArgs{NodeID: nodeID, Eligibility: eligibility})
+}
+
+// UpdateEligibilityWith is UpdateEligibility with the whole request,
+// token included.
+func (s *Server) UpdateEligibilityWith(args *NodeEligibilityArgs) (*NodeDrainResponse, error) {
+	nodeID, eligibility := args.NodeID, args.Eligibility
 	switch eligibility {
 	case structs.NodeSchedulingEligible, structs.NodeSchedulingIneligible:
 	default:
 		return nil, errorf(ErrInvalidRequest, "invalid scheduling eligibility %q", eligibility)
 	}
 	var fwd NodeDrainResponse
-	if done, err := s.forward("Node.UpdateEligibility", &NodeEligibilityArgs{NodeID: nodeID, Eligibility: eligibility}, &fwd); done {
+	if done, err := s.forward("Node.UpdateEligibility", args, &fwd); done {
 		return &fwd, err
 	}
 	node, err := s.State().NodeByID(nil, nodeID)
@@ -479,7 +492,10 @@ func (e *nodeEndpoint) GetAllocsByID(args *NodeAllocsByIDArgs, reply *NodeGetAll
 }
 
 func (e *nodeEndpoint) UpdateDrain(args *NodeDrainArgs, reply *NodeDrainResponse) error {
-	r, err := e.srv.UpdateDrain(args.NodeID, args.DrainSpec, args.MarkEligible)
+	if err := e.srv.authorizeNodeWrite(args.AuthToken); err != nil {
+		return wireError(err)
+	}
+	r, err := e.srv.UpdateDrainWith(args)
 	if err != nil {
 		return wireError(err)
 	}
@@ -488,7 +504,10 @@ func (e *nodeEndpoint) UpdateDrain(args *NodeDrainArgs, reply *NodeDrainResponse
 }
 
 func (e *nodeEndpoint) UpdateEligibility(args *NodeEligibilityArgs, reply *NodeDrainResponse) error {
-	r, err := e.srv.UpdateEligibility(args.NodeID, args.Eligibility)
+	if err := e.srv.authorizeNodeWrite(args.AuthToken); err != nil {
+		return wireError(err)
+	}
+	r, err := e.srv.UpdateEligibilityWith(args)
 	if err != nil {
 		return wireError(err)
 	}

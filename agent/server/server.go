@@ -109,6 +109,9 @@ type Config struct {
 	// EncryptKey, when set, encrypts gossip with this key (server.encrypt):
 	// servers with another key, or none, cannot join.
 	EncryptKey []byte
+	// ACLEnabled checks every request's token (agent/acl); off, every
+	// request may do everything. All servers of a cluster must agree.
+	ACLEnabled bool
 }
 
 // DefaultConfig returns the configuration of a single bootstrapped server.
@@ -267,6 +270,9 @@ func (s *Server) setupRPC() error {
 		return err
 	}
 	if err := s.rpcServer.RegisterName("Alloc", &allocEndpoint{srv: s}); err != nil {
+		return err
+	}
+	if err := s.rpcServer.RegisterName("ACL", &aclEndpoint{srv: s}); err != nil {
 		return err
 	}
 	// RPC is answered only once raft runs (NewServer calls ServeRPC):

@@ -23,6 +23,8 @@ const (
 	recordDeployment = "Deployment"
 	recordIndex      = "Index"
 	recordAllocJob   = "AllocJob"
+	recordACLPolicy  = "ACLPolicy"
+	recordACLToken   = "ACLToken"
 )
 
 // snapshotMagic opens a MessagePack snapshot stream. Streams written
@@ -69,6 +71,8 @@ var persistTables = []struct{ table, typ string }{
 	{TableAllocs, recordAlloc},
 	{TableNodes, recordNode},
 	{TableDeployments, recordDeployment},
+	{TableACLPolicies, recordACLPolicy},
+	{TableACLTokens, recordACLToken},
 	{TableIndex, recordIndex},
 }
 
@@ -285,6 +289,10 @@ func decodeRecord(typ string, decode decodeFunc, jobs map[int]*structs.Job) (str
 		return decodeInto[structs.Deployment](TableDeployments, decode)
 	case recordIndex:
 		return decodeInto[IndexEntry](TableIndex, decode)
+	case recordACLPolicy:
+		return decodeInto[structs.ACLPolicy](TableACLPolicies, decode)
+	case recordACLToken:
+		return decodeInto[structs.ACLToken](TableACLTokens, decode)
 	case recordNode:
 		var nr nodeRecord
 		if err := decode(&nr); err != nil {

@@ -20,6 +20,8 @@ const (
 	TableNodes       = "nodes"
 	TableDeployments = "deployments"
 	TableIndex       = "index"
+	TableACLPolicies = "acl_policies"
+	TableACLTokens   = "acl_tokens"
 )
 
 // Index names used inside the tables.
@@ -33,6 +35,8 @@ const (
 	// the running deployments and the draining nodes.
 	indexActive   = "active"
 	indexDraining = "draining"
+	// indexSecret finds a token by the secret a request presents.
+	indexSecret = "secret"
 )
 
 // IndexEntry is a row of the index table: the raft index of the last write
@@ -47,6 +51,7 @@ type IndexEntry struct {
 var allTables = []string{
 	TableJobs, TableJobVersions, TableJobSummary, TableEvals,
 	TableAllocs, TableNodes, TableDeployments,
+	TableACLPolicies, TableACLTokens,
 }
 
 // strIndex indexes a string taken from the object by an accessor, which is
@@ -157,8 +162,11 @@ var (
 	depActive = &memdb.ConditionalIndex{Conditional: func(o interface{}) (bool, error) {
 		return o.(*structs.Deployment).Active(), nil
 	}}
-	countsNS  = field(func(o interface{}) string { return o.(*jobCounts).Namespace })
-	countsJob = field(func(o interface{}) string { return o.(*jobCounts).JobID })
+	aclPolicyName    = field(func(o interface{}) string { return o.(*structs.ACLPolicy).Name })
+	aclTokenAccessor = field(func(o interface{}) string { return o.(*structs.ACLToken).AccessorID })
+	aclTokenSecret   = field(func(o interface{}) string { return o.(*structs.ACLToken).SecretID })
+	countsNS         = field(func(o interface{}) string { return o.(*jobCounts).Namespace })
+	countsJob        = field(func(o interface{}) string { return o.(*jobCounts).JobID })
 )
 
 // schema returns the memdb schema of the store.
@@ -195,6 +203,13 @@ func schema() *memdb.DBSchema {
 		}},
 		{Name: TableIndex, Indexes: map[string]*memdb.IndexSchema{
 			indexID: {Name: indexID, Unique: true, Indexer: indexKey},
+		}},
+		{Name: TableACLPolicies, Indexes: map[string]*memdb.IndexSchema{
+			indexID: {Name: indexID, Unique: true, Indexer: aclPolicyName},
+		}},
+		{Name: TableACLTokens, Indexes: map[string]*memdb.IndexSchema{
+			indexID:     {Name: indexID, Unique: true, Indexer: aclTokenAccessor},
+			indexSecret: {Name: indexSecret, Unique: true, Indexer: aclTokenSecret},
 		}},
 		{Name: tableJobCounts, Indexes: map[string]*memdb.IndexSchema{
 			indexID: {Name: indexID, Unique: true, Indexer: compound(countsNS, countsJob)},

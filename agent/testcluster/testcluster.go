@@ -64,6 +64,9 @@ type Options struct {
 	// ServerHCL goes inside every server's server block; ClientHCL is
 	// added to every client's configuration.
 	ServerHCL, ClientHCL string
+	// AgentHCL is added at the top level of every member's
+	// configuration (say, an acl block).
+	AgentHCL string
 	// Start lists the servers to start at once, by index; nil starts all.
 	// The others are started by the test with Start.
 	Start []int
@@ -105,7 +108,8 @@ func New(t testing.TB, servers, clients int, opts Options) *Cluster {
   }
 %s
 }
-`, servers, strings.Join(joins, ", "), opts.ServerHCL)
+%s
+`, servers, strings.Join(joins, ", "), opts.ServerHCL, opts.AgentHCL)
 	}
 	for _, m := range c.Clients {
 		m.hcl = fmt.Sprintf(`client {
@@ -116,7 +120,8 @@ func New(t testing.TB, servers, clients int, opts Options) *Cluster {
     "driver.mock.enable" = "true"
   }
 }
-%s`, strings.Join(rpcs, ", "), opts.ClientHCL)
+%s
+%s`, strings.Join(rpcs, ", "), opts.ClientHCL, opts.AgentHCL)
 	}
 	t.Cleanup(c.Shutdown)
 

@@ -88,12 +88,18 @@ type NodeDrainArgs struct {
 	NodeID       string
 	DrainSpec    *structs.DrainSpec
 	MarkEligible bool
+	// AuthToken is the caller's ACL secret, checked by the server that
+	// executes the request (see agent/server/acl.go).
+	AuthToken string
 }
 
 // NodeEligibilityArgs sets scheduling eligibility.
 type NodeEligibilityArgs struct {
 	NodeID      string
 	Eligibility string
+	// AuthToken is the caller's ACL secret, checked by the server that
+	// executes the request (see agent/server/acl.go).
+	AuthToken string
 }
 
 // NodeDrainResponse answers drain and eligibility changes.
@@ -102,4 +108,18 @@ type NodeDrainResponse struct {
 	EvalCreateIndex uint64
 	NodeModifyIndex uint64
 	Index           uint64
+}
+
+// ACLResolveArgs asks which policies a secret carries (ACL.ResolveToken):
+// how a client-only agent checks the requests it answers itself.
+type ACLResolveArgs struct{ SecretID string }
+
+// ACLResolveResponse is a resolved token: whether the server checks ACLs,
+// and the rules of the token's policies (Management: everything). Denied
+// reports an unknown or expired secret.
+type ACLResolveResponse struct {
+	Enabled    bool
+	Denied     bool
+	Management bool
+	Rules      []string
 }

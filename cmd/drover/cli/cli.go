@@ -168,6 +168,7 @@ func newRootCommand(s *streams) *cobra.Command {
 		newOperatorCommand(s),
 		newTLSCommand(s),
 		newSystemCommand(s),
+		newACLCommand(s),
 		newLogsCommand(s),
 		newFSCommand(s),
 		newExecCommand(s),

@@ -59,6 +59,15 @@ func TestAgentScripts(t *testing.T) {
 // startScriptAgent starts an in-process dev agent on free ports, with its
 // data under dir, and waits until its node is ready.
 func startScriptAgent(dir string) (string, func(), error) {
+	return startScriptAgentWith(dir, "", func(client *api.Client) (bool, error) {
+		nodes, _, err := client.Nodes().List(nil)
+		return err == nil && len(nodes) == 1 && nodes[0].Status == "ready", err
+	})
+}
+
+// startScriptAgentWith starts the dev agent with extra configuration and
+// waits until ready says so.
+func startScriptAgentWith(dir, extraHCL string, ready func(*api.Client) (bool, error)) (string, func(), error) {
 	var ports [3]int
 	for i := range ports {
 		port, err := freeport.Take()
@@ -72,7 +81,7 @@ func startScriptAgent(dir string) (string, func(), error) {
 		return "", nil, err
 	}
 	cfg := filepath.Join(cfgDir, "ports.hcl")
-	body := fmt.Sprintf("ports {\n  http = %d\n  rpc = %d\n  serf = %d\n}\n", ports[0], ports[1], ports[2])
+	body := fmt.Sprintf("ports {\n  http = %d\n  rpc = %d\n  serf = %d\n}\n", ports[0], ports[1], ports[2]) + extraHCL
 	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
 		return "", nil, err
 	}
@@ -96,8 +105,8 @@ func startScriptAgent(dir string) (string, func(), error) {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		nodes, _, err := client.Nodes().List(nil)
-		if err == nil && len(nodes) == 1 && nodes[0].Status == "ready" {
+		ok, err := ready(client)
+		if ok {
 			return addr, stop, nil
 		}
 		select {
