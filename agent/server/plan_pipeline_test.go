@@ -64,3 +64,34 @@ func TestEvaluatePlanOver_CountsPendingPlacementsOnce(t *testing.T) {
 		t.Fatalf("the applied placements counted twice: one more was refused: %+v", res)
 	}
 }
+
+// An evaluation fails ("maximum attempts reached (5)") only after five
+// plans in a row commit nothing; a plan that commits anything, even in
+// part, resets the count. This is the compatible scheduler's
+// retry rule (its retryMax with progressMade), and what keeps two workers that keep refusing parts of
+// each other's plans on a busy cluster from failing evaluations that are
+// making progress.
+func TestPlanFailures_ResetByProgress(t *testing.T) {
+	placed := &structs.PlanResult{NodeAllocation: map[string][]*structs.Allocation{"n1": {{ID: "a"}}}}
+	stopped := &structs.PlanResult{NodeUpdate: map[string][]*structs.Allocation{"n1": {{ID: "b"}}}}
+	deployment := &structs.PlanResult{Deployment: &structs.Deployment{ID: "d"}}
+	nothing := &structs.PlanResult{NodeAllocation: map[string][]*structs.Allocation{}, RefreshIndex: 9}
+	cases := []struct {
+		name   string
+		before int
+		result *structs.PlanResult
+		want   int
+	}{
+		{"placements committed", 4, placed, 0},
+		{"stops committed", 3, stopped, 0},
+		{"a deployment committed", 2, deployment, 0},
+		{"nothing committed", 0, nothing, 1},
+		{"nothing committed again", 4, nothing, maxPlanAttempts},
+		{"no result", 1, nil, 2},
+	}
+	for _, c := range cases {
+		if got := planFailures(c.before, c.result); got != c.want {
+			t.Errorf("%s: after %d failures, %d; want %d", c.name, c.before, got, c.want)
+		}
+	}
+}

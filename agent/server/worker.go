@@ -12,8 +12,8 @@ import (
 	"drover/agent/structs"
 )
 
-// maxPlanAttempts bounds how often a worker retries an evaluation whose
-// plan was only partly committed because the cluster changed under it.
+// maxPlanAttempts bounds how many plans in a row may commit nothing
+// before a worker gives up on an evaluation (see planFailures).
 const maxPlanAttempts = 5
 
 var schedulerTypes = []string{structs.JobTypeService, structs.JobTypeBatch, structs.JobTypeSystem}
@@ -41,6 +41,19 @@ func (s *Server) runWorker(id int) {
 	}
 }
 
+// planFailures counts the plans in a row that committed nothing: a plan
+// that committed anything resets the count. So a busy cluster, where
+// plans keep committing in part, never fails an evaluation that is
+// making progress; only maxPlanAttempts refusals in a row do, as with
+// the compatible scheduler.
+func planFailures(failures int, result *structs.PlanResult) int {
+	if result != nil && (len(result.NodeUpdate) > 0 || len(result.NodeAllocation) > 0 ||
+		result.Deployment != nil || len(result.DeploymentUpdates) > 0) {
+		return 0
+	}
+	return failures + 1
+}
+
 // processEval schedules one evaluation to completion. Its plans carry the
 // delivery token, and the nack timer is reset at each step, so that a
 // long pass keeps its evaluation while it makes progress.
@@ -51,7 +64,8 @@ func (s *Server) processEval(eval *structs.Evaluation, token string) error {
 	}
 	keep()
 	var res *scheduler.Result
-	for attempt := 1; ; attempt++ {
+	failures := 0 // plans in a row that committed nothing
+	for {
 		snap := s.State().Snapshot()
 		var err error
 		res, err = scheduler.Schedule(snap, eval, now())
@@ -70,7 +84,7 @@ func (s *Server) processEval(eval *structs.Evaluation, token string) error {
 		if full, _, _ := result.FullCommit(res.Plan); full {
 			break
 		}
-		if attempt == maxPlanAttempts {
+		if failures = planFailures(failures, result); failures == maxPlanAttempts {
 			// Give up for now; a failed-follow-up evaluation retries later.
 			res.Eval.Status = structs.EvalStatusFailed
 			res.Eval.StatusDescription = "maximum attempts reached (5)"
