@@ -67,10 +67,10 @@ func TestEvaluatePlanOver_CountsPendingPlacementsOnce(t *testing.T) {
 
 // An evaluation fails ("maximum attempts reached (5)") only after five
 // plans in a row commit nothing; a plan that commits anything, even in
-// part, resets the count. This is the compatible scheduler's
-// retry rule (its retryMax with progressMade), and what keeps two workers that keep refusing parts of
-// each other's plans on a busy cluster from failing evaluations that are
-// making progress.
+// part, resets the count. This is the compatible scheduler's retry rule
+// (its retryMax with progressMade), and what keeps two workers that keep
+// refusing parts of each other's plans on a busy cluster from failing
+// evaluations that are making progress.
 func TestPlanFailures_ResetByProgress(t *testing.T) {
 	placed := &structs.PlanResult{NodeAllocation: map[string][]*structs.Allocation{"n1": {{ID: "a"}}}}
 	stopped := &structs.PlanResult{NodeUpdate: map[string][]*structs.Allocation{"n1": {{ID: "b"}}}}
