@@ -12,11 +12,13 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"path"
 	"strings"
 	"text/template"
 
 	"drover/configs"
+	"drover/kit/labpki"
 	"drover/kit/topology"
 )
 
@@ -35,7 +37,23 @@ type Options struct {
 	// TaskNetwork, for clients that are containers on the host's Docker,
 	// is the Docker network tasks join (the docker plugin's task_network).
 	TaskNetwork string
+	// TLSDir is where the machine keeps its TLS files (CAFile, CertFile,
+	// KeyFile) when cluster.yaml says security: acl+tls; DefaultTLSDir
+	// when empty.
+	TLSDir string
+	// Encrypt is the servers' gossip key, required with acl+tls.
+	Encrypt string
 }
+
+// DefaultTLSDir is where a machine's CA, certificate and key go.
+const DefaultTLSDir = "/etc/drover.d/tls"
+
+// The files of a machine's TLSDir.
+const (
+	CAFile   = "ca.pem"
+	CertFile = "agent.pem"
+	KeyFile  = "agent-key.pem"
+)
 
 // Node is everything a template reads.
 type Node struct {
@@ -51,6 +69,12 @@ type Node struct {
 	Servers         []string // RPC addresses of every server
 	SerfPeers       []string // gossip addresses of every server, for retry_join
 	BootstrapExpect int
+	// Security is cluster.yaml's security; ACL and TLS say what it turns
+	// on, TLSDir where the TLS files are, Encrypt the gossip key.
+	Security string
+	ACL, TLS bool
+	TLSDir   string
+	Encrypt  string
 }
 
 // For builds the Node of the machine called name.
@@ -79,6 +103,19 @@ func For(c *topology.Cluster, name string, opts Options) (Node, error) {
 		n.SerfPeers = append(n.SerfPeers, netip.AddrPortFrom(s.IP, 4648).String())
 	}
 	n.BootstrapExpect = len(n.Servers)
+	n.Security, n.ACL, n.TLS = c.Security, c.ACL(), c.TLS()
+	if n.TLS {
+		n.TLSDir = opts.TLSDir
+		if n.TLSDir == "" {
+			n.TLSDir = DefaultTLSDir
+		}
+		if opts.Encrypt == "" {
+			return Node{}, fmt.Errorf("%s: security %s needs the gossip encryption key", c.File, c.Security)
+		}
+		if n.Role == topology.RoleServer {
+			n.Encrypt = opts.Encrypt
+		}
+	}
 	return n, nil
 }
 
@@ -98,6 +135,15 @@ func Render(n Node) ([]byte, error) {
 
 // FileName is the name the rendered file gets under /etc/drover.d.
 func FileName(n Node) string { return string(n.Role) + ".hcl" }
+
+// FileMode is the rendered file's mode: readable by root alone when it
+// holds the gossip key.
+func FileMode(n Node) os.FileMode {
+	if n.Encrypt != "" {
+		return 0o600
+	}
+	return 0o644
+}
 
 // FindInterface returns the name of the local interface that holds ip:
 // on a VM that is the private network's, whatever the box calls it.
@@ -120,4 +166,29 @@ func FindInterface(ip netip.Addr) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("no interface of this machine holds %s", ip)
+}
+
+// TLSFiles are the files of a machine's TLSDir, made from the lab PKI:
+// the CA, and the machine's certificate and key (the key readable by
+// root alone).
+func TLSFiles(p *labpki.PKI, m topology.Machine) (map[string]File, error) {
+	ca, err := p.CA()
+	if err != nil {
+		return nil, err
+	}
+	cert, key, err := p.Machine(m)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]File{
+		CAFile:   {Data: ca, Mode: 0o644},
+		CertFile: {Data: cert, Mode: 0o644},
+		KeyFile:  {Data: key, Mode: 0o600},
+	}, nil
+}
+
+// File is a file's content and mode.
+type File struct {
+	Data []byte
+	Mode os.FileMode
 }

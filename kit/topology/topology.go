@@ -38,12 +38,25 @@ var Providers = []string{"virtualbox", "libvirt", "docker"}
 // instead of the other machine.
 var DockerBridge = netip.MustParsePrefix("172.17.0.0/16")
 
+// Security levels of the lab cluster: none, ACLs, or ACLs with mutual
+// TLS and gossip encryption.
+const (
+	SecurityNone   = "none"
+	SecurityACL    = "acl"
+	SecurityACLTLS = "acl+tls"
+)
+
+// SecurityLevels are the values security may take, in that order.
+var SecurityLevels = []string{SecurityNone, SecurityACL, SecurityACLTLS}
+
 // Cluster is a parsed cluster.yaml.
 type Cluster struct {
 	// File is the path the description was read from.
 	File string
 	// Provider is the Vagrant provider to use by default.
 	Provider string
+	// Security is one of SecurityLevels; SecurityNone by default.
+	Security string
 	// Network is the private lab network every machine's IP lies in.
 	Network netip.Prefix
 	// Machines in file order, which is the order they are brought up in
@@ -71,6 +84,13 @@ const (
 	DefaultCPUs     = 1
 	DefaultProvider = "virtualbox"
 )
+
+// ACL reports whether the agents run with ACLs on (acl and acl+tls).
+func (c *Cluster) ACL() bool { return c.Security == SecurityACL || c.Security == SecurityACLTLS }
+
+// TLS reports whether the agents run with mutual TLS and gossip
+// encryption (acl+tls).
+func (c *Cluster) TLS() bool { return c.Security == SecurityACLTLS }
 
 // Servers returns the server machines, in file order.
 func (c *Cluster) Servers() []Machine { return c.withRole(RoleServer) }
@@ -177,7 +197,7 @@ func (p *parser) yamlError(err error) Problem {
 }
 
 func (p *parser) document(doc *yaml.Node) *Cluster {
-	c := &Cluster{File: p.file, Provider: DefaultProvider}
+	c := &Cluster{File: p.file, Provider: DefaultProvider, Security: SecurityNone}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		p.add(nil, "no machines: the file is empty")
 		return c
@@ -207,8 +227,14 @@ func (p *parser) document(doc *yaml.Node) *Cluster {
 			case "network":
 				networkNode = val
 				c.Network = p.network(val)
+			case "security":
+				if val.Kind != yaml.ScalarNode || !contains(SecurityLevels, val.Value) {
+					p.add(val, "security %q is not one of %s", val.Value, strings.Join(SecurityLevels, ", "))
+					continue
+				}
+				c.Security = val.Value
 			default:
-				p.add(key, "unknown top-level key %q (valid: machines, provider, network)", key.Value)
+				p.add(key, "unknown top-level key %q (valid: machines, provider, network, security)", key.Value)
 			}
 		}
 		if list == nil {

@@ -38,6 +38,28 @@ func TestShippedClusterYAML(t *testing.T) {
 	}
 }
 
+// security is none unless set; acl turns ACLs on, acl+tls TLS as well.
+func TestSecurity(t *testing.T) {
+	for _, tc := range []struct {
+		line     string
+		want     string
+		acl, tls bool
+	}{
+		{"", SecurityNone, false, false},
+		{"security: none\n", SecurityNone, false, false},
+		{"security: acl\n", SecurityACL, true, false},
+		{"security: acl+tls\n", SecurityACLTLS, true, true},
+	} {
+		c, err := Parse("f.yaml", []byte(tc.line+"machines:\n  - {name: drover-server, hostname: s, box: b, ip: 10.1.0.5}\n"))
+		if err != nil {
+			t.Fatalf("%q: %v", tc.line, err)
+		}
+		if c.Security != tc.want || c.ACL() != tc.acl || c.TLS() != tc.tls {
+			t.Errorf("%q: security %q acl %v tls %v", tc.line, c.Security, c.ACL(), c.TLS())
+		}
+	}
+}
+
 // The tutorial's own file (seed 004, its network moved off Docker's
 // bridge) is a bare list with no roles: it must still be read.
 func TestTutorialBareList(t *testing.T) {
@@ -170,6 +192,11 @@ machines:
 			want: []string{`f.yaml:`},
 		},
 		{name: "empty", src: "", want: []string{"f.yaml: no machines"}},
+		{
+			name: "bad security",
+			src:  "security: tls\nmachines:\n  - {name: drover-server, hostname: s, box: b, ip: 10.1.0.5}\n",
+			want: []string{`f.yaml:1:11: security "tls" is not one of none, acl, acl+tls`},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

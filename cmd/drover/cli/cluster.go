@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"drover/kit/dockercluster"
+	"drover/kit/labpki"
 	"drover/kit/nodeconfig"
 	"drover/kit/topology"
 )
@@ -61,7 +63,8 @@ func newClusterValidateCommand(s *streams) *cobra.Command {
 		Short: "Check cluster.yaml",
 		Long: "Reads cluster.yaml and reports every problem with file:line:col: duplicate\n" +
 			"names, hostnames or addresses, an address outside the network or inside\n" +
-			"Docker's default bridge (172.17.0.0/16), no server, unknown keys.",
+			"Docker's default bridge (172.17.0.0/16), no server, unknown keys, a security\n" +
+			"other than none, acl or acl+tls.",
 		Example: "  drover cluster validate\n  drover cluster validate -f other.yaml",
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
@@ -69,8 +72,8 @@ func newClusterValidateCommand(s *streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(s.Out, "%s is valid: %s, %s on %s (provider %s)\n",
-				file, countOf(len(cl.Servers()), "server"), countOf(len(cl.Clients()), "client"), cl.Network, cl.Provider)
+			fmt.Fprintf(s.Out, "%s is valid: %s, %s on %s (provider %s, security %s)\n",
+				file, countOf(len(cl.Servers()), "server"), countOf(len(cl.Clients()), "client"), cl.Network, cl.Provider, cl.Security)
 			rows := []string{"Machine|Role|Hostname|Address|RAM|CPUs"}
 			for _, m := range cl.Machines {
 				rows = append(rows, fmt.Sprintf("%s|%s|%s|%s|%d MiB|%d", m.Name, m.Role, m.Hostname, m.IP, m.RAM, m.CPUs))
@@ -84,7 +87,7 @@ func newClusterValidateCommand(s *streams) *cobra.Command {
 }
 
 func newClusterRenderCommand(s *streams) *cobra.Command {
-	var file, node, iface, dataDir, taskNetwork, out string
+	var file, node, iface, dataDir, taskNetwork, out, pkiDir string
 	c := &cobra.Command{
 		Use:   "render",
 		Short: "Write a machine's agent configuration",
@@ -92,7 +95,11 @@ func newClusterRenderCommand(s *streams) *cobra.Command {
 			"templates built into drover (configs/templates) into -out/<role>.hcl, or to\n" +
 			"standard output with -out -. With -interface auto the client's\n" +
 			"network_interface is the interface of this machine holding its address.\n" +
-			"A file that would not change is left alone and reported \"unchanged\".",
+			"A file that would not change is left alone and reported \"unchanged\".\n\n" +
+			"With security: acl+tls in cluster.yaml, the lab CA, the gossip key and each\n" +
+			"machine's certificate live in -pki (made there the first time, reused after,\n" +
+			"so machines sharing the directory trust one CA); the machine's CA, certificate\n" +
+			"and key are written to -out/tls.",
 		Example: "  drover cluster render -node drover-client01 -interface auto -out /etc/drover.d\n" +
 			"  drover cluster render -node drover-server -out -",
 		Args: cobra.NoArgs,
@@ -114,7 +121,30 @@ func newClusterRenderCommand(s *streams) *cobra.Command {
 					return fail(1, "Error finding the network interface: %v (is this %s?)", err, m.Name)
 				}
 			}
-			n, err := nodeconfig.For(cl, node, nodeconfig.Options{DataDir: dataDir, Interface: iface, TaskNetwork: taskNetwork})
+			nopts := nodeconfig.Options{DataDir: dataDir, Interface: iface, TaskNetwork: taskNetwork}
+			var tlsFiles map[string]nodeconfig.File
+			if cl.TLS() {
+				if pkiDir == "" {
+					pkiDir = filepath.Join(filepath.Dir(file), ".drover", "pki")
+				}
+				p, err := labpki.Open(pkiDir, "")
+				if err != nil {
+					return fail(1, "Error preparing the lab CA in %s: %v", pkiDir, err)
+				}
+				if nopts.Encrypt, err = p.GossipKey(); err != nil {
+					return fail(1, "Error: %v", err)
+				}
+				if tlsFiles, err = nodeconfig.TLSFiles(p, m); err != nil {
+					return fail(1, "Error making %s's certificate: %v", m.Name, err)
+				}
+				if out != "-" {
+					if nopts.TLSDir, err = filepath.Abs(filepath.Join(out, "tls")); err != nil {
+						return fail(1, "Error: %v", err)
+					}
+					nopts.TLSDir = filepath.ToSlash(nopts.TLSDir)
+				}
+			}
+			n, err := nodeconfig.For(cl, node, nopts)
 			if err != nil {
 				return fail(1, "Error: %v", err)
 			}
@@ -126,22 +156,20 @@ func newClusterRenderCommand(s *streams) *cobra.Command {
 				_, err := s.Out.Write(data)
 				return err
 			}
-			path := filepath.Join(out, nodeconfig.FileName(n))
-			if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
-				fmt.Fprintf(s.Out, "unchanged %s\n", path)
-				return nil
+			files := map[string]nodeconfig.File{nodeconfig.FileName(n): {Data: data, Mode: nodeconfig.FileMode(n)}}
+			for name, f := range tlsFiles {
+				files[filepath.Join("tls", name)] = f
 			}
-			if err := os.MkdirAll(out, 0o755); err != nil {
-				return fail(1, "Error: %v", err)
+			names := make([]string, 0, len(files))
+			for name := range files {
+				names = append(names, name)
 			}
-			tmp := path + ".tmp"
-			if err := os.WriteFile(tmp, data, 0o644); err != nil {
-				return fail(1, "Error writing %s: %v", path, err)
+			sort.Strings(names)
+			for _, name := range names {
+				if err := writeIfChanged(s, filepath.Join(out, name), files[name]); err != nil {
+					return err
+				}
 			}
-			if err := os.Rename(tmp, path); err != nil {
-				return fail(1, "Error writing %s: %v", path, err)
-			}
-			fmt.Fprintf(s.Out, "wrote %s\n", path)
 			return nil
 		},
 	}
@@ -151,7 +179,35 @@ func newClusterRenderCommand(s *streams) *cobra.Command {
 	c.Flags().StringVar(&dataDir, "data-dir", "", "the agent's data_dir (default "+nodeconfig.DefaultDataDir+")")
 	c.Flags().StringVar(&taskNetwork, "task-network", "", "a Docker network for the client's tasks (containers as machines)")
 	c.Flags().StringVar(&out, "out", "/etc/drover.d", "the directory to write into, or - for standard output")
+	c.Flags().StringVar(&pkiDir, "pki", "", "with security: acl+tls, the lab CA's directory (default .drover/pki beside the cluster file)")
 	return c
+}
+
+// writeIfChanged writes a rendered file through a temporary one, and
+// leaves a file that would not change alone.
+func writeIfChanged(s *streams, path string, f nodeconfig.File) error {
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, f.Data) {
+		if err := os.Chmod(path, f.Mode); err != nil {
+			return fail(1, "Error: %v", err)
+		}
+		fmt.Fprintf(s.Out, "unchanged %s\n", path)
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fail(1, "Error: %v", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, f.Data, f.Mode); err != nil {
+		return fail(1, "Error writing %s: %v", path, err)
+	}
+	if err := os.Chmod(tmp, f.Mode); err != nil {
+		return fail(1, "Error writing %s: %v", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fail(1, "Error writing %s: %v", path, err)
+	}
+	fmt.Fprintf(s.Out, "wrote %s\n", path)
+	return nil
 }
 
 func dockerClient() (*client.Client, error) {
