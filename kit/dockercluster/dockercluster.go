@@ -44,6 +44,7 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/docker/go-connections/nat"
 
+	"drover/kit/labpki"
 	"drover/kit/nodeconfig"
 	"drover/kit/staticbin"
 	"drover/kit/topology"
@@ -58,7 +59,15 @@ const (
 	LabelDataDir = "io.drover.cluster.data-dir"
 	LabelSource  = "io.drover.cluster.source"
 	LabelBinary  = "io.drover.cluster.binary"
+	// LabelSecurity is cluster.yaml's security; LabelPKI the host
+	// directory of the lab CA and the CLI's certificate (acl+tls).
+	LabelSecurity = "io.drover.cluster.security"
+	LabelPKI      = "io.drover.cluster.pki"
 )
+
+// TokenFile is where the server's container keeps the management token
+// that Up bootstraps, readable by root alone.
+const TokenFile = "/etc/drover.d/bootstrap.token"
 
 // ImageRepo is the repository of the node images; the tag is a hash of
 // the binary, so an unchanged binary reuses its image.
@@ -108,6 +117,29 @@ type Cluster struct {
 	HostAddress string
 	// Address is the server's HTTP API on the cluster network.
 	Address string
+	// Security is cluster.yaml's security (none, acl or acl+tls).
+	Security string
+	// ServerContainer is the (first) server's container.
+	ServerContainer string
+	// Token is the management token kept in the server (ACLs on), once
+	// Status or Up has read it; empty otherwise. NewToken is set by the Up
+	// that bootstrapped it.
+	Token    string
+	NewToken bool
+	// TLS is how the host's CLI reaches the API with acl+tls: the CA and
+	// the CLI's certificate and key, on the host; nil otherwise.
+	TLS *TLSFiles
+}
+
+// TLSFiles are host paths for NOMAD_CACERT, NOMAD_CLIENT_CERT and
+// NOMAD_CLIENT_KEY.
+type TLSFiles struct {
+	CACert, ClientCert, ClientKey string
+}
+
+// ACL reports whether the cluster runs with ACLs on.
+func (c *Cluster) ACL() bool {
+	return c.Security == topology.SecurityACL || c.Security == topology.SecurityACLTLS
 }
 
 func (o *Options) defaults() error {
@@ -210,6 +242,18 @@ func Up(ctx context.Context, cli *client.Client, c *topology.Cluster, opts Optio
 		}
 	}()
 
+	var sec *secrets
+	if c.TLS() {
+		dir, err := filepath.Abs(filepath.Join(opts.StateDir, opts.Name, "pki"))
+		if err != nil {
+			return nil, err
+		}
+		if sec, err = newSecrets(dir); err != nil {
+			return nil, err
+		}
+		phase(opts.Progress, "Lab CA, certificates and gossip key in %s", dir)
+	}
+
 	subnet, err := freeSubnet(ctx, cli)
 	if err != nil {
 		return nil, err
@@ -223,21 +267,21 @@ func Up(ctx context.Context, cli *client.Client, c *topology.Cluster, opts Optio
 	if _, err := cli.NetworkCreate(ctx, netName, network.CreateOptions{
 		Driver: "bridge",
 		IPAM:   &network.IPAM{Config: []network.IPAMConfig{{Subnet: subnet.String(), Gateway: gateway.String()}}},
-		Labels: map[string]string{LabelCluster: opts.Name, LabelSource: c.File},
+		Labels: networkLabels(opts.Name, c, sec),
 	}); err != nil {
 		return nil, fmt.Errorf("create network %s: %w", netName, err)
 	}
 	phase(opts.Progress, "Network %s %s (cluster.yaml's %s, remapped)", netName, subnet, c.Network)
 
 	for _, m := range remapped.Servers() {
-		if err := createMachine(ctx, cli, remapped, m, img, sock, opts); err != nil {
+		if err := createMachine(ctx, cli, remapped, m, img, sock, sec, opts); err != nil {
 			return nil, err
 		}
 		phase(opts.Progress, "Server %s %s", m.Hostname, m.IP)
 	}
 	var names []string
 	for _, m := range remapped.Clients() {
-		if err := createMachine(ctx, cli, remapped, m, img, sock, opts); err != nil {
+		if err := createMachine(ctx, cli, remapped, m, img, sock, sec, opts); err != nil {
 			return nil, err
 		}
 		names = append(names, fmt.Sprintf("%s %s", m.Hostname, m.IP))
@@ -252,6 +296,19 @@ func Up(ctx context.Context, cli *client.Client, c *topology.Cluster, opts Optio
 	}
 	wctx, cancel := context.WithTimeout(ctx, opts.Wait)
 	defer cancel()
+	if st.ACL() {
+		if err := waitLeader(wctx, st); err != nil {
+			return nil, fmt.Errorf("cluster %q has no leader after %s: %w", opts.Name, opts.Wait, err)
+		}
+		if st.Token, st.NewToken, err = Bootstrap(wctx, cli, st); err != nil {
+			return nil, err
+		}
+		how := "bootstrapped"
+		if !st.NewToken {
+			how = "were bootstrapped already"
+		}
+		phase(opts.Progress, "ACLs %s: the management token is kept in %s:%s", how, st.ServerContainer, TokenFile)
+	}
 	h, err := waitReady(wctx, st, len(remapped.Clients()))
 	if err != nil {
 		return nil, fmt.Errorf("cluster %q not ready after %s: %w", opts.Name, opts.Wait, err)
@@ -263,7 +320,7 @@ func Up(ctx context.Context, cli *client.Client, c *topology.Cluster, opts Optio
 
 // createMachine renders the machine's configuration, creates its
 // container with the configuration copied in, and starts it.
-func createMachine(ctx context.Context, cli *client.Client, c *topology.Cluster, m topology.Machine, img, sock string, opts Options) error {
+func createMachine(ctx context.Context, cli *client.Client, c *topology.Cluster, m topology.Machine, img, sock string, sec *secrets, opts Options) error {
 	nopts := nodeconfig.Options{Interface: "eth0", DataDir: "/opt/drover"}
 	hostConf := &container.HostConfig{
 		// The agent is the machine: restart it as systemd would.
@@ -275,8 +332,20 @@ func createMachine(ctx context.Context, cli *client.Client, c *topology.Cluster,
 		Hostname: m.Hostname,
 		Labels: map[string]string{
 			LabelCluster: opts.Name, LabelMachine: m.Name, LabelRole: string(m.Role),
-			LabelIP: m.IP.String(), LabelSource: c.File,
+			LabelIP: m.IP.String(), LabelSource: c.File, LabelSecurity: c.Security,
 		},
+	}
+	files := map[string]fileEntry{}
+	if sec != nil {
+		nopts.TLSDir, nopts.Encrypt = "/etc/drover.d/tls", sec.gossip
+		tf, err := nodeconfig.TLSFiles(sec.pki, m)
+		if err != nil {
+			return err
+		}
+		for name, f := range tf {
+			files[nopts.TLSDir+"/"+name] = fileEntry{data: f.Data, mode: int64(f.Mode)}
+		}
+		cconf.Labels[LabelPKI] = sec.pki.Dir
 	}
 	if m.Role == topology.RoleServer {
 		// The HTTP API on the host's loopback, at a port the engine picks.
@@ -317,7 +386,8 @@ func createMachine(ctx context.Context, cli *client.Client, c *topology.Cluster,
 	if err != nil {
 		return fmt.Errorf("create %s: %w", name, err)
 	}
-	tarball, err := tarFiles(map[string]fileEntry{confPath: {data: hcl, mode: 0o644}})
+	files[confPath] = fileEntry{data: hcl, mode: int64(nodeconfig.FileMode(n))}
+	tarball, err := tarFiles(files)
 	if err != nil {
 		return err
 	}
@@ -518,6 +588,18 @@ func Status(ctx context.Context, cli *client.Client, name string) (*Cluster, err
 			st.Subnet = n.IPAM.Config[0].Subnet
 		}
 		st.Source = n.Labels[LabelSource]
+		st.Security = n.Labels[LabelSecurity]
+		if dir := n.Labels[LabelPKI]; dir != "" {
+			st.TLS = &TLSFiles{CACert: filepath.Join(dir, labpki.CAFile),
+				ClientCert: filepath.Join(dir, labpki.CLIFile), ClientKey: filepath.Join(dir, labpki.CLIKeyFile)}
+		}
+	}
+	if st.Security == "" {
+		st.Security = topology.SecurityNone
+	}
+	scheme := "http://"
+	if st.TLS != nil {
+		scheme = "https://"
 	}
 	for _, c := range cs {
 		m := Member{
@@ -528,11 +610,15 @@ func Status(ctx context.Context, cli *client.Client, name string) (*Cluster, err
 			m.Hostname = info.Config.Hostname
 		}
 		if m.Role == topology.RoleServer && st.Address == "" {
-			st.Address = "http://" + net.JoinHostPort(m.IP, "4646")
+			st.Address = scheme + net.JoinHostPort(m.IP, "4646")
+			st.ServerContainer = m.Container
 			for _, p := range c.Ports {
 				if p.PrivatePort == 4646 && p.PublicPort != 0 {
-					st.HostAddress = "http://" + net.JoinHostPort(p.IP, strconv.Itoa(int(p.PublicPort)))
+					st.HostAddress = scheme + net.JoinHostPort(p.IP, strconv.Itoa(int(p.PublicPort)))
 				}
+			}
+			if st.ACL() && m.State == "running" {
+				st.Token, _ = readToken(ctx, cli, c.ID)
 			}
 		}
 		st.Members = append(st.Members, m)
@@ -603,6 +689,14 @@ func Down(ctx context.Context, cli *client.Client, name string, progress io.Writ
 		if err := cli.NetworkRemove(ctx, n.ID); err != nil && !cerrdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("remove network %s: %w", n.Name, err))
 			continue
+		}
+		if dir := n.Labels[LabelPKI]; dir != "" && filepath.Base(dir) == "pki" {
+			if err := os.RemoveAll(dir); err != nil {
+				errs = append(errs, fmt.Errorf("remove %s: %w", dir, err))
+			} else {
+				removed = append(removed, "lab CA "+dir)
+				_ = os.Remove(filepath.Dir(dir))
+			}
 		}
 		removed = append(removed, "network "+n.Name)
 	}

@@ -27,10 +27,7 @@ func Health(ctx context.Context, st *Cluster) (leader string, nodes map[string]s
 }
 
 func ask(ctx context.Context, st *Cluster) (*health, error) {
-	if st.HostAddress == "" {
-		return nil, errors.New("the server publishes no HTTP port")
-	}
-	cli, err := api.NewClient(&api.Config{Address: st.HostAddress, WaitTime: time.Second})
+	cli, err := APIClient(st)
 	if err != nil {
 		return nil, err
 	}

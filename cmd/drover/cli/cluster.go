@@ -328,8 +328,27 @@ func printClusterStatus(ctx context.Context, s *streams, st *dockercluster.Clust
 		fmt.Fprintf(s.Out, "\nThe server does not answer yet: %v\n", herr)
 	}
 	fmt.Fprintln(s.Out)
-	fmt.Fprintf(s.Out, "Use: drover node status -address %s\n", st.HostAddress)
-	fmt.Fprintf(s.Out, "  or: export DROVER_ADDR=%s   (inside the network: %s)\n", st.HostAddress, st.Address)
+	if st.Security == "" || st.Security == topology.SecurityNone {
+		fmt.Fprintf(s.Out, "Use: drover node status -address %s\n", st.HostAddress)
+		fmt.Fprintf(s.Out, "  or: export DROVER_ADDR=%s   (inside the network: %s)\n", st.HostAddress, st.Address)
+		return
+	}
+	fmt.Fprintf(s.Out, "Security: %s. To use the cluster from this machine:\n", st.Security)
+	fmt.Fprintf(s.Out, "  export NOMAD_ADDR=%s   (inside the network: %s)\n", st.HostAddress, st.Address)
+	if st.TLS != nil {
+		fmt.Fprintf(s.Out, "  export NOMAD_CACERT=%s\n", st.TLS.CACert)
+		fmt.Fprintf(s.Out, "  export NOMAD_CLIENT_CERT=%s\n", st.TLS.ClientCert)
+		fmt.Fprintf(s.Out, "  export NOMAD_CLIENT_KEY=%s\n", st.TLS.ClientKey)
+	}
+	keep := fmt.Sprintf("docker cp %s:%s - | tar -xO", st.ServerContainer, dockercluster.TokenFile)
+	if st.NewToken {
+		fmt.Fprintf(s.Out, "  export NOMAD_TOKEN=%s\n", st.Token)
+		fmt.Fprintf(s.Out, "\nNOMAD_TOKEN is the management token: it can do everything. It is shown this\n"+
+			"once; the server keeps it in %s (%s).\n", dockercluster.TokenFile, keep)
+	} else {
+		fmt.Fprintf(s.Out, "  export NOMAD_TOKEN=$(%s)\n", keep)
+		fmt.Fprintln(s.Out, "\nNOMAD_TOKEN is the management token \"cluster up\" printed, kept in the server.")
+	}
 }
 
 func newClusterDownCommand(s *streams) *cobra.Command {
