@@ -8,6 +8,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,8 @@ import (
 
 	"drover/agent"
 	"drover/agent/config"
+	"drover/kit/labpki"
+	"drover/kit/topology"
 	"drover/labs"
 )
 
@@ -29,6 +32,7 @@ type labCluster struct {
 	dir      string
 	topology string
 	standIns map[string]string
+	security labSecurity
 
 	mu      sync.Mutex
 	members []*labAgent
@@ -47,14 +51,26 @@ type labAgent struct {
 // commands need no address, as on the kit's server.
 const labServerHTTP = 4646
 
+// labSecurity is what a lab cluster's agents run with: ACLs, and with
+// TLS mutual TLS for RPC and HTTPS (requiring client certificates) from a
+// lab CA made in <dir>/pki, as cluster.yaml's security: acl+tls renders.
+type labSecurity struct {
+	ACL, TLS bool
+}
+
 // startLabCluster starts the agents a topology needs, logging to
 // dir/<name>.log. httpPort is the server's HTTP port: 0 for any free one;
 // when it is taken, any free one is used.
 func startLabCluster(dir, topology string, httpPort int, standIns map[string]string) (*labCluster, error) {
+	return startSecureLabCluster(dir, topology, httpPort, standIns, labSecurity{})
+}
+
+// startSecureLabCluster is startLabCluster with ACLs and TLS as sec says.
+func startSecureLabCluster(dir, topology string, httpPort int, standIns map[string]string, sec labSecurity) (*labCluster, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	c := &labCluster{dir: dir, topology: topology, standIns: standIns, done: make(chan struct{})}
+	c := &labCluster{dir: dir, topology: topology, standIns: standIns, security: sec, done: make(chan struct{})}
 	if topology == labs.TopologyDev {
 		cfg := config.DevConfig()
 		cfg.Name = "agent"
@@ -133,8 +149,54 @@ func (c *labCluster) withPorts(cfg *config.Config, name string, httpPort int) *c
 		p.Config["stand_ins"] = m
 	}
 	cfg.MarkSet("ports.http", "ports.rpc", "ports.serf", "bind_addr", "data_dir")
+	if c.security.ACL {
+		cfg.ACL.Enabled = true
+		cfg.MarkSet("acl.enabled")
+	}
+	if c.security.TLS {
+		if err := c.withTLS(cfg, name); err != nil {
+			// Validate reports the missing files.
+			fmt.Fprintf(os.Stderr, "lab cluster: TLS for %s: %v\n", name, err)
+		}
+	}
 	cfg.Normalize()
 	return cfg
+}
+
+// withTLS gives an agent a certificate of the lab CA and turns TLS on for
+// RPC and HTTP, as cluster.yaml's security: acl+tls does.
+func (c *labCluster) withTLS(cfg *config.Config, name string) error {
+	p, err := labpki.Open(c.PKIDir(), "")
+	if err != nil {
+		return err
+	}
+	role := topology.RoleClient
+	if cfg.Server.Enabled || cfg.DevMode {
+		role = topology.RoleServer
+	}
+	if _, _, err := p.Machine(topology.Machine{Name: name, Hostname: "localhost", Role: role, IP: netip.MustParseAddr("127.0.0.1")}); err != nil {
+		return err
+	}
+	if _, _, err := p.CLI(); err != nil {
+		return err
+	}
+	cfg.TLS = config.TLSConfig{HTTP: true, RPC: true, CAFile: p.Path(labpki.CAFile),
+		CertFile: p.Path(name + ".pem"), KeyFile: p.Path(name + "-key.pem"),
+		VerifyServerHostname: true, VerifyHTTPSClient: true}
+	cfg.MarkSet("tls.http", "tls.rpc", "tls.ca_file", "tls.cert_file", "tls.key_file", "tls.verify_server_hostname", "tls.verify_https_client")
+	return nil
+}
+
+// PKIDir holds the lab CA and the certificates of a cluster with TLS:
+// the CLI's are cli.pem and cli-key.pem.
+func (c *labCluster) PKIDir() string { return filepath.Join(c.dir, "pki") }
+
+// scheme is https:// when the API is served over TLS.
+func (c *labCluster) scheme() string {
+	if c.security.TLS {
+		return "https://"
+	}
+	return "http://"
 }
 
 func (c *labCluster) startMember(m *labAgent) error {
@@ -156,14 +218,14 @@ func (c *labCluster) startMember(m *labAgent) error {
 
 // Addr is the API address of the cluster's server (or dev agent).
 func (c *labCluster) Addr() string {
-	return fmt.Sprintf("http://127.0.0.1:%d", c.members[0].cfg.Ports.HTTP)
+	return fmt.Sprintf("%s127.0.0.1:%d", c.scheme(), c.members[0].cfg.Ports.HTTP)
 }
 
 // Agents maps each agent's name to its HTTP address.
 func (c *labCluster) Agents() map[string]string {
 	out := map[string]string{}
 	for _, m := range c.members {
-		out[m.name] = fmt.Sprintf("http://127.0.0.1:%d", m.cfg.Ports.HTTP)
+		out[m.name] = fmt.Sprintf("%s127.0.0.1:%d", c.scheme(), m.cfg.Ports.HTTP)
 	}
 	return out
 }
