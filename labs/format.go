@@ -26,6 +26,9 @@ import (
 const (
 	TopologyDev             = "dev"
 	TopologyServerAndClient = "server-and-two-clients"
+
+	SecurityNone = "none"
+	SecurityACL  = "acl"
 )
 
 // Lab is one parsed lab.
@@ -36,6 +39,11 @@ type Lab struct {
 	Title       string
 	Level       string
 	Topology    string
+	// Security is SecurityNone or SecurityACL: with acl, the embedded
+	// cluster runs with ACLs on and is bootstrapped, its management token
+	// written to the workspace's bootstrap.token, and the lab's commands
+	// run without a token of the environment.
+	Security    string
 	Description string
 	// Jobs are the jobs the lab works with: purged when it starts, so it
 	// can be replayed on a lasting cluster, and when `lab run` ends. The
@@ -250,18 +258,25 @@ func (p *parser) lab(name, file string, body *hclsyntax.Body) *Lab {
 		Title       string   `hcl:"title"`
 		Level       string   `hcl:"level,optional"`
 		Topology    string   `hcl:"topology,optional"`
+		Security    string   `hcl:"security,optional"`
 		Description string   `hcl:"description,optional"`
 		Jobs        []string `hcl:"jobs,optional"`
 		Images      []string `hcl:"images,optional"`
 	}
 	attrs := p.attrs(body, &top)
-	lab := &Lab{Name: name, File: file, Title: top.Title, Level: top.Level, Topology: top.Topology,
+	lab := &Lab{Name: name, File: file, Title: top.Title, Level: top.Level, Topology: top.Topology, Security: top.Security,
 		Description: strings.TrimSpace(top.Description), Jobs: top.Jobs, Images: top.Images}
 	if lab.Topology == "" {
 		lab.Topology = TopologyDev
 	}
 	if lab.Topology != TopologyDev && lab.Topology != TopologyServerAndClient {
 		p.errorf(attrs["topology"].Expr.Range(), "Invalid topology", "topology must be %q or %q.", TopologyDev, TopologyServerAndClient)
+	}
+	if lab.Security == "" {
+		lab.Security = SecurityNone
+	}
+	if lab.Security != SecurityNone && lab.Security != SecurityACL {
+		p.errorf(attrs["security"].Expr.Range(), "Invalid security", "security must be %q or %q.", SecurityNone, SecurityACL)
 	}
 	if lab.Level == "" {
 		lab.Level = "beginner"

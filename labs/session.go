@@ -33,6 +33,9 @@ type Session struct {
 	Agents map[string]string
 	// Vars are the values captured by solutions, for {{name}}.
 	Vars map[string]string
+	// ManagementToken is the cluster's management token in a lab with
+	// security = "acl", for {{token:management}}.
+	ManagementToken string
 }
 
 var varRef = regexp.MustCompile(`\{\{([\w:.-]+)\}\}`)
@@ -74,6 +77,12 @@ func (s *Session) value(name string) (string, error) {
 	}
 	if name == "alloc" {
 		return s.runningAlloc(s.Lab.Jobs[0])
+	}
+	if name == "token:management" {
+		if s.ManagementToken == "" {
+			return "", fmt.Errorf("no management token: the lab's cluster was not bootstrapped here (set NOMAD_TOKEN)")
+		}
+		return s.ManagementToken, nil
 	}
 	if node, ok := strings.CutPrefix(name, "node:"); ok {
 		n, err := s.findNode(node)

@@ -179,6 +179,48 @@ func labEnv(s *streams, addr, workspace string) []string {
 	return append(env, set...)
 }
 
+// LabTokenFile is where a lab with security = "acl" keeps the management
+// token of the cluster it bootstrapped, in its workspace, as the kit's
+// server keeps its own in /etc/drover.d/bootstrap.token.
+const LabTokenFile = "bootstrap.token"
+
+// labBootstrap returns the management token of a lab with ACLs: on the
+// embedded cluster it bootstraps ACLs and keeps the token in the
+// workspace (readable by its owner alone); on a cluster given by
+// -address, the token is the one the client was given (NOMAD_TOKEN).
+func labBootstrap(s *streams, client *api.Client, dir string, external bool) (string, error) {
+	if external {
+		tok := s.setting(s.global.token, "TOKEN")
+		if tok == "" {
+			return "", fmt.Errorf("this lab needs the cluster's management token: export NOMAD_TOKEN (drover cluster up and the kit's provisioning print it)")
+		}
+		return tok, nil
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		tok, _, err := client.ACLTokens().Bootstrap(nil)
+		if err == nil {
+			return tok.SecretID, os.WriteFile(filepath.Join(dir, LabTokenFile), []byte(tok.SecretID+"\n"), 0o600)
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("acl bootstrap: %w", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// withoutToken drops the token variables: a lab about ACLs starts as an
+// anonymous user, whatever the shell had exported.
+func withoutToken(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "NOMAD_TOKEN=") && !strings.HasPrefix(kv, "DROVER_TOKEN=") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
 // labRunner runs drover commands in-process, as the learner types them.
 func labRunner(env []string) labs.CommandFunc {
 	return func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -302,7 +344,7 @@ func playLab(ctx context.Context, s *streams, lab *labs.Lab, addr string, extern
 	progress := &labs.Progress{Lab: lab.ID(), Started: time.Now().UTC(), StandIns: standIns}
 	agents := map[string]string{}
 	if !external {
-		cluster, err := startLabCluster(filepath.Join(dir, ".drover-lab"), lab.Topology, 0, standIns)
+		cluster, err := startSecureLabCluster(filepath.Join(dir, ".drover-lab"), lab.Topology, 0, standIns, labSecurity{ACL: lab.Security == labs.SecurityACL})
 		if err != nil {
 			return nil, fmt.Errorf("starting the embedded cluster: %w", err)
 		}
@@ -328,11 +370,20 @@ func playLab(ctx context.Context, s *streams, lab *labs.Lab, addr string, extern
 	if err != nil {
 		return nil, err
 	}
+	env := labEnv(s, addr, dir)
+	mgmt := ""
+	if lab.Security == labs.SecurityACL {
+		if mgmt, err = labBootstrap(s, client, dir, external); err != nil {
+			return nil, err
+		}
+		client.SetSecretID(mgmt)
+		env = withoutToken(env)
+	}
 	if err := waitNodesReady(client, labClients(lab), time.Minute); err != nil {
 		return nil, err
 	}
-	sess := &labs.Session{Lab: lab, Client: client, Dir: dir, Agents: agents,
-		Run: inDir(dir, labRunner(labEnv(s, addr, dir)))}
+	sess := &labs.Session{Lab: lab, Client: client, Dir: dir, Agents: agents, ManagementToken: mgmt,
+		Run: inDir(dir, labRunner(env))}
 	if err := sess.CleanJobs(); err != nil {
 		return nil, err
 	}
