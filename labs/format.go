@@ -33,12 +33,12 @@ const (
 
 // Lab is one parsed lab.
 type Lab struct {
-	Name        string // the file's base name, without ".lab.hcl"
-	Pack        string // "" for the labs built into drover
-	File        string
-	Title       string
-	Level       string
-	Topology    string
+	Name     string // the file's base name, without ".lab.hcl"
+	Pack     string // "" for the labs built into drover
+	File     string
+	Title    string
+	Level    string
+	Topology string
 	// Security is SecurityNone or SecurityACL: with acl, the embedded
 	// cluster runs with ACLs on and is bootstrapped, its management token
 	// written to the workspace's bootstrap.token, and the lab's commands
