@@ -52,9 +52,12 @@ data_dir=${DROVER_DATA_DIR:-/opt/drover}
 rendered=$(/usr/local/bin/drover cluster render -f "$cluster" -node "$machine" -interface auto \
   -data-dir "$data_dir" -task-network "${DROVER_TASK_NETWORK:-}" -out /etc/drover.d)
 case $rendered in
-  wrote*) changed "$rendered"; restart=yes ;;
+  *wrote*) changed "$rendered"; restart=yes ;;
 esac
-role=${rendered##*/}
+# The first line is the agent's file; with security: acl+tls the lab CA's
+# files follow it (made in $src/.drover/pki, shared by every machine).
+role=$(printf '%s\n' "$rendered" | head -n 1)
+role=${role##*/}
 role=${role%.hcl}
 for other in server client; do
   # A machine whose role changed in cluster.yaml keeps only the new file.
@@ -180,10 +183,61 @@ wait_for() { # <what> <command...>
   done
 }
 name=$(sed -n 's/^name = "\(.*\)"$/\1/p' "/etc/drover.d/$role.hcl")
+# cluster.yaml's security: the agent's own certificate opens its HTTPS API.
+scheme=http
+tls_flags=()
+if grep -q '^tls {' "/etc/drover.d/$role.hcl"; then
+  scheme=https
+  tls_flags=(-ca-cert /etc/drover.d/tls/ca.pem -client-cert /etc/drover.d/tls/agent.pem -client-key /etc/drover.d/tls/agent-key.pem)
+fi
+acl=no
+grep -q '^acl {' "/etc/drover.d/$role.hcl" && acl=yes
+token_file=/etc/drover.d/bootstrap.token
+# bootstrap_once: the management token, made once and kept in $token_file
+# (root only). A second bootstrap is refused by the cluster: the kept token
+# is reused.
+bootstrap_once() {
+  [ -s "$token_file" ] && return 0
+  local out
+  if out=$(/usr/local/bin/drover acl bootstrap -address "$scheme://$ip:4646" "${tls_flags[@]}" 2>&1); then
+    (umask 077 && printf '%s\n' "$out" | sed -n 's/^Secret ID *= *//p' >"$token_file")
+    changed "bootstrapped ACLs; the management token is kept in $token_file"
+    bootstrapped=yes
+    return 0
+  fi
+  case $out in
+    *"bootstrap already done"*) die "ACLs were bootstrapped already, but $token_file is missing: see the README's access control section to reset the bootstrap" ;;
+  esac
+  return 1
+}
+bootstrapped=no
 if [ "$role" = server ]; then
+  if [ "$acl" = yes ]; then
+    wait_for "ACL bootstrap on the server at $ip" bootstrap_once
+    NOMAD_TOKEN=$(cat "$token_file")
+    export NOMAD_TOKEN
+  fi
   wait_for "the server at $ip answers with a leader" \
-    sh -c "/usr/local/bin/drover server members -address http://$ip:4646 | grep -q ' alive .* true '"
-  state="server $name answers at http://$ip:4646"
+    sh -c "/usr/local/bin/drover server members -address $scheme://$ip:4646 ${tls_flags[*]} | grep -q ' alive .* true '"
+  state="server $name answers at $scheme://$ip:4646"
+  if [ "$bootstrapped" = yes ]; then
+    echo "provision: the management token (shown this once; the server keeps it in $token_file):"
+    echo "    export NOMAD_TOKEN=$NOMAD_TOKEN"
+    echo "    export NOMAD_ADDR=$scheme://$ip:4646"
+    if [ "$scheme" = https ]; then
+      echo "    export NOMAD_CACERT=\$PWD/.drover/pki/ca.pem"
+      echo "    export NOMAD_CLIENT_CERT=\$PWD/.drover/pki/cli.pem"
+      echo "    export NOMAD_CLIENT_KEY=\$PWD/.drover/pki/cli-key.pem"
+      echo "  (\$PWD: the kit's folder on your machine, where the Vagrantfile is)"
+    fi
+  fi
+elif [ "$acl" = yes ]; then
+  # Only the server holds a token: a client waits until its own agent
+  # answers and sees a leader, which needs none.
+  leader_check=(curl -sf "$scheme://$ip:4646/v1/status/leader")
+  [ "$scheme" = https ] && leader_check+=(--cacert /etc/drover.d/tls/ca.pem --cert /etc/drover.d/tls/agent.pem --key /etc/drover.d/tls/agent-key.pem)
+  wait_for "client $name answers and sees a leader" sh -c "${leader_check[*]} | grep -q 4647"
+  state="client $name answers (ACLs on: check readiness with the management token)"
 else
   server=$(sed -n 's/^ *servers = \["\([0-9.]*\):4647".*/\1/p' /etc/drover.d/client.hcl)
   wait_for "client $name is ready" \

@@ -137,6 +137,12 @@ func newClusterRenderCommand(s *streams) *cobra.Command {
 				if tlsFiles, err = nodeconfig.TLSFiles(p, m); err != nil {
 					return fail(1, "Error making %s's certificate: %v", m.Name, err)
 				}
+				if m.Role == topology.RoleServer {
+					// The student's certificate, beside the CA on the host.
+					if _, _, err := p.CLI(); err != nil {
+						return fail(1, "Error making the CLI's certificate: %v", err)
+					}
+				}
 				if out != "-" {
 					if nopts.TLSDir, err = filepath.Abs(filepath.Join(out, "tls")); err != nil {
 						return fail(1, "Error: %v", err)
