@@ -30,8 +30,11 @@ type placer struct {
 	stopped  map[string]bool         // allocation IDs the plan stops
 	filters  map[string][]nodeFilter // per task group, per node in visiting order
 	// capacities caches each node's Comparable(), per node in visiting order.
-	capacities     []structs.ComparableResources
-	capacityKnown  []bool
+	capacities    []structs.ComparableResources
+	capacityKnown []bool
+	// usageAt is usage again, per node in visiting order, so a visit
+	// needs no lookup by ID.
+	usageAt        []*nodeUsage
 	nodesAvailable map[string]int
 	// classes records, per task group, each computed node class whose
 	// feasibility was checked and whether any node of it passed, for the
@@ -42,16 +45,18 @@ type placer struct {
 	limit   int
 }
 
-// jobGroup names a task group of a job.
-type jobGroup struct{ job, group string }
-
-// nodeUsage is what is taken on one node.
+// nodeUsage is what is taken on one node, as one evaluation's placer sees
+// it: the resources and ports of every allocation, and how many of them
+// belong to the placer's own job (for distinct_hosts) and to each of its
+// groups (for anti-affinity). Other jobs' allocations are not counted:
+// no decision reads them, and counting them was most of the cost of
+// visiting a node in a full cluster.
 type nodeUsage struct {
 	used  structs.ComparableResources
-	ports map[int]bool
-	// groups counts allocations per job and group for anti-affinity.
-	groups map[jobGroup]int
-	jobs   map[string]int
+	ports map[int]bool // nil until an allocation holds a port
+	// job counts the placer's job's allocations; groups, per group name.
+	job    int
+	groups map[string]int
 }
 
 func newPlacer(st State, job *structs.Job, all []*structs.Node, evalID string) *placer {
@@ -104,37 +109,46 @@ func (p *placer) nodeUsage(nodeID string) (*nodeUsage, error) {
 	if u, ok := p.usage[nodeID]; ok {
 		return u, nil
 	}
-	allocs, err := p.state.AllocsByNode(nil, nodeID)
+	allocs, err := p.state.AllocsOnNode(nil, nodeID)
 	if err != nil {
 		return nil, err
 	}
-	u := &nodeUsage{ports: map[int]bool{}, groups: map[jobGroup]int{}, jobs: map[string]int{}}
+	u := &nodeUsage{}
 	for _, a := range allocs {
-		if a.TerminalStatus() || p.stopped[a.ID] {
+		if a.TerminalStatus() || (len(p.stopped) > 0 && p.stopped[a.ID]) {
 			continue
 		}
-		u.add(a)
+		u.add(p.job.ID, a)
 	}
 	p.usage[nodeID] = u
 	return u, nil
 }
 
-func (u *nodeUsage) add(a *structs.Allocation) {
+// add counts a on the node; jobID is the placer's job.
+func (u *nodeUsage) add(jobID string, a *structs.Allocation) {
 	u.used.Add(a.Comparable())
-	for _, port := range a.HostPorts() {
+	a.EachHostPort(func(port int) {
+		if u.ports == nil {
+			u.ports = map[int]bool{}
+		}
 		u.ports[port] = true
+	})
+	if a.JobID == jobID {
+		u.job++
+		if u.groups == nil {
+			u.groups = map[string]int{}
+		}
+		u.groups[a.TaskGroup]++
 	}
-	u.groups[jobGroup{a.JobID, a.TaskGroup}]++
-	u.jobs[a.JobID]++
 }
 
-func (u *nodeUsage) remove(a *structs.Allocation) {
+func (u *nodeUsage) remove(jobID string, a *structs.Allocation) {
 	u.used.Subtract(a.Comparable())
-	for _, port := range a.HostPorts() {
-		delete(u.ports, port)
+	a.EachHostPort(func(port int) { delete(u.ports, port) })
+	if a.JobID == jobID {
+		u.job--
+		u.groups[a.TaskGroup]--
 	}
-	u.groups[jobGroup{a.JobID, a.TaskGroup}]--
-	u.jobs[a.JobID]--
 }
 
 // release frees what a stopped allocation held, for later placements.
@@ -144,7 +158,7 @@ func (p *placer) release(a *structs.Allocation) {
 	}
 	p.stopped[a.ID] = true
 	if u, ok := p.usage[a.NodeID]; ok && !a.TerminalStatus() {
-		u.remove(a)
+		u.remove(p.job.ID, a)
 	}
 }
 
@@ -154,7 +168,7 @@ func (p *placer) claim(a *structs.Allocation) error {
 	if err != nil {
 		return err
 	}
-	u.add(a)
+	u.add(p.job.ID, a)
 	return nil
 }
 
@@ -176,7 +190,6 @@ func (p *placer) selectNode(tg *structs.TaskGroup, penalty string) (*option, *st
 	distinct := hasDistinctHosts(p.job, tg)
 	filters := p.groupFilters(tg.Name)
 	ask := groupAsk(tg)
-	groupKey := jobGroup{p.job.ID, tg.Name}
 	// Without ports to pick, building a candidate's resources cannot fail
 	// and draws nothing from the random source, so only the winner's are
 	// built: the same choice, without an allocation per node visited.
@@ -197,11 +210,11 @@ func (p *placer) selectNode(tg *structs.TaskGroup, penalty string) (*option, *st
 			metric.FilterNode(f.reason)
 			continue
 		}
-		u, err := p.nodeUsage(node.ID)
+		u, err := p.usageOfNodeAt(i)
 		if err != nil {
 			return nil, nil, err
 		}
-		if distinct && u.jobs[p.job.ID] > 0 {
+		if distinct && u.job > 0 {
 			metric.FilterNode(reasonDistinctHosts)
 			continue
 		}
@@ -220,7 +233,7 @@ func (p *placer) selectNode(tg *structs.TaskGroup, penalty string) (*option, *st
 				continue
 			}
 		}
-		score := p.score(tg, groupKey, node, total, u, ask, penalty)
+		score := p.score(tg, node, total, u, ask, penalty)
 		scored++
 		if len(metric.ScoreMetaData) < 5 {
 			metric.ScoreMetaData = append(metric.ScoreMetaData, &structs.NodeScoreMeta{
@@ -260,6 +273,21 @@ func (p *placer) groupFilters(group string) []nodeFilter {
 		p.filters[group] = f
 	}
 	return f
+}
+
+// usageOfNodeAt is nodeUsage of the i-th node.
+func (p *placer) usageOfNodeAt(i int) (*nodeUsage, error) {
+	if p.usageAt == nil {
+		p.usageAt = make([]*nodeUsage, len(p.nodes))
+	}
+	if u := p.usageAt[i]; u != nil {
+		return u, nil
+	}
+	u, err := p.nodeUsage(p.nodes[i].ID)
+	if err == nil {
+		p.usageAt[i] = u
+	}
+	return u, err
 }
 
 // capacity is what the i-th node offers to allocations, computed once.
@@ -403,9 +431,9 @@ func groupAsk(tg *structs.TaskGroup) structs.ComparableResources {
 // score is the average of the scorers that apply: bin-packing (fuller
 // nodes score higher), anti-affinity between allocations of the same
 // group, and a penalty for the node a rescheduled allocation failed on.
-func (p *placer) score(tg *structs.TaskGroup, groupKey jobGroup, node *structs.Node, total structs.ComparableResources, u *nodeUsage, ask structs.ComparableResources, penalty string) float64 {
+func (p *placer) score(tg *structs.TaskGroup, node *structs.Node, total structs.ComparableResources, u *nodeUsage, ask structs.ComparableResources, penalty string) float64 {
 	sum, n := binPackScore(total, u.used, ask), 1
-	if c := u.groups[groupKey]; c > 0 {
+	if c := u.groups[tg.Name]; c > 0 {
 		count := tg.Count
 		if count < 1 {
 			count = 1

@@ -15,7 +15,8 @@ import (
 type State interface {
 	JobByID(ws memdb.WatchSet, namespace, id string) (*structs.Job, error)
 	AllocsByJob(ws memdb.WatchSet, namespace, jobID string, anyCreateIndex bool) ([]*structs.Allocation, error)
-	AllocsByNode(ws memdb.WatchSet, nodeID string) ([]*structs.Allocation, error)
+	// AllocsOnNode lists a node's allocations in no particular order.
+	AllocsOnNode(ws memdb.WatchSet, nodeID string) ([]*structs.Allocation, error)
 	NodeByID(ws memdb.WatchSet, id string) (*structs.Node, error)
 	Nodes(ws memdb.WatchSet) ([]*structs.Node, error)
 	LatestDeploymentByJobID(ws memdb.WatchSet, namespace, jobID string) (*structs.Deployment, error)

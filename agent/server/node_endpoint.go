@@ -217,7 +217,7 @@ func (s *Server) UpdateAllocsFromClient(allocs []*structs.Allocation) (uint64, e
 func (s *Server) GetNodeAllocs(ctx context.Context, nodeID string, minIndex uint64, maxWait time.Duration) (*NodeGetAllocsResponse, error) {
 	resp := &NodeGetAllocsResponse{}
 	index, err := s.BlockingQuery(ctx, minIndex, maxWait, func(ws memdb.WatchSet, snap *state.StateSnapshot) (uint64, error) {
-		allocs, err := snap.AllocsByNode(ws, nodeID)
+		allocs, err := snap.AllocsOnNode(ws, nodeID)
 		if err != nil {
 			return 0, err
 		}
@@ -234,7 +234,7 @@ func (s *Server) GetNodeAllocs(ctx context.Context, nodeID string, minIndex uint
 func (s *Server) GetClientAllocs(ctx context.Context, nodeID string, minIndex uint64, maxWait time.Duration) (*NodeClientAllocsResponse, error) {
 	resp := &NodeClientAllocsResponse{}
 	index, err := s.BlockingQuery(ctx, minIndex, maxWait, func(ws memdb.WatchSet, snap *state.StateSnapshot) (uint64, error) {
-		allocs, err := snap.AllocsByNode(ws, nodeID)
+		allocs, err := snap.AllocsOnNode(ws, nodeID)
 		if err != nil {
 			return 0, err
 		}

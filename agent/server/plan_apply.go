@@ -255,7 +255,7 @@ func nodeFitsWith(snap *state.StateSnapshot, nodeID string, p *structs.Plan, als
 	for _, a := range p.NodeUpdate[nodeID] {
 		stopping[a.ID] = true
 	}
-	existing, err := snap.AllocsByNode(nil, nodeID)
+	existing, err := snap.AllocsOnNode(nil, nodeID)
 	if err != nil {
 		return false, err
 	}

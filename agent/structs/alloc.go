@@ -73,6 +73,8 @@ type Allocation struct {
 	// usage without walking each allocation's task map on every pass.
 	usage   ComparableResources
 	usageOf *AllocatedResources
+	// noPorts caches that those resources hold no host port.
+	noPorts bool
 }
 
 // Comparable is the flat sum of what the allocation holds.
@@ -87,6 +89,8 @@ func (a *Allocation) Comparable() ComparableResources {
 // resources. Only its owner may call it, before publishing it.
 func (a *Allocation) CacheComparable() {
 	a.usage, a.usageOf = a.AllocatedResources.Comparable(), a.AllocatedResources
+	a.noPorts = true
+	a.eachHostPort(func(int) { a.noPorts = false })
 }
 
 // DesiredTransition asks the scheduler to move an allocation, e.g. off a
@@ -499,23 +503,37 @@ func (a *Allocation) Copy() *Allocation {
 
 // HostPorts lists the host ports the allocation holds on its node.
 func (a *Allocation) HostPorts() []int {
+	var out []int
+	a.EachHostPort(func(port int) { out = append(out, port) })
+	return out
+}
+
+// EachHostPort calls f with each host port HostPorts lists, in the same
+// order, without building the list: the scheduler visits every
+// allocation of every node it considers.
+func (a *Allocation) EachHostPort(f func(port int)) {
+	if a.noPorts && a.usageOf != nil && a.usageOf == a.AllocatedResources {
+		return
+	}
+	a.eachHostPort(f)
+}
+
+func (a *Allocation) eachHostPort(f func(port int)) {
 	r := a.AllocatedResources
 	if r == nil {
-		return nil
+		return
 	}
-	var out []int
 	for _, pm := range r.Shared.Ports {
-		out = append(out, pm.Value)
+		f(pm.Value)
 	}
 	for _, t := range r.Tasks {
 		for _, n := range t.Networks {
 			for _, p := range n.ReservedPorts {
-				out = append(out, p.Value)
+				f(p.Value)
 			}
 			for _, p := range n.DynamicPorts {
-				out = append(out, p.Value)
+				f(p.Value)
 			}
 		}
 	}
-	return out
 }

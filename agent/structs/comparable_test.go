@@ -29,3 +29,24 @@ func TestAllocationComparableFollowsItsResources(t *testing.T) {
 		t.Fatalf("copy without resources reports %+v", got)
 	}
 }
+
+func TestAllocationHostPortsFollowItsResources(t *testing.T) {
+	none := &AllocatedResources{Tasks: map[string]*AllocatedTaskResources{"web": {}}}
+	withPort := &AllocatedResources{Tasks: map[string]*AllocatedTaskResources{
+		"web": {Networks: []*NetworkResource{{DynamicPorts: []Port{{Label: "http", Value: 25000}}}}}}}
+
+	a := &Allocation{ID: "a", AllocatedResources: none}
+	a.CacheComparable()
+	if got := a.HostPorts(); len(got) != 0 {
+		t.Fatalf("cached without ports: %v", got)
+	}
+	c := *a
+	c.AllocatedResources = withPort
+	if got := c.HostPorts(); len(got) != 1 || got[0] != 25000 {
+		t.Fatalf("copy with a port reports %v, want [25000]", got)
+	}
+	c.CacheComparable()
+	if got := c.HostPorts(); len(got) != 1 || got[0] != 25000 {
+		t.Fatalf("cached with a port reports %v, want [25000]", got)
+	}
+}
