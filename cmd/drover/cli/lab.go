@@ -184,29 +184,53 @@ func labEnv(s *streams, addr, workspace string) []string {
 // server keeps its own in /etc/drover.d/bootstrap.token.
 const LabTokenFile = "bootstrap.token"
 
-// labBootstrap returns the management token of a lab with ACLs: on the
-// embedded cluster it bootstraps ACLs and keeps the token in the
-// workspace (readable by its owner alone); on a cluster given by
-// -address, the token is the one the client was given (NOMAD_TOKEN).
+// labBootstrap returns the management token of a lab with ACLs and
+// keeps it in the workspace's bootstrap.token, readable by its owner
+// alone. On the embedded cluster it bootstraps ACLs; a cluster that kept
+// its state across a "lab stop" was bootstrapped already, and its token
+// is the one kept. On a cluster given by -address, the token is the one
+// the client was given (NOMAD_TOKEN).
 func labBootstrap(s *streams, client *api.Client, dir string, external bool) (string, error) {
+	keep := func(tok string) (string, error) {
+		return tok, os.WriteFile(filepath.Join(dir, LabTokenFile), []byte(tok+"\n"), 0o600)
+	}
 	if external {
 		tok := s.setting(s.global.token, "TOKEN")
 		if tok == "" {
 			return "", fmt.Errorf("this lab needs the cluster's management token: export NOMAD_TOKEN (drover cluster up and the kit's provisioning print it)")
 		}
-		return tok, nil
+		return keep(tok)
 	}
+	// A token of the environment is not the new cluster's: the agent
+	// would refuse the request for it.
+	client.SetSecretID("")
 	deadline := time.Now().Add(time.Minute)
 	for {
 		tok, _, err := client.ACLTokens().Bootstrap(nil)
 		if err == nil {
-			return tok.SecretID, os.WriteFile(filepath.Join(dir, LabTokenFile), []byte(tok.SecretID+"\n"), 0o600)
+			return keep(tok.SecretID)
+		}
+		if strings.Contains(err.Error(), "ACL bootstrap already done") {
+			if kept := labKeptToken(dir); kept != "" {
+				return kept, nil
+			}
+			return "", fmt.Errorf("the lab's cluster was bootstrapped already and %s holds no token: \"drover lab stop\", remove %s and start the lab again",
+				filepath.Join(dir, LabTokenFile), filepath.Join(dir, ".drover-lab"))
 		}
 		if time.Now().After(deadline) {
 			return "", fmt.Errorf("acl bootstrap: %w", err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// labKeptToken is the management token kept in a workspace, or "".
+func labKeptToken(dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, LabTokenFile))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // withoutToken drops the token variables: a lab about ACLs starts as an
@@ -344,7 +368,11 @@ func playLab(ctx context.Context, s *streams, lab *labs.Lab, addr string, extern
 	progress := &labs.Progress{Lab: lab.ID(), Started: time.Now().UTC(), StandIns: standIns}
 	agents := map[string]string{}
 	if !external {
-		cluster, err := startSecureLabCluster(filepath.Join(dir, ".drover-lab"), lab.Topology, 0, standIns, labSecurity{ACL: lab.Security == labs.SecurityACL})
+		sec, err := labSecurityOf(lab.Security)
+		if err != nil {
+			return nil, err
+		}
+		cluster, err := startSecureLabCluster(filepath.Join(dir, ".drover-lab"), lab.Topology, 0, standIns, sec)
 		if err != nil {
 			return nil, fmt.Errorf("starting the embedded cluster: %w", err)
 		}
@@ -372,7 +400,7 @@ func playLab(ctx context.Context, s *streams, lab *labs.Lab, addr string, extern
 	}
 	env := labEnv(s, addr, dir)
 	mgmt := ""
-	if lab.Security == labs.SecurityACL {
+	if lab.Security != labs.SecurityNone {
 		if mgmt, err = labBootstrap(s, client, dir, external); err != nil {
 			return nil, err
 		}

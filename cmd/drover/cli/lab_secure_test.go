@@ -3,7 +3,9 @@ package cli
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -87,4 +89,83 @@ func TestGettingStartedWithACLAndTLS(t *testing.T) {
 		t.Fatalf("lab run getting-started with ACLs and TLS: exit %d\n%s", code, out)
 	}
 	t.Logf("%s", out)
+}
+
+// TestLabLearnerSecuring works through the securing lab as a student
+// does: lab start runs the cluster with ACLs on and bootstraps it,
+// keeping the management token in the workspace; the student types each
+// step's commands, exporting the token when the lab says so, and every
+// check passes, while anonymous requests stay refused.
+func TestLabLearnerSecuring(t *testing.T) {
+	requireLabImages(t)
+	l := newLearner(t)
+	// A token the student's shell had exported before is not the lab's:
+	// the lab starts anonymous.
+	l.env = append(l.env, "NOMAD_TOKEN=00000000-0000-0000-0000-000000000000")
+	p := l.startLab("securing")
+	l.env = withoutToken(l.env)
+	tokenFile := filepath.Join(l.dir, LabTokenFile)
+	if !containsFolded(l.started, "ACLs are on") || !containsFolded(l.started, tokenFile) {
+		t.Fatalf("lab start does not say where the management token is:\n%s", l.started)
+	}
+	st, err := os.Stat(tokenFile)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("%s: %v, %v; want a file readable by its owner alone", tokenFile, st, err)
+	}
+	mgmt := strings.TrimSpace(readFile(t, tokenFile))
+	anonymous, err := api.NewClient(&api.Config{Address: p.Address})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := anonymous.Nodes().List(nil); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("an anonymous node list: %v, want 403", err)
+	}
+
+	// Step 1: anonymous.
+	l.fails([]string{"Permission denied"}, "node", "status")
+	l.must("✓ \"drover node status\" prints \"Permission denied\", exits 1", "lab", "check")
+	l.must("Step 2/6", "lab", "next")
+
+	// Step 2: the management token, from bootstrap.token.
+	l.env = append(l.env, "NOMAD_TOKEN="+mgmt)
+	l.must("management", "acl", "token", "self")
+	l.must("Step done", "lab", "check")
+	l.must("Step 3/6", "lab", "next")
+
+	// Step 3: a read-only policy.
+	l.must("Successfully wrote", "acl", "policy", "apply", "-description", "read only", "readonly", "readonly.hcl")
+	l.must(`policy = "read"`, "acl", "policy", "info", "readonly")
+	l.must("Step done", "lab", "check")
+	l.must("Step 4/6", "lab", "next")
+
+	// Step 4: a client token carrying it.
+	out := l.must("Secret ID", "acl", "token", "create", "-name", "student", "-policy", "readonly")
+	m := regexp.MustCompile(`Secret ID\s+=\s+(\S+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no Secret ID in:\n%s", out)
+	}
+	reader := m[1]
+	l.must("Step done", "lab", "check")
+	l.must("Step 5/6", "lab", "next")
+
+	// Step 5: the student's token cannot run a job.
+	l.fails([]string{"Permission denied"}, "job", "run", "-token", reader, "example.nomad")
+	l.must("Step done", "lab", "check")
+	l.must("Step 6/6", "lab", "next")
+
+	// Step 6: the management token runs it, the student's reads it.
+	l.must("", "job", "run", "example.nomad")
+	l.must("running", "job", "status", "-token", reader, "example")
+	l.must("Lab securing complete", "lab", "check")
+
+	// Still locked to anyone without a token.
+	if _, _, err := anonymous.Jobs().List(nil); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("an anonymous job list: %v, want 403", err)
+	}
+	// reset replays with the kept token, and step 1's check is
+	// anonymous although the student's shell exports a token.
+	l.must("Step 3/6", "lab", "reset", "3")
+	l.must("Step 1/6", "lab", "reset", "1")
+	l.must("Step done", "lab", "check")
+	l.must("Stopped the lab's cluster", "lab", "stop")
 }

@@ -58,6 +58,17 @@ type labSecurity struct {
 	ACL, TLS bool
 }
 
+// labSecurityOf is the security of a lab's security attribute.
+func labSecurityOf(security string) (labSecurity, error) {
+	switch security {
+	case labs.SecurityNone, "":
+		return labSecurity{}, nil
+	case labs.SecurityACL:
+		return labSecurity{ACL: true}, nil
+	}
+	return labSecurity{}, fmt.Errorf("unknown security %q (none or acl)", security)
+}
+
 // startLabCluster starts the agents a topology needs, logging to
 // dir/<name>.log. httpPort is the server's HTTP port: 0 for any free one;
 // when it is taken, any free one is used.
