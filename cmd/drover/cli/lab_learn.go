@@ -633,8 +633,9 @@ func (w *workspace) reset(ctx context.Context, target int) error {
 		return err
 	}
 	for _, e := range entries {
-		// Dot files hold the progress and the embedded cluster's state.
-		if !strings.HasPrefix(e.Name(), ".") {
+		// Dot files hold the progress and the embedded cluster's state;
+		// bootstrap.token is the cluster's, not the learner's.
+		if !strings.HasPrefix(e.Name(), ".") && e.Name() != LabTokenFile {
 			if err := os.RemoveAll(filepath.Join(w.dir, e.Name())); err != nil {
 				return err
 			}

@@ -167,5 +167,11 @@ func TestLabLearnerSecuring(t *testing.T) {
 	l.must("Step 3/6", "lab", "reset", "3")
 	l.must("Step 1/6", "lab", "reset", "1")
 	l.must("Step done", "lab", "check")
+	// The token stays where step 2 says it is.
+	if got := strings.TrimSpace(readFile(t, tokenFile)); got != mgmt {
+		t.Fatalf("after lab reset, %s holds %q, want the management token", tokenFile, got)
+	}
+	l.must("Step 2/6", "lab", "next")
+	l.must("Step done", "lab", "check")
 	l.must("Stopped the lab's cluster", "lab", "stop")
 }
