@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"drover/agent"
+	"drover/kit/labpki"
 	"drover/labs"
 )
 
@@ -156,27 +157,67 @@ func shortCommit(c string) string {
 
 // labEnv is the environment a lab's commands run with: the cluster's
 // address and the workspace, so "drover lab agent" finds its cluster.
-func labEnv(s *streams, addr, workspace string) []string {
+// pki is the directory of the embedded cluster's lab CA and CLI
+// certificate when it serves HTTPS ("" otherwise): the commands present
+// that certificate.
+func labEnv(s *streams, addr, workspace, pki string) []string {
 	base := s.Env
 	if base == nil {
 		base = os.Environ()
 	}
 	// The lab's cluster wins over an address already in the environment,
-	// and TLS flags given to the lab command over TLS variables: the first
-	// of two settings is the one read, so the old ones are dropped.
-	set := append([]string{"DROVER_ADDR=" + addr, "DROVER_LAB_DIR=" + workspace}, s.tlsEnv()...)
-	drop := []string{"NOMAD_ADDR="}
+	// and TLS flags given to the lab command over TLS variables.
+	tls := s.tlsEnv()
+	if pki != "" {
+		tls = labTLSEnv(pki)
+	}
+	set := append([]string{"DROVER_ADDR=" + addr, "DROVER_LAB_DIR=" + workspace}, tls...)
+	return withEnv(withEnv(base, []string{"NOMAD_ADDR="}), set)
+}
+
+// withEnv is env with the settings of set in place of its own: the first
+// of two settings is the one read, so the old ones are dropped, and a
+// NOMAD_ variable's DROVER_ twin, which is read before it, too.
+func withEnv(env, set []string) []string {
+	if len(set) == 0 {
+		return env
+	}
+	var drop []string
 	for _, kv := range set {
 		name, _, _ := strings.Cut(kv, "=")
 		drop = append(drop, name+"=", "DROVER_"+strings.TrimPrefix(name, "NOMAD_")+"=")
 	}
-	var env []string
-	for _, kv := range base {
+	var out []string
+	for _, kv := range env {
 		if !slices.ContainsFunc(drop, func(p string) bool { return strings.HasPrefix(kv, p) }) {
-			env = append(env, kv)
+			out = append(out, kv)
 		}
 	}
-	return append(env, set...)
+	return append(out, set...)
+}
+
+// labTLSEnv is the TLS environment of a lab cluster's CLI certificate,
+// made in pki with its lab CA, as the kit's .drover/pki holds them.
+func labTLSEnv(pki string) []string {
+	return []string{
+		"NOMAD_CACERT=" + filepath.Join(pki, labpki.CAFile),
+		"NOMAD_CLIENT_CERT=" + filepath.Join(pki, labpki.CLIFile),
+		"NOMAD_CLIENT_KEY=" + filepath.Join(pki, labpki.CLIKeyFile),
+	}
+}
+
+// labClient is the API client of a lab's cluster: the CLI's own settings,
+// with the cluster's CLI certificate when pki is set.
+func labClient(s *streams, addr, pki string) (*api.Client, error) {
+	cfg, err := s.apiConfigAt(addr)
+	if err != nil {
+		return nil, err
+	}
+	if pki != "" {
+		cfg.TLSConfig = &api.TLSConfig{CACert: filepath.Join(pki, labpki.CAFile),
+			ClientCert: filepath.Join(pki, labpki.CLIFile), ClientKey: filepath.Join(pki, labpki.CLIKeyFile)}
+	}
+	return api.NewClient(cfg)
 }
 
 // LabTokenFile is where a lab with security = "acl" keeps the management
@@ -247,8 +288,8 @@ func withoutToken(env []string) []string {
 
 // labRunner runs drover commands in-process, as the learner types them.
 func labRunner(env []string) labs.CommandFunc {
-	return func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-		return MainContext(ctx, args, stdout, stderr, env)
+	return func(ctx context.Context, args, set []string, stdout, stderr io.Writer) int {
+		return MainContext(ctx, args, stdout, stderr, withEnv(env, set))
 	}
 }
 
@@ -367,6 +408,7 @@ func playLab(ctx context.Context, s *streams, lab *labs.Lab, addr string, extern
 	}
 	progress := &labs.Progress{Lab: lab.ID(), Started: time.Now().UTC(), StandIns: standIns}
 	agents := map[string]string{}
+	pki := ""
 	if !external {
 		sec, err := labSecurityOf(lab.Security)
 		if err != nil {
@@ -382,7 +424,10 @@ func playLab(ctx context.Context, s *streams, lab *labs.Lab, addr string, extern
 			return nil, err
 		}
 		addr, agents = cluster.Addr(), cluster.Agents()
-		progress.Embedded = &labs.ClusterInfo{PID: os.Getpid(), Control: control, Agents: agents}
+		if sec.TLS {
+			pki = cluster.PKIDir()
+		}
+		progress.Embedded = &labs.ClusterInfo{PID: os.Getpid(), Control: control, Agents: agents, PKI: pki}
 		fmt.Fprintf(progressOut, "    embedded cluster: %s (logs in %s)\n", describeAgents(agents), filepath.Join(dir, ".drover-lab"))
 	} else if addr == "" {
 		addr = s.getenv("DROVER_ADDR")
@@ -394,11 +439,11 @@ func playLab(ctx context.Context, s *streams, lab *labs.Lab, addr string, extern
 	if err := progress.Save(dir); err != nil {
 		return nil, err
 	}
-	client, err := s.apiClientAt(addr)
+	client, err := labClient(s, addr, pki)
 	if err != nil {
 		return nil, err
 	}
-	env := labEnv(s, addr, dir)
+	env := labEnv(s, addr, dir, pki)
 	mgmt := ""
 	if lab.Security != labs.SecurityNone {
 		if mgmt, err = labBootstrap(s, client, dir, external); err != nil {
@@ -482,7 +527,7 @@ func labClients(lab *labs.Lab) int {
 // inDir runs commands with the working directory set to dir, as a
 // student's shell in the workspace would.
 func inDir(dir string, run labs.CommandFunc) labs.CommandFunc {
-	return func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return func(ctx context.Context, args, env []string, stdout, stderr io.Writer) int {
 		prev, err := os.Getwd()
 		if err != nil {
 			fmt.Fprintln(stderr, err)
@@ -493,7 +538,7 @@ func inDir(dir string, run labs.CommandFunc) labs.CommandFunc {
 			return 1
 		}
 		defer os.Chdir(prev)
-		return run(ctx, args, stdout, stderr)
+		return run(ctx, args, env, stdout, stderr)
 	}
 }
 

@@ -63,7 +63,7 @@ func openAnyWorkspace(s *streams) (*workspace, error) {
 }
 
 func newWorkspace(s *streams, dir string, p *labs.Progress, lab *labs.Lab) (*workspace, error) {
-	client, err := s.apiClientAt(p.Address)
+	client, err := labClient(s, p.Address, p.PKI())
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +74,7 @@ func newWorkspace(s *streams, dir string, p *labs.Progress, lab *labs.Lab) (*wor
 	if p.Embedded != nil {
 		agents = p.Embedded.Agents
 	}
-	env := labEnv(s, p.Address, dir)
+	env := labEnv(s, p.Address, dir, p.PKI())
 	mgmt := ""
 	if lab.Security != labs.SecurityNone {
 		// Checks and solutions act with the token the lab gives them, not
@@ -213,7 +213,7 @@ func newLabStartCommand(s *streams) *cobra.Command {
 				return fail(1, "Error: %v", err)
 			}
 			if lab.Security != labs.SecurityNone {
-				client, err := s.apiClientAt(p.Address)
+				client, err := labClient(s, p.Address, p.PKI())
 				if err != nil {
 					return fail(1, "Error: %v", err)
 				}
@@ -248,12 +248,26 @@ func newLabStartCommand(s *streams) *cobra.Command {
 			}
 			o.line("Workspace: " + dir + "\n")
 			if lab.Security != labs.SecurityNone {
-				o.printf("%s\n\n", o.wrap(fmt.Sprintf("ACLs are on. The management token, which can do everything, is kept in "+
-					"%s (readable by you alone): the lab says when to use it.", filepath.Join(dir, LabTokenFile)), ""))
+				on := "ACLs are on."
+				if p.PKI() != "" {
+					on = "ACLs and mutual TLS are on: the API is HTTPS, for clients with a certificate of the lab's CA (the exports below give yours)."
+				}
+				o.printf("%s\n\n", o.wrap(fmt.Sprintf("%s The management token, which can do everything, is kept in "+
+					"%s (readable by you alone): the lab says when to use it.", on, filepath.Join(dir, LabTokenFile)), ""))
 			}
 			o.printf("In another terminal, or here:\n  cd %s\n", dir)
 			if p.Address != defaultAddress {
 				o.printf("  export DROVER_ADDR=%s\n", p.Address)
+			}
+			if pki := p.PKI(); pki != "" {
+				// The student has just cd'ed into the workspace: $PWD
+				// keeps the lines short and the variables absolute.
+				for _, kv := range labTLSEnv(pki) {
+					if rel, err := filepath.Rel(dir, kv[strings.Index(kv, "=")+1:]); err == nil && !strings.HasPrefix(rel, "..") {
+						kv = kv[:strings.Index(kv, "=")+1] + "$PWD/" + rel
+					}
+					o.printf("  export %s\n", kv)
+				}
 			}
 			o.printf("\n")
 			w.show()
@@ -365,6 +379,9 @@ func newLabServeCommand(s *streams) *cobra.Command {
 				return fail(1, "Error: %v", err)
 			}
 			info := &labs.ClusterInfo{PID: os.Getpid(), Control: control, Agents: cluster.Agents()}
+			if sec.TLS {
+				info.PKI = cluster.PKIDir()
+			}
 			if err := info.Save(filepath.Join(dir, "cluster.json")); err != nil {
 				cluster.Shutdown()
 				return fail(1, "Error: %v", err)
@@ -384,7 +401,7 @@ func newLabServeCommand(s *streams) *cobra.Command {
 	}
 	c.Flags().StringVar(&dir, "dir", "", "the directory for the agents' data and logs")
 	c.Flags().StringVar(&topology, "topology", labs.TopologyDev, "dev or server-and-two-clients")
-	c.Flags().StringVar(&security, "security", labs.SecurityNone, "none, or acl: ACLs on (lab start bootstraps them)")
+	c.Flags().StringVar(&security, "security", labs.SecurityNone, "none, acl (ACLs on; lab start bootstraps them), or acl+tls (and mutual TLS from a lab CA made in -dir's pki)")
 	c.Flags().IntVar(&httpPort, "http-port", labServerHTTP, "the server's HTTP port")
 	c.Flags().StringArrayVar(&standIns, "stand-in", nil, "image=stand-in image the clients run in its place")
 	return c
@@ -497,7 +514,7 @@ func newLabSolveCommand(s *streams) *cobra.Command {
 					if a.Edit != "" {
 						w.out.line(fmt.Sprintf("  edit %s: replace %q with %q", a.Edit, a.Replace, a.With))
 					} else {
-						w.out.line("  drover " + w.sess.Display(a.Run))
+						w.out.line("  " + w.sess.DisplayEnv(a.Env) + "drover " + w.sess.Display(a.Run))
 					}
 				}
 				return nil

@@ -175,3 +175,70 @@ func TestLabLearnerSecuring(t *testing.T) {
 	l.must("Step done", "lab", "check")
 	l.must("Stopped the lab's cluster", "lab", "stop")
 }
+
+// TestLabLearnerSecuringTLS works through securing-tls as a student: lab
+// start runs the cluster with ACLs and mutual TLS from a lab CA and
+// prints the exports that give the student's shell the CLI's
+// certificate; with them the student's commands pass each step, without
+// a certificate (or with one of another CA) nothing connects, and with
+// the certificate but no token the API refuses.
+func TestLabLearnerSecuringTLS(t *testing.T) {
+	l := newLearner(t)
+	p := l.startLab("securing-tls")
+	if p.PKI() == "" || !strings.HasPrefix(p.Address, "https://") {
+		t.Fatalf("lab start: address %s, PKI %q; want HTTPS and the lab CA", p.Address, p.PKI())
+	}
+	// The student pastes the exports lab start printed, in the workspace.
+	exports := regexp.MustCompile(`(?m)^\s*export (NOMAD_\w+)=(\S+)$`).FindAllStringSubmatch(l.started, -1)
+	if len(exports) != 3 {
+		t.Fatalf("lab start printed %d TLS exports, want 3:\n%s", len(exports), l.started)
+	}
+	for _, e := range exports {
+		l.env = append(l.env, e[1]+"="+strings.ReplaceAll(e[2], "$PWD", l.dir))
+	}
+	without := func(set ...string) func() {
+		saved := l.env
+		l.env = withEnv(l.env, set)
+		return func() { l.env = saved }
+	}
+
+	// Step 1: no certificate, no connection.
+	restore := without("NOMAD_CLIENT_CERT=", "NOMAD_CLIENT_KEY=")
+	l.fails([]string{"certificate required"}, "node", "status")
+	restore()
+	l.must("Step done", "lab", "check")
+	l.must("Step 2/3", "lab", "next")
+
+	// Step 2: a certificate of another CA is no better.
+	l.must("CA Certificate saved to: nomad-agent-ca.pem", "tls", "ca", "create")
+	l.must("Cli Certificate saved to global-cli-nomad.pem", "tls", "cert", "create", "-cli")
+	restore = without("NOMAD_CLIENT_CERT=global-cli-nomad.pem", "NOMAD_CLIENT_KEY=global-cli-nomad-key.pem")
+	l.fails([]string{"certificate"}, "node", "status")
+	restore()
+	l.must("Step done", "lab", "check")
+	l.must("Step 3/3", "lab", "next")
+
+	// Step 3: the right certificate reaches the API, which wants a token.
+	l.fails([]string{"Permission denied"}, "node", "status")
+	l.must("ready", "node", "status", "-token", strings.TrimSpace(readFile(t, filepath.Join(l.dir, LabTokenFile))))
+	l.must("Lab securing-tls complete", "lab", "check")
+
+	// From outside the lab: HTTPS only, and only with a certificate.
+	pki := p.PKI()
+	caOnly, err := api.NewClient(&api.Config{Address: p.Address, TLSConfig: &api.TLSConfig{CACert: filepath.Join(pki, labpki.CAFile)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := caOnly.Nodes().List(nil); err == nil || !strings.Contains(err.Error(), "certificate required") {
+		t.Fatalf("a node list without a client certificate: %v, want the handshake refused", err)
+	}
+	plain, err := api.NewClient(&api.Config{Address: strings.Replace(p.Address, "https://", "http://", 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := plain.Nodes().List(nil); err == nil {
+		t.Fatal("a node list over plain HTTP succeeded")
+	}
+	l.must(p.Address, "lab", "agent")
+	l.must("Stopped the lab's cluster", "lab", "stop")
+}

@@ -65,8 +65,10 @@ func labSecurityOf(security string) (labSecurity, error) {
 		return labSecurity{}, nil
 	case labs.SecurityACL:
 		return labSecurity{ACL: true}, nil
+	case labs.SecurityACLTLS:
+		return labSecurity{ACL: true, TLS: true}, nil
 	}
-	return labSecurity{}, fmt.Errorf("unknown security %q (none or acl)", security)
+	return labSecurity{}, fmt.Errorf("unknown security %q (none, acl or acl+tls)", security)
 }
 
 // startLabCluster starts the agents a topology needs, logging to
@@ -319,7 +321,7 @@ func (c *labCluster) status() []labAgentStatus {
 		if m.cfg.DevMode {
 			role = "server+client"
 		}
-		out = append(out, labAgentStatus{Name: m.name, Role: role, Address: fmt.Sprintf("http://127.0.0.1:%d", m.cfg.Ports.HTTP), Running: m.agent != nil})
+		out = append(out, labAgentStatus{Name: m.name, Role: role, Address: fmt.Sprintf("%s127.0.0.1:%d", c.scheme(), m.cfg.Ports.HTTP), Running: m.agent != nil})
 	}
 	return out
 }
