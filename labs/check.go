@@ -531,9 +531,13 @@ func (s *Session) checkOutput(ctx context.Context, a checkAttrs) (bool, string, 
 		exit = *a.Exit
 	}
 	want = append(want, fmt.Sprintf("exits %d", exit))
-	desc := fmt.Sprintf("\"drover %s\" %s", cmd, strings.Join(want, ", "))
+	env, err := s.expandEnv(a.Env)
+	if err != nil {
+		return false, "drover " + *a.Run, "", err
+	}
+	desc := fmt.Sprintf("\"%sdrover %s\" %s", EnvPrefix(env), cmd, strings.Join(want, ", "))
 	var out bytes.Buffer
-	code := s.Run(ctx, strings.Fields(cmd), &out, &out)
+	code := s.Run(ctx, strings.Fields(cmd), env, &out, &out)
 	text := out.String()
 	ok := code == exit
 	if a.Contains != nil && !strings.Contains(text, *a.Contains) {

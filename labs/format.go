@@ -27,8 +27,9 @@ const (
 	TopologyDev             = "dev"
 	TopologyServerAndClient = "server-and-two-clients"
 
-	SecurityNone = "none"
-	SecurityACL  = "acl"
+	SecurityNone   = "none"
+	SecurityACL    = "acl"
+	SecurityACLTLS = "acl+tls"
 )
 
 // Lab is one parsed lab.
@@ -39,10 +40,12 @@ type Lab struct {
 	Title    string
 	Level    string
 	Topology string
-	// Security is SecurityNone or SecurityACL: with acl, the embedded
-	// cluster runs with ACLs on and is bootstrapped, its management token
-	// written to the workspace's bootstrap.token, and the lab's commands
-	// run without a token of the environment.
+	// Security is SecurityNone, SecurityACL or SecurityACLTLS: with acl,
+	// the embedded cluster runs with ACLs on and is bootstrapped, its
+	// management token written to the workspace's bootstrap.token, and
+	// the lab's commands run without a token of the environment; acl+tls
+	// adds mutual TLS (HTTPS with client certificates) from a lab CA, the
+	// lab's commands given the CLI's certificate.
 	Security    string
 	Description string
 	// Jobs are the jobs the lab works with: purged when it starts, so it
@@ -84,6 +87,9 @@ type Action struct {
 	Exit    *int              // the exit code wanted (default 0; job plan may exit 1)
 	Expect  []string          // lines the output must have ("*" matches anything)
 	Capture map[string]string // name → regexp whose first group is kept
+	// Env sets environment variables for the command alone, as
+	// "NAME=value drover ..." does in a shell; an empty value unsets one.
+	Env map[string]string
 	// Edit replaces the first Replace in the workspace file Edit with With.
 	Edit, Replace, With string
 	Range               hcl.Range
@@ -119,7 +125,7 @@ var checkKinds = map[string][]string{
 	"nodes":      {"status", "eligibility", "count"},
 	"task":       {"job", "task", "state", "event"},
 	"eval":       {"job", "status", "placement_failures", "blocked"},
-	"output":     {"run", "contains", "matches", "exit"},
+	"output":     {"run", "contains", "matches", "exit", "env"},
 	"file":       {"path", "contains"},
 }
 
@@ -170,6 +176,8 @@ type checkAttrs struct {
 	Matches           *string `hcl:"matches"`
 	Exit              *int    `hcl:"exit"`
 	Path              *string `hcl:"path"`
+	// Env is an output check's command's own environment, as an action's.
+	Env map[string]string `hcl:"env,optional"`
 }
 
 // DefaultCheckWait is how long a check waits for its condition when the
@@ -275,8 +283,8 @@ func (p *parser) lab(name, file string, body *hclsyntax.Body) *Lab {
 	if lab.Security == "" {
 		lab.Security = SecurityNone
 	}
-	if lab.Security != SecurityNone && lab.Security != SecurityACL {
-		p.errorf(attrs["security"].Expr.Range(), "Invalid security", "security must be %q or %q.", SecurityNone, SecurityACL)
+	if !contains([]string{SecurityNone, SecurityACL, SecurityACLTLS}, lab.Security) {
+		p.errorf(attrs["security"].Expr.Range(), "Invalid security", "security must be %q, %q or %q.", SecurityNone, SecurityACL, SecurityACLTLS)
 	}
 	if lab.Level == "" {
 		lab.Level = "beginner"
@@ -374,10 +382,12 @@ func (p *parser) action(b *hclsyntax.Block) (Action, bool) {
 			Exit    *int              `hcl:"exit,optional"`
 			Expect  []string          `hcl:"expect,optional"`
 			Capture map[string]string `hcl:"capture,optional"`
+			Env     map[string]string `hcl:"env,optional"`
 		}
 		attrs := p.attrs(b.Body, &r)
 		act.Run = strings.TrimPrefix(strings.TrimSpace(b.Labels[0]), "drover ")
-		act.Exit, act.Expect, act.Capture = r.Exit, r.Expect, r.Capture
+		act.Exit, act.Expect, act.Capture, act.Env = r.Exit, r.Expect, r.Capture, r.Env
+		p.envNames(attrs["env"], r.Env)
 		for name, expr := range r.Capture {
 			re, err := regexp.Compile(expr)
 			if err != nil || re.NumSubexp() < 1 {
@@ -432,10 +442,22 @@ func (p *parser) check(b *hclsyntax.Block) (*Check, bool) {
 	if key := need[c.Kind]; key != "" && attrs[key] == nil {
 		p.errorf(b.DefRange(), "Missing argument", "A %q check needs %s.", c.Kind, key)
 	}
+	p.envNames(attrs["env"], c.Attrs.Env)
 	if c.Attrs.Matches != nil {
 		if _, err := regexp.Compile(*c.Attrs.Matches); err != nil {
 			p.errorf(attrs["matches"].Expr.Range(), "Invalid regular expression", "%v", err)
 		}
 	}
 	return c, true
+}
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// envNames refuses an env whose names a shell would not take.
+func (p *parser) envNames(a *hclsyntax.Attribute, env map[string]string) {
+	for name := range env {
+		if !envName.MatchString(name) {
+			p.errorf(a.Expr.Range(), "Invalid env", "%q is not an environment variable's name.", name)
+		}
+	}
 }

@@ -39,6 +39,8 @@ func TestParseErrorsCarryFileLineCol(t *testing.T) {
 		{"capture without group", "title = \"x\"\nstep \"a\" {\n  title = \"t\"\n  solution {\n    run \"status\" {\n      capture = { id = \"[a-f]+\" }\n    }\n  }\n  check \"file\" { path = \"f\" }\n}\n", "x.lab.hcl:6:17: Invalid capture"},
 		{"unknown step attribute", "title = \"x\"\nstep \"a\" {\n  title = \"t\"\n  titel = \"u\"\n  check \"file\" { path = \"f\" }\n}\n", "x.lab.hcl:4:3: Unsupported argument; An argument named \"titel\""},
 		{"unknown block", "title = \"x\"\nstep \"a\" {\n  title = \"t\"\n  sollution {}\n  check \"file\" { path = \"f\" }\n}\n", "x.lab.hcl:4:3: Unsupported block type"},
+		{"bad security", "title = \"x\"\nsecurity = \"tls\"\nstep \"a\" {\n  title = \"t\"\n  check \"file\" { path = \"f\" }\n}\n", "x.lab.hcl:2:12: Invalid security"},
+		{"bad env name", "title = \"x\"\nstep \"a\" {\n  title = \"t\"\n  check \"output\" {\n    run = \"status\"\n    env = { \"A-B\" = \"\" }\n  }\n}\n", "x.lab.hcl:6:11: Invalid env"},
 		{"edit without replace", "title = \"x\"\nstep \"a\" {\n  title = \"t\"\n  solution {\n    edit \"f\" {\n      with = \"y\"\n    }\n  }\n  check \"file\" { path = \"f\" }\n}\n", "x.lab.hcl:5:"},
 	}
 	for _, tc := range cases {
@@ -48,5 +50,41 @@ func TestParseErrorsCarryFileLineCol(t *testing.T) {
 				t.Fatalf("error %v, want it to contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestParseSecurityAndEnv: a lab may ask for ACLs and mutual TLS, and
+// give a command (an action's or an output check's) its own environment.
+func TestParseSecurityAndEnv(t *testing.T) {
+	src := `title    = "x"
+security = "acl+tls"
+step "a" {
+  title = "t"
+  solution {
+    run "node status" {
+      env  = { NOMAD_CLIENT_CERT = "", NOMAD_CLIENT_KEY = "" }
+      exit = 1
+    }
+  }
+  check "output" {
+    run = "node status"
+    env = { NOMAD_CLIENT_CERT = "" }
+    exit = 1
+  }
+}
+`
+	lab, err := Parse("x", "x.lab.hcl", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lab.Security != SecurityACLTLS {
+		t.Errorf("security %q, want %q", lab.Security, SecurityACLTLS)
+	}
+	s := &Session{Lab: lab}
+	if got := s.DisplayEnv(lab.Steps[0].Solution[0].Env); got != "NOMAD_CLIENT_CERT= NOMAD_CLIENT_KEY= " {
+		t.Errorf("the action's env shows as %q", got)
+	}
+	if env := lab.Steps[0].Checks[0].Attrs.Env; len(env) != 1 {
+		t.Errorf("the check's env is %v", env)
 	}
 }

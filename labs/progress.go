@@ -30,11 +30,23 @@ type Progress struct {
 	Started  time.Time         `json:"started"`
 }
 
+// PKI is the directory of the embedded cluster's lab CA and CLI
+// certificate, or "" when its API is plain HTTP.
+func (p *Progress) PKI() string {
+	if p.Embedded == nil {
+		return ""
+	}
+	return p.Embedded.PKI
+}
+
 // ClusterInfo describes a lab cluster drover runs in the background.
 type ClusterInfo struct {
 	PID     int               `json:"pid"`
 	Control string            `json:"control"` // http address of its control endpoint
 	Agents  map[string]string `json:"agents"`  // agent name → HTTP address
+	// PKI is the directory of the lab CA and the CLI's certificate
+	// (cli.pem, cli-key.pem) when the cluster serves HTTPS.
+	PKI string `json:"pki,omitempty"`
 }
 
 // LoadProgress reads dir's progress file.

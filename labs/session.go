@@ -17,8 +17,9 @@ import (
 
 // CommandFunc runs one drover command (args without "drover") and
 // returns its exit code. The CLI passes itself, so a lab's solutions run
-// exactly the commands a student types.
-type CommandFunc func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+// exactly the commands a student types. env holds NAME=value settings for
+// this command alone, over the lab's environment.
+type CommandFunc func(ctx context.Context, args, env []string, stdout, stderr io.Writer) int
 
 // Session is one lab being worked on: the cluster it talks to, the
 // workspace holding its files, and the values earlier steps captured.
@@ -136,10 +137,14 @@ func (s *Session) Act(ctx context.Context, a Action, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "$ drover %s\n", cmd)
+	env, err := s.expandEnv(a.Env)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "$ %sdrover %s\n", EnvPrefix(env), cmd)
 	var buf bytes.Buffer
 	w := io.MultiWriter(out, &buf)
-	code := s.Run(ctx, splitArgs(cmd), w, w)
+	code := s.Run(ctx, splitArgs(cmd), env, w, w)
 	text := buf.String()
 	want := 0
 	if a.Exit != nil {
@@ -171,6 +176,49 @@ func (s *Session) Act(ctx context.Context, a Action, out io.Writer) error {
 		s.Vars[name] = m[1]
 	}
 	return nil
+}
+
+// expandEnv is an action's env as NAME=value, sorted by name, values
+// expanded.
+func (s *Session) expandEnv(env map[string]string) ([]string, error) {
+	names := make([]string, 0, len(env))
+	for name := range env {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var out []string
+	for _, name := range names {
+		v, err := s.Expand(env[name])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, name+"="+v)
+	}
+	return out, nil
+}
+
+// EnvPrefix is how a shell line gives env to one command: the settings,
+// each followed by a space ("NAME=value NAME2= ").
+func EnvPrefix(env []string) string {
+	if len(env) == 0 {
+		return ""
+	}
+	return strings.Join(env, " ") + " "
+}
+
+// DisplayEnv is an action's env as the learner would type it, values
+// shown as Display shows them.
+func (s *Session) DisplayEnv(env map[string]string) string {
+	names := make([]string, 0, len(env))
+	for name := range env {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var out []string
+	for _, name := range names {
+		out = append(out, name+"="+s.Display(env[name]))
+	}
+	return EnvPrefix(out)
 }
 
 // splitArgs splits a command line at spaces, keeping "double quoted"

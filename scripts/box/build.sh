@@ -3,23 +3,28 @@
 # root file system made with debootstrap from the Debian archive this
 # machine already uses, imported with `docker import` (no registry is
 # needed). It carries what a VM box would: systemd as PID 1, sshd, sudo,
-# the `vagrant` user with Vagrant's well-known key (Vagrant replaces it on
+# curl, the `vagrant` user with Vagrant's well-known key (Vagrant replaces it on
 # first boot), and Docker from Debian's packages, so provisioning needs
 # no network.
 #
 # Usage: scripts/box/build.sh [image]   (default: drover-box/debian:bookworm)
-# Does nothing when the image already exists; set DROVER_BOX_REBUILD=1 to
-# build it again. Needs root (debootstrap), docker and debootstrap.
+# Does nothing when the image already exists and was built by this version
+# of the script (its label io.drover.box.recipe); set DROVER_BOX_REBUILD=1
+# to build it again. Needs root (debootstrap), docker and debootstrap.
 set -euo pipefail
 
 image=${1:-drover-box/debian:bookworm}
 suite=${DROVER_BOX_SUITE:-bookworm}
 mirror=${DROVER_BOX_MIRROR:-}
 
-if [ "${DROVER_BOX_REBUILD:-0}" != 1 ] && docker image inspect "$image" >/dev/null 2>&1; then
+# A box from an older recipe lacks what provisioning now expects.
+recipe=$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-16)
+have=$(docker image inspect -f '{{index .Config.Labels "io.drover.box.recipe"}}' "$image" 2>/dev/null || true)
+if [ "${DROVER_BOX_REBUILD:-0}" != 1 ] && [ "$have" = "$recipe" ]; then
   echo "==> Box image $image is present"
   exit 0
 fi
+[ -z "$have" ] || echo "==> Box image $image is from another version of this script: rebuilding"
 
 if [ -z "$mirror" ]; then
   # The archive apt already uses here: the first deb URI of the sources.
@@ -41,7 +46,7 @@ trap cleanup EXIT
 
 echo "==> debootstrap $suite from $mirror (a few minutes)"
 debootstrap --variant=minbase \
-  --include=systemd,systemd-sysv,dbus,openssh-server,sudo,iproute2,procps,ca-certificates,docker.io,iptables,kmod,less \
+  --include=systemd,systemd-sysv,dbus,openssh-server,sudo,iproute2,procps,ca-certificates,curl,docker.io,iptables,kmod,less \
   "$suite" "$root" "$mirror" >"$root.log" 2>&1 || { tail -n 30 "$root.log" >&2; exit 1; }
 rm -f "$root.log"
 
@@ -73,6 +78,6 @@ install -m 0600 -o 1000 -g 1000 "$key" "$root/home/vagrant/.ssh/authorized_keys"
 echo "==> docker import as $image"
 tar -C "$root" -c . | docker import \
   -c 'CMD ["/sbin/init"]' -c 'ENV container=docker' \
-  -c 'LABEL io.drover.box=debian-'"$suite" -m "Drover Vagrant box: Debian $suite from $mirror" \
+  -c 'LABEL io.drover.box=debian-'"$suite" -c "LABEL io.drover.box.recipe=$recipe" -m "Drover Vagrant box: Debian $suite from $mirror" \
   - "$image" >/dev/null
 echo "==> Box image $image is ready"

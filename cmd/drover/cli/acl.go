@@ -61,23 +61,36 @@ func newACLBootstrapCommand(s *streams) *cobra.Command {
 				}
 				secret = strings.TrimSpace(string(raw))
 			}
-			client, err := s.apiClient()
-			if err != nil {
-				return fail(1, "Error initializing client: %v", err)
-			}
-			tok, _, err := client.ACLTokens().BootstrapOpts(secret, nil)
-			if err != nil {
-				return fail(1, "Error bootstrapping: %v", err)
-			}
-			if out.active() {
-				return out.print(s, tok)
-			}
-			fmt.Fprintln(s.Out, formatACLToken(tok))
-			return nil
+			return showACL(s, &out, "bootstrapping", func(c *api.Client) (*api.ACLToken, error) {
+				tok, _, err := c.ACLTokens().BootstrapOpts(secret, nil)
+				return tok, err
+			}, formatACLToken)
 		},
 	}
 	out.register(c, "the token")
 	return c
+}
+
+// showACL asks the cluster for one ACL object (or list) and prints it: as
+// -json or -t say, else as text formats it. doing names the request in
+// its error, as in "Error fetching token: ...".
+func showACL[T any](s *streams, out *outputFlags, doing string, get func(*api.Client) (T, error), text func(T) string) error {
+	if err := out.check(); err != nil {
+		return err
+	}
+	client, err := s.apiClient()
+	if err != nil {
+		return fail(1, "Error initializing client: %v", err)
+	}
+	v, err := get(client)
+	if err != nil {
+		return fail(1, "Error %s: %v", doing, err)
+	}
+	if out.active() {
+		return out.print(s, v)
+	}
+	fmt.Fprintln(s.Out, text(v))
+	return nil
 }
 
 // formatACLToken is the token's key/value block, as every token command
@@ -169,34 +182,25 @@ func newACLPolicyListCommand(s *streams) *cobra.Command {
 			if len(args) != 0 {
 				return &usageError{cmd: c, msg: "This command takes no arguments"}
 			}
-			if err := out.check(); err != nil {
-				return err
-			}
-			client, err := s.apiClient()
-			if err != nil {
-				return fail(1, "Error initializing client: %v", err)
-			}
-			policies, _, err := client.ACLPolicies().List(nil)
-			if err != nil {
-				return fail(1, "Error fetching ACL policies: %v", err)
-			}
-			if out.active() {
-				return out.print(s, policies)
-			}
-			if len(policies) == 0 {
-				fmt.Fprintln(s.Out, "No policies found")
-				return nil
-			}
-			rows := []string{"Name|Description"}
-			for _, p := range policies {
-				rows = append(rows, p.Name+"|"+p.Description)
-			}
-			fmt.Fprintln(s.Out, formatList(rows))
-			return nil
+			return showACL(s, &out, "fetching ACL policies", func(c *api.Client) ([]*api.ACLPolicyListStub, error) {
+				policies, _, err := c.ACLPolicies().List(nil)
+				return policies, err
+			}, formatACLPolicies)
 		},
 	}
 	out.register(c, "the policies")
 	return c
+}
+
+func formatACLPolicies(policies []*api.ACLPolicyListStub) string {
+	if len(policies) == 0 {
+		return "No policies found"
+	}
+	rows := []string{"Name|Description"}
+	for _, p := range policies {
+		rows = append(rows, p.Name+"|"+p.Description)
+	}
+	return formatList(rows)
 }
 
 func newACLPolicyInfoCommand(s *streams) *cobra.Command {
@@ -209,32 +213,24 @@ func newACLPolicyInfoCommand(s *streams) *cobra.Command {
 			if len(args) != 1 {
 				return &usageError{cmd: c, msg: "This command takes one argument: <name>"}
 			}
-			if err := out.check(); err != nil {
-				return err
-			}
-			client, err := s.apiClient()
-			if err != nil {
-				return fail(1, "Error initializing client: %v", err)
-			}
-			p, _, err := client.ACLPolicies().Info(args[0], nil)
-			if err != nil {
-				return fail(1, "Error fetching ACL policy: %v", err)
-			}
-			if out.active() {
-				return out.print(s, p)
-			}
-			fmt.Fprintln(s.Out, formatKV([]string{
-				"Name|" + p.Name,
-				"Description|" + p.Description,
-				fmt.Sprintf("CreateIndex|%d", p.CreateIndex),
-				fmt.Sprintf("ModifyIndex|%d", p.ModifyIndex),
-			}))
-			fmt.Fprintf(s.Out, "\nRules\n\n%s\n", strings.TrimRight(p.Rules, "\n"))
-			return nil
+			return showACL(s, &out, "fetching ACL policy", func(c *api.Client) (*api.ACLPolicy, error) {
+				p, _, err := c.ACLPolicies().Info(args[0], nil)
+				return p, err
+			}, formatACLPolicy)
 		},
 	}
 	out.register(c, "the policy")
 	return c
+}
+
+// formatACLPolicy is a policy's key/value block, then its rules.
+func formatACLPolicy(p *api.ACLPolicy) string {
+	return formatKV([]string{
+		"Name|" + p.Name,
+		"Description|" + p.Description,
+		fmt.Sprintf("CreateIndex|%d", p.CreateIndex),
+		fmt.Sprintf("ModifyIndex|%d", p.ModifyIndex),
+	}) + "\n\nRules\n\n" + strings.TrimRight(p.Rules, "\n")
 }
 
 func newACLPolicyDeleteCommand(s *streams) *cobra.Command {
@@ -294,23 +290,11 @@ func newACLTokenCreateCommand(s *streams) *cobra.Command {
 			if len(args) != 0 {
 				return &usageError{cmd: c, msg: "This command takes no arguments"}
 			}
-			if err := out.check(); err != nil {
-				return err
-			}
-			client, err := s.apiClient()
-			if err != nil {
-				return fail(1, "Error initializing client: %v", err)
-			}
-			tok, _, err := client.ACLTokens().Create(&api.ACLToken{Name: name, Type: typ, Global: global,
-				Policies: policies, ExpirationTTL: ttl}, nil)
-			if err != nil {
-				return fail(1, "Error creating token: %v", err)
-			}
-			if out.active() {
-				return out.print(s, tok)
-			}
-			fmt.Fprintln(s.Out, formatACLToken(tok))
-			return nil
+			return showACL(s, &out, "creating token", func(c *api.Client) (*api.ACLToken, error) {
+				tok, _, err := c.ACLTokens().Create(&api.ACLToken{Name: name, Type: typ, Global: global,
+					Policies: policies, ExpirationTTL: ttl}, nil)
+				return tok, err
+			}, formatACLToken)
 		},
 	}
 	c.Flags().StringVar(&name, "name", "", "a name for the token")
@@ -332,36 +316,27 @@ func newACLTokenListCommand(s *streams) *cobra.Command {
 			if len(args) != 0 {
 				return &usageError{cmd: c, msg: "This command takes no arguments"}
 			}
-			if err := out.check(); err != nil {
-				return err
-			}
-			client, err := s.apiClient()
-			if err != nil {
-				return fail(1, "Error initializing client: %v", err)
-			}
-			tokens, _, err := client.ACLTokens().List(nil)
-			if err != nil {
-				return fail(1, "Error fetching tokens: %v", err)
-			}
-			if out.active() {
-				return out.print(s, tokens)
-			}
-			if len(tokens) == 0 {
-				fmt.Fprintln(s.Out, "No tokens found")
-				return nil
-			}
-			now := time.Now()
-			rows := []string{"Name|Type|Global|Accessor ID|Expired"}
-			for _, t := range tokens {
-				expired := t.ExpirationTime != nil && !now.Before(*t.ExpirationTime)
-				rows = append(rows, fmt.Sprintf("%s|%s|%t|%s|%t", t.Name, t.Type, t.Global, t.AccessorID, expired))
-			}
-			fmt.Fprintln(s.Out, formatList(rows))
-			return nil
+			return showACL(s, &out, "fetching tokens", func(c *api.Client) ([]*api.ACLTokenListStub, error) {
+				tokens, _, err := c.ACLTokens().List(nil)
+				return tokens, err
+			}, formatACLTokens)
 		},
 	}
 	out.register(c, "the tokens")
 	return c
+}
+
+func formatACLTokens(tokens []*api.ACLTokenListStub) string {
+	if len(tokens) == 0 {
+		return "No tokens found"
+	}
+	now := time.Now()
+	rows := []string{"Name|Type|Global|Accessor ID|Expired"}
+	for _, t := range tokens {
+		expired := t.ExpirationTime != nil && !now.Before(*t.ExpirationTime)
+		rows = append(rows, fmt.Sprintf("%s|%s|%t|%s|%t", t.Name, t.Type, t.Global, t.AccessorID, expired))
+	}
+	return formatList(rows)
 }
 
 func newACLTokenInfoCommand(s *streams) *cobra.Command {
@@ -374,22 +349,10 @@ func newACLTokenInfoCommand(s *streams) *cobra.Command {
 			if len(args) != 1 {
 				return &usageError{cmd: c, msg: "This command takes one argument: <accessor_id>"}
 			}
-			if err := out.check(); err != nil {
-				return err
-			}
-			client, err := s.apiClient()
-			if err != nil {
-				return fail(1, "Error initializing client: %v", err)
-			}
-			tok, _, err := client.ACLTokens().Info(args[0], nil)
-			if err != nil {
-				return fail(1, "Error fetching token: %v", err)
-			}
-			if out.active() {
-				return out.print(s, tok)
-			}
-			fmt.Fprintln(s.Out, formatACLToken(tok))
-			return nil
+			return showACL(s, &out, "fetching token", func(c *api.Client) (*api.ACLToken, error) {
+				tok, _, err := c.ACLTokens().Info(args[0], nil)
+				return tok, err
+			}, formatACLToken)
 		},
 	}
 	out.register(c, "the token")
@@ -406,22 +369,10 @@ func newACLTokenSelfCommand(s *streams) *cobra.Command {
 			if len(args) != 0 {
 				return &usageError{cmd: c, msg: "This command takes no arguments"}
 			}
-			if err := out.check(); err != nil {
-				return err
-			}
-			client, err := s.apiClient()
-			if err != nil {
-				return fail(1, "Error initializing client: %v", err)
-			}
-			tok, _, err := client.ACLTokens().Self(nil)
-			if err != nil {
-				return fail(1, "Error fetching self token: %v", err)
-			}
-			if out.active() {
-				return out.print(s, tok)
-			}
-			fmt.Fprintln(s.Out, formatACLToken(tok))
-			return nil
+			return showACL(s, &out, "fetching self token", func(c *api.Client) (*api.ACLToken, error) {
+				tok, _, err := c.ACLTokens().Self(nil)
+				return tok, err
+			}, formatACLToken)
 		},
 	}
 	out.register(c, "the token")

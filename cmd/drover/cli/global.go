@@ -135,6 +135,15 @@ func (s *streams) apiClient() (*api.Client, error) {
 
 // apiClientAt is apiClient for a given address ("" means the default).
 func (s *streams) apiClientAt(addr string) (*api.Client, error) {
+	cfg, err := s.apiConfigAt(addr)
+	if err != nil {
+		return nil, err
+	}
+	return api.NewClient(cfg)
+}
+
+// apiConfigAt is the client configuration apiClientAt uses.
+func (s *streams) apiConfigAt(addr string) (*api.Config, error) {
 	addr = s.setting(addr, "ADDR")
 	if addr == "" {
 		addr = defaultAddress
@@ -154,7 +163,7 @@ func (s *streams) apiClientAt(addr string) (*api.Client, error) {
 		return nil, err
 	}
 	cfg.TLSConfig = tlsCfg
-	return api.NewClient(cfg)
+	return cfg, nil
 }
 
 // ANSI styles. Formatters put them around headings and markers; colorize

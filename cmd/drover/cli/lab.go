@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"drover/agent"
+	"drover/kit/labpki"
 	"drover/labs"
 )
 
@@ -156,27 +157,67 @@ func shortCommit(c string) string {
 
 // labEnv is the environment a lab's commands run with: the cluster's
 // address and the workspace, so "drover lab agent" finds its cluster.
-func labEnv(s *streams, addr, workspace string) []string {
+// pki is the directory of the embedded cluster's lab CA and CLI
+// certificate when it serves HTTPS ("" otherwise): the commands present
+// that certificate.
+func labEnv(s *streams, addr, workspace, pki string) []string {
 	base := s.Env
 	if base == nil {
 		base = os.Environ()
 	}
 	// The lab's cluster wins over an address already in the environment,
-	// and TLS flags given to the lab command over TLS variables: the first
-	// of two settings is the one read, so the old ones are dropped.
-	set := append([]string{"DROVER_ADDR=" + addr, "DROVER_LAB_DIR=" + workspace}, s.tlsEnv()...)
-	drop := []string{"NOMAD_ADDR="}
+	// and TLS flags given to the lab command over TLS variables.
+	tls := s.tlsEnv()
+	if pki != "" {
+		tls = labTLSEnv(pki)
+	}
+	set := append([]string{"DROVER_ADDR=" + addr, "DROVER_LAB_DIR=" + workspace}, tls...)
+	return withEnv(withEnv(base, []string{"NOMAD_ADDR="}), set)
+}
+
+// withEnv is env with the settings of set in place of its own: the first
+// of two settings is the one read, so the old ones are dropped, and a
+// NOMAD_ variable's DROVER_ twin, which is read before it, too.
+func withEnv(env, set []string) []string {
+	if len(set) == 0 {
+		return env
+	}
+	var drop []string
 	for _, kv := range set {
 		name, _, _ := strings.Cut(kv, "=")
 		drop = append(drop, name+"=", "DROVER_"+strings.TrimPrefix(name, "NOMAD_")+"=")
 	}
-	var env []string
-	for _, kv := range base {
+	var out []string
+	for _, kv := range env {
 		if !slices.ContainsFunc(drop, func(p string) bool { return strings.HasPrefix(kv, p) }) {
-			env = append(env, kv)
+			out = append(out, kv)
 		}
 	}
-	return append(env, set...)
+	return append(out, set...)
+}
+
+// labTLSEnv is the TLS environment of a lab cluster's CLI certificate,
+// made in pki with its lab CA, as the kit's .drover/pki holds them.
+func labTLSEnv(pki string) []string {
+	return []string{
+		"NOMAD_CACERT=" + filepath.Join(pki, labpki.CAFile),
+		"NOMAD_CLIENT_CERT=" + filepath.Join(pki, labpki.CLIFile),
+		"NOMAD_CLIENT_KEY=" + filepath.Join(pki, labpki.CLIKeyFile),
+	}
+}
+
+// labClient is the API client of a lab's cluster: the CLI's own settings,
+// with the cluster's CLI certificate when pki is set.
+func labClient(s *streams, addr, pki string) (*api.Client, error) {
+	cfg, err := s.apiConfigAt(addr)
+	if err != nil {
+		return nil, err
+	}
+	if pki != "" {
+		cfg.TLSConfig = &api.TLSConfig{CACert: filepath.Join(pki, labpki.CAFile),
+			ClientCert: filepath.Join(pki, labpki.CLIFile), ClientKey: filepath.Join(pki, labpki.CLIKeyFile)}
+	}
+	return api.NewClient(cfg)
 }
 
 // LabTokenFile is where a lab with security = "acl" keeps the management
@@ -184,29 +225,53 @@ func labEnv(s *streams, addr, workspace string) []string {
 // server keeps its own in /etc/drover.d/bootstrap.token.
 const LabTokenFile = "bootstrap.token"
 
-// labBootstrap returns the management token of a lab with ACLs: on the
-// embedded cluster it bootstraps ACLs and keeps the token in the
-// workspace (readable by its owner alone); on a cluster given by
-// -address, the token is the one the client was given (NOMAD_TOKEN).
+// labBootstrap returns the management token of a lab with ACLs and
+// keeps it in the workspace's bootstrap.token, readable by its owner
+// alone. On the embedded cluster it bootstraps ACLs; a cluster that kept
+// its state across a "lab stop" was bootstrapped already, and its token
+// is the one kept. On a cluster given by -address, the token is the one
+// the client was given (NOMAD_TOKEN).
 func labBootstrap(s *streams, client *api.Client, dir string, external bool) (string, error) {
+	keep := func(tok string) (string, error) {
+		return tok, os.WriteFile(filepath.Join(dir, LabTokenFile), []byte(tok+"\n"), 0o600)
+	}
 	if external {
 		tok := s.setting(s.global.token, "TOKEN")
 		if tok == "" {
 			return "", fmt.Errorf("this lab needs the cluster's management token: export NOMAD_TOKEN (drover cluster up and the kit's provisioning print it)")
 		}
-		return tok, nil
+		return keep(tok)
 	}
+	// A token of the environment is not the new cluster's: the agent
+	// would refuse the request for it.
+	client.SetSecretID("")
 	deadline := time.Now().Add(time.Minute)
 	for {
 		tok, _, err := client.ACLTokens().Bootstrap(nil)
 		if err == nil {
-			return tok.SecretID, os.WriteFile(filepath.Join(dir, LabTokenFile), []byte(tok.SecretID+"\n"), 0o600)
+			return keep(tok.SecretID)
+		}
+		if strings.Contains(err.Error(), "ACL bootstrap already done") {
+			if kept := labKeptToken(dir); kept != "" {
+				return kept, nil
+			}
+			return "", fmt.Errorf("the lab's cluster was bootstrapped already and %s holds no token: \"drover lab stop\", remove %s and start the lab again",
+				filepath.Join(dir, LabTokenFile), filepath.Join(dir, ".drover-lab"))
 		}
 		if time.Now().After(deadline) {
 			return "", fmt.Errorf("acl bootstrap: %w", err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// labKeptToken is the management token kept in a workspace, or "".
+func labKeptToken(dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, LabTokenFile))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // withoutToken drops the token variables: a lab about ACLs starts as an
@@ -223,8 +288,8 @@ func withoutToken(env []string) []string {
 
 // labRunner runs drover commands in-process, as the learner types them.
 func labRunner(env []string) labs.CommandFunc {
-	return func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-		return MainContext(ctx, args, stdout, stderr, env)
+	return func(ctx context.Context, args, set []string, stdout, stderr io.Writer) int {
+		return MainContext(ctx, args, stdout, stderr, withEnv(env, set))
 	}
 }
 
@@ -343,8 +408,13 @@ func playLab(ctx context.Context, s *streams, lab *labs.Lab, addr string, extern
 	}
 	progress := &labs.Progress{Lab: lab.ID(), Started: time.Now().UTC(), StandIns: standIns}
 	agents := map[string]string{}
+	pki := ""
 	if !external {
-		cluster, err := startSecureLabCluster(filepath.Join(dir, ".drover-lab"), lab.Topology, 0, standIns, labSecurity{ACL: lab.Security == labs.SecurityACL})
+		sec, err := labSecurityOf(lab.Security)
+		if err != nil {
+			return nil, err
+		}
+		cluster, err := startSecureLabCluster(filepath.Join(dir, ".drover-lab"), lab.Topology, 0, standIns, sec)
 		if err != nil {
 			return nil, fmt.Errorf("starting the embedded cluster: %w", err)
 		}
@@ -354,7 +424,10 @@ func playLab(ctx context.Context, s *streams, lab *labs.Lab, addr string, extern
 			return nil, err
 		}
 		addr, agents = cluster.Addr(), cluster.Agents()
-		progress.Embedded = &labs.ClusterInfo{PID: os.Getpid(), Control: control, Agents: agents}
+		if sec.TLS {
+			pki = cluster.PKIDir()
+		}
+		progress.Embedded = &labs.ClusterInfo{PID: os.Getpid(), Control: control, Agents: agents, PKI: pki}
 		fmt.Fprintf(progressOut, "    embedded cluster: %s (logs in %s)\n", describeAgents(agents), filepath.Join(dir, ".drover-lab"))
 	} else if addr == "" {
 		addr = s.getenv("DROVER_ADDR")
@@ -366,13 +439,13 @@ func playLab(ctx context.Context, s *streams, lab *labs.Lab, addr string, extern
 	if err := progress.Save(dir); err != nil {
 		return nil, err
 	}
-	client, err := s.apiClientAt(addr)
+	client, err := labClient(s, addr, pki)
 	if err != nil {
 		return nil, err
 	}
-	env := labEnv(s, addr, dir)
+	env := labEnv(s, addr, dir, pki)
 	mgmt := ""
-	if lab.Security == labs.SecurityACL {
+	if lab.Security != labs.SecurityNone {
 		if mgmt, err = labBootstrap(s, client, dir, external); err != nil {
 			return nil, err
 		}
@@ -454,7 +527,7 @@ func labClients(lab *labs.Lab) int {
 // inDir runs commands with the working directory set to dir, as a
 // student's shell in the workspace would.
 func inDir(dir string, run labs.CommandFunc) labs.CommandFunc {
-	return func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return func(ctx context.Context, args, env []string, stdout, stderr io.Writer) int {
 		prev, err := os.Getwd()
 		if err != nil {
 			fmt.Fprintln(stderr, err)
@@ -465,7 +538,7 @@ func inDir(dir string, run labs.CommandFunc) labs.CommandFunc {
 			return 1
 		}
 		defer os.Chdir(prev)
-		return run(ctx, args, stdout, stderr)
+		return run(ctx, args, env, stdout, stderr)
 	}
 }
 

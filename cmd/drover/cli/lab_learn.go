@@ -63,7 +63,7 @@ func openAnyWorkspace(s *streams) (*workspace, error) {
 }
 
 func newWorkspace(s *streams, dir string, p *labs.Progress, lab *labs.Lab) (*workspace, error) {
-	client, err := s.apiClientAt(p.Address)
+	client, err := labClient(s, p.Address, p.PKI())
 	if err != nil {
 		return nil, err
 	}
@@ -74,8 +74,18 @@ func newWorkspace(s *streams, dir string, p *labs.Progress, lab *labs.Lab) (*wor
 	if p.Embedded != nil {
 		agents = p.Embedded.Agents
 	}
-	sess := &labs.Session{Lab: lab, Client: client, Dir: dir, Agents: agents, Vars: p.Vars,
-		Run: inDir(dir, labRunner(labEnv(s, p.Address, dir)))}
+	env := labEnv(s, p.Address, dir, p.PKI())
+	mgmt := ""
+	if lab.Security != labs.SecurityNone {
+		// Checks and solutions act with the token the lab gives them, not
+		// with whatever the learner's shell exported last.
+		env = withoutToken(env)
+		if mgmt = labKeptToken(dir); mgmt != "" {
+			client.SetSecretID(mgmt)
+		}
+	}
+	sess := &labs.Session{Lab: lab, Client: client, Dir: dir, Agents: agents, Vars: p.Vars, ManagementToken: mgmt,
+		Run: inDir(dir, labRunner(env))}
 	return &workspace{dir: dir, progress: p, lab: lab, sess: sess, out: newLabOut(s)}, nil
 }
 
@@ -191,7 +201,7 @@ func newLabStartCommand(s *streams) *cobra.Command {
 			}
 			p.StandIns = standIns
 			if !external {
-				info, err := spawnLabCluster(s, dir, lab.Topology, httpPort, standIns)
+				info, err := spawnLabCluster(s, dir, lab.Topology, lab.Security, httpPort, standIns)
 				if err != nil {
 					return fail(1, "Error starting the lab's cluster: %v", err)
 				}
@@ -201,6 +211,15 @@ func newLabStartCommand(s *streams) *cobra.Command {
 			}
 			if err := p.Save(dir); err != nil {
 				return fail(1, "Error: %v", err)
+			}
+			if lab.Security != labs.SecurityNone {
+				client, err := labClient(s, p.Address, p.PKI())
+				if err != nil {
+					return fail(1, "Error: %v", err)
+				}
+				if _, err := labBootstrap(s, client, dir, external); err != nil {
+					return fail(1, "Error: %v", err)
+				}
 			}
 			w, err := newWorkspace(s, dir, p, lab)
 			if err != nil {
@@ -228,9 +247,27 @@ func newLabStartCommand(s *streams) *cobra.Command {
 				}
 			}
 			o.line("Workspace: " + dir + "\n")
+			if lab.Security != labs.SecurityNone {
+				on := "ACLs are on."
+				if p.PKI() != "" {
+					on = "ACLs and mutual TLS are on: the API is HTTPS, for clients with a certificate of the lab's CA (the exports below give yours)."
+				}
+				o.printf("%s\n\n", o.wrap(fmt.Sprintf("%s The management token, which can do everything, is kept in "+
+					"%s (readable by you alone): the lab says when to use it.", on, filepath.Join(dir, LabTokenFile)), ""))
+			}
 			o.printf("In another terminal, or here:\n  cd %s\n", dir)
 			if p.Address != defaultAddress {
 				o.printf("  export DROVER_ADDR=%s\n", p.Address)
+			}
+			if pki := p.PKI(); pki != "" {
+				// The student has just cd'ed into the workspace: $PWD
+				// keeps the lines short and the variables absolute.
+				for _, kv := range labTLSEnv(pki) {
+					if rel, err := filepath.Rel(dir, kv[strings.Index(kv, "=")+1:]); err == nil && !strings.HasPrefix(rel, "..") {
+						kv = kv[:strings.Index(kv, "=")+1] + "$PWD/" + rel
+					}
+					o.printf("  export %s\n", kv)
+				}
 			}
 			o.printf("\n")
 			w.show()
@@ -253,7 +290,7 @@ func firstAgent(lab *labs.Lab) string {
 // spawnLabCluster starts "drover lab serve" in the background, in its own
 // session so it outlives this command and the terminal, and waits until
 // it says where its agents are.
-func spawnLabCluster(s *streams, dir, topology string, httpPort int, standIns map[string]string) (*labs.ClusterInfo, error) {
+func spawnLabCluster(s *streams, dir, topology, security string, httpPort int, standIns map[string]string) (*labs.ClusterInfo, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -269,7 +306,7 @@ func spawnLabCluster(s *streams, dir, topology string, httpPort int, standIns ma
 		return nil, err
 	}
 	defer logFile.Close()
-	args := []string{"drover", "lab", "serve", "-dir", state, "-topology", topology, "-http-port", strconv.Itoa(httpPort)}
+	args := []string{"drover", "lab", "serve", "-dir", state, "-topology", topology, "-security", security, "-http-port", strconv.Itoa(httpPort)}
 	for image, standIn := range standIns {
 		args = append(args, "-stand-in", image+"="+standIn)
 	}
@@ -310,13 +347,13 @@ func processAlive(pid int) bool {
 }
 
 func newLabServeCommand(s *streams) *cobra.Command {
-	var dir, topology string
+	var dir, topology, security string
 	var httpPort int
 	var standIns []string
 	c := &cobra.Command{
 		Use:     "serve",
 		Short:   "Run a lab's embedded cluster (started by lab start)",
-		Example: "  drover lab serve -dir ws/.drover-lab -topology server-and-two-clients -http-port 0",
+		Example: "  drover lab serve -dir ws/.drover-lab -topology server-and-two-clients -security acl -http-port 0",
 		Hidden:  true,
 		Args:    cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
@@ -328,7 +365,11 @@ func newLabServeCommand(s *streams) *cobra.Command {
 				}
 				m[k] = v
 			}
-			cluster, err := startLabCluster(dir, topology, httpPort, m)
+			sec, err := labSecurityOf(security)
+			if err != nil {
+				return fail(1, "Error: %v", err)
+			}
+			cluster, err := startSecureLabCluster(dir, topology, httpPort, m, sec)
 			if err != nil {
 				return fail(1, "Error: %v", err)
 			}
@@ -338,6 +379,9 @@ func newLabServeCommand(s *streams) *cobra.Command {
 				return fail(1, "Error: %v", err)
 			}
 			info := &labs.ClusterInfo{PID: os.Getpid(), Control: control, Agents: cluster.Agents()}
+			if sec.TLS {
+				info.PKI = cluster.PKIDir()
+			}
 			if err := info.Save(filepath.Join(dir, "cluster.json")); err != nil {
 				cluster.Shutdown()
 				return fail(1, "Error: %v", err)
@@ -357,6 +401,7 @@ func newLabServeCommand(s *streams) *cobra.Command {
 	}
 	c.Flags().StringVar(&dir, "dir", "", "the directory for the agents' data and logs")
 	c.Flags().StringVar(&topology, "topology", labs.TopologyDev, "dev or server-and-two-clients")
+	c.Flags().StringVar(&security, "security", labs.SecurityNone, "none, acl (ACLs on; lab start bootstraps them), or acl+tls (and mutual TLS from a lab CA made in -dir's pki)")
 	c.Flags().IntVar(&httpPort, "http-port", labServerHTTP, "the server's HTTP port")
 	c.Flags().StringArrayVar(&standIns, "stand-in", nil, "image=stand-in image the clients run in its place")
 	return c
@@ -469,7 +514,7 @@ func newLabSolveCommand(s *streams) *cobra.Command {
 					if a.Edit != "" {
 						w.out.line(fmt.Sprintf("  edit %s: replace %q with %q", a.Edit, a.Replace, a.With))
 					} else {
-						w.out.line("  drover " + w.sess.Display(a.Run))
+						w.out.line("  " + w.sess.DisplayEnv(a.Env) + "drover " + w.sess.Display(a.Run))
 					}
 				}
 				return nil
@@ -605,8 +650,9 @@ func (w *workspace) reset(ctx context.Context, target int) error {
 		return err
 	}
 	for _, e := range entries {
-		// Dot files hold the progress and the embedded cluster's state.
-		if !strings.HasPrefix(e.Name(), ".") {
+		// Dot files hold the progress and the embedded cluster's state;
+		// bootstrap.token is the cluster's, not the learner's.
+		if !strings.HasPrefix(e.Name(), ".") && e.Name() != LabTokenFile {
 			if err := os.RemoveAll(filepath.Join(w.dir, e.Name())); err != nil {
 				return err
 			}

@@ -84,6 +84,8 @@ type learner struct {
 	t   *testing.T
 	dir string
 	env []string
+	// started is what lab start printed.
+	started string
 }
 
 func newLearner(t *testing.T) *learner {
@@ -152,7 +154,7 @@ func containsFolded(out, want string) bool {
 // in the background, and stops it when the test ends, however it ends.
 func (l *learner) startLab(lab string) *labs.Progress {
 	l.t.Helper()
-	l.must("Step 1/", "lab", "start", "-dir", "ws", "-http-port", "0", lab)
+	l.started = l.must("Step 1/", "lab", "start", "-dir", "ws", "-http-port", "0", lab)
 	l.dir = filepath.Join(l.dir, "ws")
 	p, err := labs.LoadProgress(l.dir)
 	if err != nil {

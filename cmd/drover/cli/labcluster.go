@@ -58,6 +58,19 @@ type labSecurity struct {
 	ACL, TLS bool
 }
 
+// labSecurityOf is the security of a lab's security attribute.
+func labSecurityOf(security string) (labSecurity, error) {
+	switch security {
+	case labs.SecurityNone, "":
+		return labSecurity{}, nil
+	case labs.SecurityACL:
+		return labSecurity{ACL: true}, nil
+	case labs.SecurityACLTLS:
+		return labSecurity{ACL: true, TLS: true}, nil
+	}
+	return labSecurity{}, fmt.Errorf("unknown security %q (none, acl or acl+tls)", security)
+}
+
 // startLabCluster starts the agents a topology needs, logging to
 // dir/<name>.log. httpPort is the server's HTTP port: 0 for any free one;
 // when it is taken, any free one is used.
@@ -308,7 +321,7 @@ func (c *labCluster) status() []labAgentStatus {
 		if m.cfg.DevMode {
 			role = "server+client"
 		}
-		out = append(out, labAgentStatus{Name: m.name, Role: role, Address: fmt.Sprintf("http://127.0.0.1:%d", m.cfg.Ports.HTTP), Running: m.agent != nil})
+		out = append(out, labAgentStatus{Name: m.name, Role: role, Address: fmt.Sprintf("%s127.0.0.1:%d", c.scheme(), m.cfg.Ports.HTTP), Running: m.agent != nil})
 	}
 	return out
 }

@@ -242,7 +242,7 @@ func TestLabEnvCarriesTLSFlags(t *testing.T) {
 	base := []string{"NOMAD_CACERT=/old/ca.pem", "DROVER_CLIENT_CERT=/old/cli.pem", "NOMAD_CLIENT_KEY=/old/key.pem", "HOME=/h"}
 	s := &streams{Env: base}
 	s.global.caCert, s.global.clientCert, s.global.tlsSkipVerify = "ca.pem", "/abs/cli.pem", true
-	env := labEnv(s, "https://127.0.0.1:4646", "/ws")
+	env := labEnv(s, "https://127.0.0.1:4646", "/ws", "")
 	ls := &streams{Env: env}
 	cwd, err := os.Getwd()
 	if err != nil {
@@ -259,9 +259,24 @@ func TestLabEnvCarriesTLSFlags(t *testing.T) {
 	if got := ls.setting("", "CLIENT_CERT"); got != "/abs/cli.pem" {
 		t.Errorf("client cert the lab's commands use = %q, want /abs/cli.pem (the flag over DROVER_CLIENT_CERT)", got)
 	}
-	tlsCfg := &streams{Env: labEnv(&streams{Env: base}, "https://x", "/ws")}
+	tlsCfg := &streams{Env: labEnv(&streams{Env: base}, "https://x", "/ws", "")}
 	if got := tlsCfg.setting("", "CACERT"); got != "/old/ca.pem" {
 		t.Errorf("without flags NOMAD_CACERT = %q, want the environment's /old/ca.pem", got)
+	}
+	// An action's own env (NOMAD_CLIENT_CERT= in a step) unsets the
+	// variable and its DROVER_ twin, as the shell line would.
+	over := &streams{Env: withEnv(base, []string{"NOMAD_CLIENT_CERT=", "NOMAD_CLIENT_KEY="})}
+	if got := over.setting("", "CLIENT_CERT") + over.setting("", "CLIENT_KEY"); got != "" {
+		t.Errorf("with NOMAD_CLIENT_CERT= NOMAD_CLIENT_KEY=, the client certificate is %q, want none", got)
+	}
+	// A lab cluster with TLS gives its own CA and CLI certificate.
+	lab := &streams{Env: labEnv(s, "https://127.0.0.1:4646", "/ws", "/ws/.drover-lab/pki")}
+	for name, want := range map[string]string{
+		"CACERT": "/ws/.drover-lab/pki/ca.pem", "CLIENT_CERT": "/ws/.drover-lab/pki/cli.pem", "CLIENT_KEY": "/ws/.drover-lab/pki/cli-key.pem",
+	} {
+		if got := lab.setting("", name); got != want {
+			t.Errorf("a lab cluster with TLS: %s = %q, want %q", name, got, want)
+		}
 	}
 }
 
