@@ -154,19 +154,23 @@ func containsFolded(out, want string) bool {
 // in the background, and stops it when the test ends, however it ends.
 func (l *learner) startLab(lab string) *labs.Progress {
 	l.t.Helper()
-	l.started = l.must("Step 1/", "lab", "start", "-dir", "ws", "-http-port", "0", lab)
-	l.dir = filepath.Join(l.dir, "ws")
-	p, err := labs.LoadProgress(l.dir)
-	if err != nil {
-		l.t.Fatal(err)
-	}
+	ws := filepath.Join(l.dir, "ws")
+	// Registered before lab start is checked: a start that fails its
+	// check may still have left a cluster running.
 	l.t.Cleanup(func() {
+		l.dir = ws
 		l.drover("lab", "stop")
-		if p.Embedded != nil && processAlive(p.Embedded.PID) {
+		if p, err := labs.LoadProgress(ws); err == nil && p.Embedded != nil && processAlive(p.Embedded.PID) {
 			syscall.Kill(p.Embedded.PID, syscall.SIGKILL)
 			l.t.Errorf("lab stop left the cluster (pid %d) running", p.Embedded.PID)
 		}
 	})
+	l.started = l.must("Step 1/", "lab", "start", "-dir", "ws", "-http-port", "0", lab)
+	l.dir = ws
+	p, err := labs.LoadProgress(l.dir)
+	if err != nil {
+		l.t.Fatal(err)
+	}
 	l.env = append(l.env, "DROVER_ADDR="+p.Address)
 	return p
 }
