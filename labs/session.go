@@ -5,9 +5,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -181,13 +183,8 @@ func (s *Session) Act(ctx context.Context, a Action, out io.Writer) error {
 // expandEnv is an action's env as NAME=value, sorted by name, values
 // expanded.
 func (s *Session) expandEnv(env map[string]string) ([]string, error) {
-	names := make([]string, 0, len(env))
-	for name := range env {
-		names = append(names, name)
-	}
-	sort.Strings(names)
 	var out []string
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(env)) {
 		v, err := s.Expand(env[name])
 		if err != nil {
 			return nil, err
@@ -209,13 +206,8 @@ func EnvPrefix(env []string) string {
 // DisplayEnv is an action's env as the learner would type it, values
 // shown as Display shows them.
 func (s *Session) DisplayEnv(env map[string]string) string {
-	names := make([]string, 0, len(env))
-	for name := range env {
-		names = append(names, name)
-	}
-	sort.Strings(names)
 	var out []string
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(env)) {
 		out = append(out, name+"="+s.Display(env[name]))
 	}
 	return EnvPrefix(out)
