@@ -29,6 +29,7 @@ import (
 	droverrpc "drover/agent/rpc"
 	"drover/agent/server"
 	"drover/agent/structs"
+	"drover/agent/ui"
 	"drover/agent/wire"
 )
 
@@ -181,6 +182,13 @@ func New(cfg *config.Config, logger *log.Logger) (*Agent, error) {
 			opts = append(opts, httpapi.WithACL(a.server.ResolveTokenFresh))
 		}
 		handler = httpapi.NewHandler(a.server, info, logger, opts...)
+		if cfg.UI.Enabled {
+			var uiOpts []ui.Option
+			if cfg.ACL.Enabled {
+				uiOpts = append(uiOpts, ui.WithACL(a.server.ResolveTokenFresh))
+			}
+			handler = withUI(handler, ui.New(a.server, uiOpts...))
+		}
 	} else {
 		opts := []httpapi.Option{httpapi.WithLogs(logs)}
 		if t := a.sec.forwardHTTP(); t != nil {
@@ -476,4 +484,19 @@ func (a *Agent) resolveViaServers(secret string) (*acl.ACL, *structs.ACLToken, e
 		policies = append(policies, p)
 	}
 	return acl.New(policies), nil, nil
+}
+
+// withUI serves the web UI at /ui beside the API, and sends a browser
+// that asks for the agent's root to it, as the compatible agent does.
+// A client-only agent has no UI of its own: its API handler forwards /ui
+// to a server like any other path.
+func withUI(api, webUI http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/ui", webUI)
+	mux.Handle("/ui/", webUI)
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/ui/", http.StatusTemporaryRedirect)
+	})
+	mux.Handle("/", api)
+	return mux
 }
