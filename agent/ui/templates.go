@@ -11,7 +11,7 @@ var pageNames = []string{"jobs", "job", "alloc", "cluster", "client", "topology"
 
 var funcs = template.FuncMap{
 	// add is for 1-based numbering.
-	"add": func(a, b int) int { return a + b },
+	"add":  func(a, b int) int { return a + b },
 	"join": strings.Join,
 }
 

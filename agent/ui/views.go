@@ -71,7 +71,7 @@ func splitJobKey(key string) (ns, id string) {
 // ---- jobs ----
 
 type groupSummary struct {
-	Name                                                string
+	Name                                              string
 	Queued, Starting, Running, Failed, Complete, Lost int
 }
 
@@ -140,10 +140,10 @@ type versionRow struct {
 }
 
 type deployGroup struct {
-	Name                                       string
-	Desired, Placed, Healthy, Unhealthy        int
-	Canaries, DesiredCanaries                  int
-	Promoted, AutoRevert                       bool
+	Name                                string
+	Desired, Placed, Healthy, Unhealthy int
+	Canaries, DesiredCanaries           int
+	Promoted, AutoRevert                bool
 }
 
 type deployView struct {
@@ -163,9 +163,9 @@ type allocRow struct {
 
 type evalRow struct {
 	ID, Short, Job, JobKey, Namespace, Status, TriggeredBy, Type string
-	Priority                                                    int
-	Failures                                                    bool
-	Created                                                     string
+	Priority                                                     int
+	Failures                                                     bool
+	Created                                                      string
 }
 
 type jobView struct {
