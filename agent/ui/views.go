@@ -478,7 +478,10 @@ func clientPage(ws memdb.WatchSet, snap *state.StateSnapshot, req *request) (any
 // box is one allocation in the topology view.
 type box struct {
 	ID, Short, Job, JobKey, Group, Name string
-	Version                             uint64
+	// Label is the name without the job's, which the column has no
+	// room for: "cache[0]".
+	Label   string
+	Version uint64
 	// Status is the client status, or "stopping" when the scheduler has
 	// told a still-running allocation to stop.
 	Status string
@@ -528,7 +531,7 @@ func topologyPage(ws memdb.WatchSet, snap *state.StateSnapshot, req *request) (a
 				continue
 			}
 			b := box{ID: a.ID, Short: short(a.ID), Job: a.JobID, JobKey: jobKey(a.Namespace, a.JobID), Group: a.TaskGroup,
-				Name: a.Name, Status: a.ClientStatus}
+				Name: a.Name, Label: strings.TrimPrefix(a.Name, a.JobID+"."), Status: a.ClientStatus}
 			if a.Job != nil {
 				b.Version = a.Job.Version
 			}
