@@ -1,0 +1,273 @@
+package ui
+
+import (
+	"errors"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"drover/agent/acl"
+	"drover/agent/labreport"
+	"drover/agent/structs"
+)
+
+func TestRedirectsAndNotFound(t *testing.T) {
+	_, h := newFilled(t, 2, 2, 1)
+	for path, want := range map[string]string{"/ui": "/ui/jobs", "/ui/": "/ui/jobs", "/ui/servers": "/ui/clients"} {
+		w := get(h, path)
+		if w.Code != http.StatusTemporaryRedirect || w.Header().Get("Location") != want {
+			t.Errorf("%s: %d to %q, want 307 to %q", path, w.Code, w.Header().Get("Location"), want)
+		}
+	}
+	for _, path := range []string{"/ui/nothing", "/ui/jobs/no-such-job", "/ui/allocations/0000",
+		"/ui/clients/ffffffff", "/ui/evaluations/ffffffff"} {
+		w := get(h, path)
+		if w.Code != http.StatusNotFound {
+			t.Errorf("%s: %d, want 404", path, w.Code)
+		}
+		if !strings.Contains(w.Body.String(), "<h1>Not found</h1>") {
+			t.Errorf("%s: no not-found page:\n%s", path, w.Body.String())
+		}
+	}
+}
+
+func TestJobsPagination(t *testing.T) {
+	_, h := newFilled(t, 3, perPage+7, 1)
+	rows := regexp.MustCompile(`<tr data-job="`)
+	first := get(h, "/ui/jobs").Body.String()
+	if n := len(rows.FindAllString(first, -1)); n != perPage {
+		t.Fatalf("first page has %d jobs, want %d", n, perPage)
+	}
+	if !strings.Contains(first, "Page 1 of 2 (57 in all)") {
+		t.Errorf("no pager on the first page:\n%s", first)
+	}
+	second := get(h, "/ui/jobs?page=2").Body.String()
+	if n := len(rows.FindAllString(second, -1)); n != 7 {
+		t.Errorf("second page has %d jobs, want 7", n)
+	}
+	if !strings.Contains(second, `data-job="job-0056"`) || strings.Contains(second, `data-job="job-0000"`) {
+		t.Errorf("second page shows the wrong jobs")
+	}
+	// A page past the end shows the last one rather than nothing.
+	if past := get(h, "/ui/jobs?page=99").Body.String(); len(rows.FindAllString(past, -1)) != 7 {
+		t.Errorf("page 99 is not the last page")
+	}
+}
+
+// TestLiveWaitsForAChange: the page script's request blocks until the
+// state the page read moves past the index it was built at, then answers
+// with the new index and only the page's main section.
+func TestLiveWaitsForAChange(t *testing.T) {
+	c, h := newFilled(t, 2, 1, 1)
+	first := get(h, "/ui/jobs")
+	idx, err := strconv.ParseUint(first.Header().Get("X-Nomad-Index"), 10, 64)
+	if err != nil || idx == 0 {
+		t.Fatalf("no index on the page: %q", first.Header().Get("X-Nomad-Index"))
+	}
+	done := make(chan *httptest.ResponseRecorder, 1)
+	go func() { done <- get(h, "/ui/jobs?live=1&index="+strconv.FormatUint(idx, 10)) }()
+	select {
+	case w := <-done:
+		t.Fatalf("live request answered before any change: %d", w.Code)
+	case <-time.After(300 * time.Millisecond):
+	}
+	job := &structs.Job{Region: "global", Namespace: "default", ID: "late", Name: "late", Type: structs.JobTypeService,
+		Priority: 50, Datacenters: []string{"dc1"},
+		TaskGroups: []*structs.TaskGroup{{Name: "g", Count: 1, Tasks: []*structs.Task{{Name: "t", Driver: "mock"}}}}}
+	if err := c.store.UpsertJob(idx+100, job); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case w := <-done:
+		body := w.Body.String()
+		if w.Code != http.StatusOK || !strings.Contains(body, `data-job="late"`) {
+			t.Fatalf("live answer %d without the new job:\n%s", w.Code, body)
+		}
+		if strings.Contains(body, "<html") {
+			t.Errorf("live answer is a whole page, want the main section only")
+		}
+		if got, _ := strconv.ParseUint(w.Header().Get("X-Nomad-Index"), 10, 64); got <= idx {
+			t.Errorf("live answer at index %d, not past %d", got, idx)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("live request did not wake on the change")
+	}
+}
+
+func TestEvaluationShowsFailuresAndDecisions(t *testing.T) {
+	c, h := newFilled(t, 1, 1, 1)
+	ev := &structs.Evaluation{ID: fixedID("f", 1), Namespace: "default", Priority: 50, Type: structs.JobTypeService,
+		TriggeredBy: structs.EvalTriggerJobRegister, JobID: "job-0000", Status: structs.EvalStatusComplete,
+		FailedTGAllocs: map[string]*structs.AllocMetric{"cache": {NodesEvaluated: 1, NodesExhausted: 1,
+			DimensionExhausted: map[string]int{"memory": 1}, CoalescedFailures: 1}},
+		Decisions: []*structs.Decision{{TaskGroup: "cache", Name: "job-0000.cache[1]", Action: "failed",
+			Reason: "no client has 64 MB of memory free"}}}
+	if err := c.store.UpsertEvals(100000, []*structs.Evaluation{ev}); err != nil {
+		t.Fatal(err)
+	}
+	body := get(h, "/ui/evaluations/"+ev.ID).Body.String()
+	for _, want := range []string{`Task Group "cache" (failed to place 2 allocations):`, "Dimension &#34;memory&#34; exhausted on 1 nodes",
+		"no client has 64 MB of memory free", "job-0000.cache[1]"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("evaluation page lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Log(body)
+	}
+}
+
+// TestTokenField: with ACLs on, the browser's cookie decides what the
+// pages show, a refused token is an error on the token page, and a good
+// one is kept in the cookie.
+func TestTokenField(t *testing.T) {
+	readDefault, err := acl.Parse("read.hcl", []byte(`namespace "default" { policy = "read" }
+node { policy = "read" }`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resolve := func(secret string) (*acl.ACL, *structs.ACLToken, error) {
+		switch secret {
+		case "":
+			return acl.Deny(), nil, nil
+		case "good":
+			return acl.New([]*acl.Policy{readDefault}), &structs.ACLToken{Name: "student", Type: "client", AccessorID: "acc-1"}, nil
+		}
+		return nil, nil, errors.New("ACL token not found")
+	}
+	_, h := newFilled(t, 2, 3, 1, WithACL(resolve))
+
+	anon := get(h, "/ui/jobs").Body.String()
+	if strings.Contains(anon, `data-job="job-0000"`) {
+		t.Errorf("anonymous browser sees jobs")
+	}
+	if topo := get(h, "/ui/topology").Body.String(); !strings.Contains(topo, "may not read nodes") {
+		t.Errorf("anonymous topology does not say nodes are hidden")
+	}
+
+	post := func(form url.Values) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodPost, "/ui/settings/tokens", strings.NewReader(form.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	if w := post(url.Values{"secret": {"wrong"}}); w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "Token refused") {
+		t.Errorf("wrong token: %d\n%s", w.Code, w.Body.String())
+	} else if len(w.Result().Cookies()) != 0 {
+		t.Errorf("a refused token was kept")
+	}
+	w := post(url.Values{"secret": {"good"}})
+	if w.Code != http.StatusSeeOther {
+		t.Fatalf("good token: %d", w.Code)
+	}
+	var cookie *http.Cookie
+	for _, c := range w.Result().Cookies() {
+		if c.Name == TokenCookie {
+			cookie = c
+		}
+	}
+	if cookie == nil || cookie.Value != "good" || cookie.SameSite != http.SameSiteStrictMode {
+		t.Fatalf("cookie after a good token: %+v", cookie)
+	}
+	if page := get(h, "/ui/settings/tokens", cookie).Body.String(); !strings.Contains(page, "student") {
+		t.Errorf("token page does not name the token:\n%s", page)
+	}
+	if jobs := get(h, "/ui/jobs", cookie).Body.String(); !strings.Contains(jobs, `data-job="job-0000"`) {
+		t.Errorf("signed-in browser does not see the job")
+	}
+	bad := get(h, "/ui/jobs", &http.Cookie{Name: TokenCookie, Value: "stale"})
+	if bad.Code != http.StatusForbidden || !strings.Contains(bad.Body.String(), "refused") {
+		t.Errorf("stale cookie: %d", bad.Code)
+	}
+	// Clearing expires the cookie.
+	w = post(url.Values{"clear": {"1"}})
+	for _, c := range w.Result().Cookies() {
+		if c.Name == TokenCookie && c.MaxAge >= 0 {
+			t.Errorf("clear did not expire the cookie: %+v", c)
+		}
+	}
+}
+
+// TestNothingFromElsewhere: no template or asset names an origin other
+// than the agent's, and the pages tell the browser to load only from it.
+func TestNothingFromElsewhere(t *testing.T) {
+	external := regexp.MustCompile(`(?i)(https?:)?//[a-z0-9.-]+\.[a-z]{2,}|@import|url\(\s*['"]?(https?:|//)`)
+	for _, fsys := range []fs.FS{templateFS, assetFS} {
+		err := fs.WalkDir(fsys, ".", func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			b, err := fs.ReadFile(fsys, path)
+			if err != nil {
+				return err
+			}
+			if m := external.Find(b); m != nil {
+				t.Errorf("%s refers elsewhere: %q", path, m)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, h := newFilled(t, 1, 1, 1)
+	w := get(h, "/ui/jobs")
+	if csp := w.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") || strings.Contains(csp, "http") {
+		t.Errorf("Content-Security-Policy %q", csp)
+	}
+	for _, src := range regexp.MustCompile(`(?:src|href)="([^"]*)"`).FindAllStringSubmatch(w.Body.String(), -1) {
+		// "data:," is the empty favicon that keeps browsers from asking
+		// for /favicon.ico.
+		if !strings.HasPrefix(src[1], "/ui/") && src[1] != "data:," {
+			t.Errorf("page links to %q", src[1])
+		}
+	}
+}
+
+func TestBoxesAreEscaped(t *testing.T) {
+	c := column{Boxes: []box{{ID: "a/b", Job: `<script>x</script>`, Name: `"n"`, Label: "&", Status: "running", Version: 9}}}
+	got := string(c.BoxesHTML())
+	for _, bad := range []string{"<script>", `title=""n"`, "/ui/allocations/a/b"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("box HTML has %q: %s", bad, got)
+		}
+	}
+	for _, want := range []string{`class="box v1 b-running"`, `data-version="9"`, "&lt;script&gt;", "&amp;"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("box HTML lacks %q: %s", want, got)
+		}
+	}
+}
+
+func TestLabView(t *testing.T) {
+	r := &labreport.Report{Lab: "getting-started", Title: "Your first job", Current: 1, Updated: time.Now(),
+		Steps: []labreport.Step{
+			{ID: "init", Title: "Write a job", Done: true, Checks: []labreport.Check{{Want: "example.nomad.hcl exists", Checked: true, OK: true}}},
+			{ID: "run", Title: "Run it", Checks: []labreport.Check{
+				{Want: "job example is running", Checked: true, OK: false, Observed: "job example not found"},
+				{Want: "1 allocation running"}}},
+		}}
+	v := labViewOf([]*labreport.Report{r}, nil)
+	if len(v.Labs) != 1 {
+		t.Fatalf("%d labs", len(v.Labs))
+	}
+	c := v.Labs[0]
+	if c.Current != 2 || c.Complete || c.Done != 1 || !c.Steps[1].Current || c.Steps[0].Current {
+		t.Errorf("card %+v", c)
+	}
+	marks := []string{c.Steps[0].Checks[0].Mark, c.Steps[1].Checks[0].Mark, c.Steps[1].Checks[1].Mark}
+	if strings.Join(marks, "") != "✓✗·" {
+		t.Errorf("marks %q", marks)
+	}
+	r.Current = 2
+	if !labViewOf([]*labreport.Report{r}, nil).Labs[0].Complete {
+		t.Errorf("a lab past its last step is not complete")
+	}
+}
