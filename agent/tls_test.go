@@ -2,9 +2,14 @@ package agent
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"log"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -273,6 +278,37 @@ func TestTLS_HTTPSWithoutClientVerification(t *testing.T) {
 	// A client that does not trust the CA is refused by its own check.
 	if _, err := tlsAPI(t, srv, "", "", "").Agent().Self(); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("a client without the CA: %v; want a certificate error", err)
+	}
+
+	// The web UI is served over the same HTTPS listener, by the server
+	// and through the client agent, and the token cookie it sets is
+	// Secure, so a browser never sends it over plain HTTP.
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(readFile(t, ca.CAFile)) {
+		t.Fatal("no CA certificate in", ca.CAFile)
+	}
+	browser := &http.Client{
+		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "localhost"}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	for _, a := range []*Agent{srv, cl} {
+		resp, err := browser.Get("https://" + a.HTTPAddr() + "/ui/clients")
+		if err != nil {
+			t.Fatalf("UI over HTTPS from %s: %v", a.HTTPAddr(), err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `data-node="`+nodes[0].Name+`"`) {
+			t.Errorf("UI over HTTPS from %s: %d without the client:\n%s", a.HTTPAddr(), resp.StatusCode, body)
+		}
+	}
+	resp, err := browser.PostForm("https://"+srv.HTTPAddr()+"/ui/settings/tokens", url.Values{"secret": {"any"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if cs := resp.Cookies(); len(cs) != 1 || !cs[0].Secure {
+		t.Errorf("token cookie over HTTPS: %+v; want one, Secure", cs)
 	}
 }
 
