@@ -181,6 +181,7 @@ func newRootCommand(s *streams) *cobra.Command {
 		newMonitorCommand(s),
 		newBenchCommand(s),
 		newCompletionCommand(s),
+		newUICommand(s),
 	)
 	// Hyphenated names from older releases, still used by the operations
 	// guides: hidden, same behaviour.

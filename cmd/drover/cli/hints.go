@@ -7,6 +7,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/hashicorp/nomad/api"
+	"github.com/hashicorp/nomad/api/contexts"
+	"github.com/spf13/cobra"
 )
 
 // Web UI hints: after a command that shows a job, an allocation, a client,
@@ -155,3 +159,66 @@ const (
 	hintDeployments = "View this job's deployments"
 	hintServers     = "View and manage servers"
 )
+
+// newUICommand is "ui [id]": the address of the web UI, or of the page of
+// the job, allocation, client or evaluation an ID (or a prefix of one)
+// names, printed and opened in a browser.
+func newUICommand(s *streams) *cobra.Command {
+	return &cobra.Command{
+		Use:   "ui [id]",
+		Short: "Open the web UI, or its page of a job, allocation, client or evaluation",
+		Long: "Prints the address of the agent's web UI and opens it in a browser (xdg-open),\n" +
+			"if there is one. With an ID or a prefix of one, opens the page of the job,\n" +
+			"allocation, client node or evaluation it names (jobs in the CLI's namespace).",
+		Example: "  drover ui\n  drover ui example\n  drover ui 6085301b",
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) > 1 {
+				return &usageError{cmd: c, msg: "This command takes either no arguments or one: <id>"}
+			}
+			path := "/ui/jobs"
+			if len(args) == 1 {
+				client, err := s.apiClient()
+				if err != nil {
+					return fail(1, "Error initializing client: %v", err)
+				}
+				if path, err = uiPathOf(s, client, args[0]); err != nil {
+					return err
+				}
+			}
+			u := s.uiURL(path)
+			fmt.Fprintf(s.Out, "Opening URL %q\n", u)
+			openBrowser(u)
+			return nil
+		},
+	}
+}
+
+// uiPathOf is the web UI page of what id names, found by a prefix search.
+func uiPathOf(s *streams, client *api.Client, id string) (string, error) {
+	ctxs := []contexts.Context{contexts.Jobs, contexts.Allocs, contexts.Nodes, contexts.Evals}
+	matches := map[contexts.Context][]string{}
+	for _, ctx := range ctxs {
+		res, _, err := client.Search().PrefixSearch(id, ctx, nil)
+		if err != nil {
+			return "", fail(1, "Error searching for ID %q: %v", id, err)
+		}
+		matches[ctx] = res.Matches[ctx]
+	}
+	ctx, fullID, ok := resolveSearch(id, matches)
+	if !ok {
+		if ctx == "" {
+			return "", fail(1, "No job, allocation, node or evaluation with prefix or ID %q found", id)
+		}
+		return "", fail(1, "%s", formatSearchMatches(id, matches))
+	}
+	switch ctx {
+	case contexts.Jobs:
+		return jobUIPath(fullID, s.setting(s.global.namespace, "NAMESPACE")), nil
+	case contexts.Allocs:
+		return allocUIPath(fullID), nil
+	case contexts.Nodes:
+		return nodeUIPath(fullID), nil
+	default:
+		return evalUIPath(fullID), nil
+	}
+}

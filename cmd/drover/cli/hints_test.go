@@ -131,6 +131,24 @@ func TestUIHints(t *testing.T) {
 	if _, _, errOut := runHinted(t, addr, "", []string{"NOMAD_CLI_SHOW_HINTS=false"}, "job", "status", "-ui", "example"); errOut != "==> View this job in the Web UI: "+addr+"/ui/jobs/example\n" {
 		t.Errorf("job status -ui: stderr %q", errOut)
 	}
+
+	// ui [id] prints the page it opens.
+	for _, tc := range []struct{ id, path string }{
+		{"", "/ui/jobs"}, {"example", "/ui/jobs/example"}, {"exam", "/ui/jobs/example"},
+		{nodeID, "/ui/clients/" + nodeID}, {evalID, "/ui/evaluations/" + evalID},
+	} {
+		args := []string{"ui"}
+		if tc.id != "" {
+			args = append(args, tc.id)
+		}
+		code, out, errOut := runHinted(t, addr, "", nil, args...)
+		if want := "Opening URL \"" + addr + tc.path + "\"\n"; code != 0 || out != want {
+			t.Errorf("%v: exit %d, stdout %q, want %q (stderr %q)", args, code, out, want, errOut)
+		}
+	}
+	if code, _, errOut := runHinted(t, addr, "", nil, "ui", "no-such-thing"); code != 1 || !strings.Contains(errOut, `No job, allocation, node or evaluation with prefix or ID "no-such-thing" found`) {
+		t.Errorf("ui no-such-thing: exit %d, stderr %q", code, errOut)
+	}
 }
 
 // TestUIHints_UIDisabled: an agent with ui { enabled = false } gets no
