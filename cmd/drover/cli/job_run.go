@@ -179,7 +179,7 @@ func (f *submitFlags) register(c *cobra.Command) {
 // uiFlag is -ui: print the address of the web UI page that shows what
 // the command did, and open it in a browser (hints.go).
 func uiFlag(c *cobra.Command, ui *bool) {
-	c.Flags().BoolVar(ui, "ui", false, "print the web UI page of this and open it in a browser")
+	c.Flags().BoolVar(ui, "ui", false, "print the address of its web UI page and open it in a browser")
 }
 
 // jobNamespace is the namespace a submitted job goes to: its own, else
