@@ -164,6 +164,10 @@ func New(cfg *config.Config, logger *log.Logger) (*Agent, error) {
 	info := httpapi.AgentInfo{
 		NodeName: name, Region: cfg.Region, Datacenter: cfg.Datacenter, Version: Version,
 		Server: a.server != nil, Client: a.client != nil, HTTPAddr: httpAdv,
+		// The CLI reads the UI's settings to decide on its web UI hints.
+		Config: map[string]interface{}{
+			"UI": map[string]interface{}{"Enabled": cfg.UI.Enabled, "ShowCLIHints": cfg.UI.ShowCLIHints},
+		},
 	}
 	if a.client != nil {
 		info.NodeID = a.client.NodeID()

@@ -74,3 +74,26 @@ func TestAgentSelf_ClientOnlyReportsItself(t *testing.T) {
 		t.Errorf("server self: member %+v stats %+v", self.Member, self.Stats)
 	}
 }
+
+// TestAgentSelf_ReportsUI: /v1/agent/self reports the ui block's settings
+// under config.UI, which the CLI reads to decide on its web UI hints.
+func TestAgentSelf_ReportsUI(t *testing.T) {
+	for _, tc := range []struct {
+		hcl           string
+		enabled, show bool
+	}{
+		{"", true, true},
+		{"ui {\n  enabled = false\n}", false, true},
+		{"ui {\n  show_cli_hints = false\n}", true, false},
+	} {
+		a := startAgent(t, "ui", "server {\n  enabled = true\n  bootstrap_expect = 1\n}\n"+tc.hcl)
+		self, err := apiClient(t, a).Agent().Self()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ui, _ := self.Config["UI"].(map[string]interface{})
+		if ui["Enabled"] != tc.enabled || ui["ShowCLIHints"] != tc.show {
+			t.Errorf("%q: config.UI %+v, want Enabled %v ShowCLIHints %v", tc.hcl, self.Config["UI"], tc.enabled, tc.show)
+		}
+	}
+}

@@ -269,7 +269,8 @@ type ReservedResources struct {
 type UIConfig struct {
 	// Enabled serves the web UI. Default true.
 	Enabled bool `hcl:"enabled"`
-	// ShowCLIHints shows equivalent CLI commands in the UI. Default true.
+	// ShowCLIHints lets CLI commands print a link to the matching web UI
+	// page (on stderr). Default true.
 	ShowCLIHints bool `hcl:"show_cli_hints"`
 }
 

@@ -15,7 +15,7 @@ import (
 func runMonitorCLI(ctx context.Context, addr string, out, errOut *syncBuffer, args ...string) <-chan int {
 	done := make(chan int, 1)
 	go func() {
-		done <- MainContext(ctx, append([]string{"monitor"}, args...), out, errOut, []string{"DROVER_ADDR=" + addr})
+		done <- MainContext(ctx, append([]string{"monitor"}, args...), out, errOut, []string{"DROVER_ADDR=" + addr, noHints})
 	}()
 	return done
 }

@@ -229,7 +229,7 @@ func devAgent(t *testing.T) (string, *api.Client) {
 func runCLI(t *testing.T, addr string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	env := []string{"DROVER_ADDR=" + addr}
+	env := []string{"DROVER_ADDR=" + addr, noHints}
 	code := MainContext(context.Background(), args, &out, &errOut, env)
 	return code, out.String(), errOut.String()
 }

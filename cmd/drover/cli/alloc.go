@@ -204,7 +204,6 @@ func runAllocStatus(s *streams, f allocStatusFlags, id string) error {
 	if err != nil {
 		return fail(1, "Error initializing client: %v", err)
 	}
-	warnNoUI(s, f.ui)
 	length := shortID
 	if f.verbose {
 		length = fullID
@@ -219,8 +218,15 @@ func runAllocStatus(s *streams, f allocStatusFlags, id string) error {
 		return err
 	}
 	if f.out.active() {
-		return printRawJSON(s, f.out, client, "/v1/allocation/"+alloc.ID)
+		if err := printRawJSON(s, f.out, client, "/v1/allocation/"+alloc.ID); err != nil {
+			return err
+		}
+		if f.ui {
+			s.uiShow(hintAlloc, allocUIPath(alloc.ID), true)
+		}
+		return nil
 	}
+	defer s.uiShow(hintAlloc, allocUIPath(alloc.ID), f.ui)
 	if f.short {
 		fmt.Fprintln(s.Out, formatAllocShort(alloc, f.verbose))
 		return nil

@@ -27,7 +27,7 @@ func runOwn(t *testing.T, addr string, args ...string) (int, string, string) {
 }
 
 func runOwnContext(ctx context.Context, addr string, out, errOut *syncBuffer, args ...string) int {
-	s := &streams{Out: out, Err: errOut, Env: []string{"DROVER_ADDR=" + addr}}
+	s := &streams{Out: out, Err: errOut, Env: []string{"DROVER_ADDR=" + addr, noHints}}
 	root := newRootCommand(s)
 	for _, c := range []*cobra.Command{
 		newAllocCommand(s), newEvalCommand(s), newLogsCommand(s),

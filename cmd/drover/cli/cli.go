@@ -39,6 +39,9 @@ type streams struct {
 	// args is the command line as typed (without the program name), for
 	// messages that suggest the next command.
 	args []string
+	// ui is what the agent said about its web UI, asked once per run
+	// for the web UI hints (hints.go).
+	ui uiInfo
 }
 
 // exitError carries a message and the process exit code a command wants.
@@ -178,6 +181,7 @@ func newRootCommand(s *streams) *cobra.Command {
 		newMonitorCommand(s),
 		newBenchCommand(s),
 		newCompletionCommand(s),
+		newUICommand(s),
 	)
 	// Hyphenated names from older releases, still used by the operations
 	// guides: hidden, same behaviour.

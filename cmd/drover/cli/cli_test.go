@@ -15,11 +15,29 @@ import (
 	"github.com/spf13/pflag"
 )
 
+// TestMain turns the web UI hints off for every command a test runs,
+// in-process or as a transcript's drover, unless the test (or script) set
+// NOMAD_CLI_SHOW_HINTS itself, and never lets -ui open a browser.
 func TestMain(m *testing.M) {
+	openBrowser = func(string) {}
+	if _, ok := os.LookupEnv("NOMAD_CLI_SHOW_HINTS"); !ok {
+		os.Setenv("NOMAD_CLI_SHOW_HINTS", "false")
+	}
 	testscript.Main(m, map[string]func(){
-		"drover": func() { os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr, os.Environ())) },
+		"drover": func() {
+			openBrowser = func(string) {}
+			env := os.Environ()
+			if _, ok := os.LookupEnv("NOMAD_CLI_SHOW_HINTS"); !ok {
+				env = append(env, "NOMAD_CLI_SHOW_HINTS=false")
+			}
+			os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr, env))
+		},
 	})
 }
+
+// noHints is the setting the test helpers put in a command's injected
+// environment: no web UI hints on stderr (hints_test.go tests them).
+const noHints = "NOMAD_CLI_SHOW_HINTS=false"
 
 // TestScripts runs the CLI transcripts in testdata/scripts: each is a
 // txtar file of commands and the output a user should see.

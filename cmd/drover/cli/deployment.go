@@ -156,6 +156,7 @@ func newDeploymentStatusCommand(s *streams) *cobra.Command {
 			if verbose {
 				length = fullID
 			}
+			defer s.uiHint(hintDeployments, jobUIPath(d.JobID, d.Namespace)+"/deployments")
 			if !monitor {
 				fmt.Fprintln(s.Out, formatDeployment(d, length))
 				return nil

@@ -149,6 +149,7 @@ func runEvalStatus(ctx context.Context, s *streams, f evalStatusFlags, id string
 		eval.rows = decisionRows(client, eval.Namespace, eval.JobID, eval.Decisions)
 	}
 	fmt.Fprint(s.Out, formatEvalStatus(&eval, f.verbose, f.explain, length))
+	s.uiHint(hintEval, evalUIPath(eval.ID))
 	return nil
 }
 

@@ -83,6 +83,7 @@ func runEvalList(s *streams, f evalListFlags) error {
 	}
 	fmt.Fprintln(s.Out, formatList(evalListRows(evals, length)))
 	s.printNextPage(meta.NextToken, "eval", "list")
+	s.uiHint(hintEvals, "/ui/evaluations")
 	return nil
 }
 

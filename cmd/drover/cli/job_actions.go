@@ -268,6 +268,9 @@ func newJobDeploymentsCommand(s *streams) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if !o.active() {
+				defer s.uiHint(hintDeployments, jobUIPath(stub.ID, stub.Namespace)+"/deployments")
+			}
 			length := shortID
 			if verbose {
 				length = fullID

@@ -88,7 +88,6 @@ func newJobRunCommand(s *streams) *cobra.Command {
 			if err != nil {
 				return fail(1, "Error initializing client: %v", err)
 			}
-			opts.warnUI(s)
 			resp, _, err := client.Jobs().RegisterOpts(job, &api.RegisterOptions{
 				EnforceIndex: c.Flags().Changed("check-index"), ModifyIndex: checkIndex,
 				PolicyOverride: opts.policyOverride, PreserveCounts: opts.preserveCounts,
@@ -100,6 +99,7 @@ func newJobRunCommand(s *streams) *cobra.Command {
 				}
 				return fail(1, "Error submitting job: %v", err)
 			}
+			defer s.uiShow(hintJob, jobUIPath(*job.ID, jobNamespace(s, job)), opts.ui)
 			if resp.Warnings != "" {
 				fmt.Fprintf(s.Out, "Job Warnings:\n%s\n\n", resp.Warnings)
 			}
@@ -176,18 +176,22 @@ func (f *submitFlags) register(c *cobra.Command) {
 	uiFlag(c, &f.ui)
 }
 
-func (f *submitFlags) warnUI(s *streams) { warnNoUI(s, f.ui) }
-
-// uiFlag is -ui, which opens the web UI in the compatible CLI.
+// uiFlag is -ui: print the address of the web UI page that shows what
+// the command did, and open it in a browser (hints.go).
 func uiFlag(c *cobra.Command, ui *bool) {
-	c.Flags().BoolVar(ui, "ui", false, "open the web UI at this page (Drover has no web UI yet: says so)")
+	c.Flags().BoolVar(ui, "ui", false, "print the address of its web UI page and open it in a browser")
 }
 
-// warnNoUI tells a user who asked for the web UI that there is none yet.
-func warnNoUI(s *streams, ui bool) {
-	if ui {
-		fmt.Fprintln(s.Err, "==> Drover has no web UI yet: -ui is ignored")
+// jobNamespace is the namespace a submitted job goes to: its own, else
+// the CLI's.
+func jobNamespace(s *streams, job *api.Job) string {
+	if job.Namespace != nil && *job.Namespace != "" {
+		return *job.Namespace
 	}
+	if ns := s.setting(s.global.namespace, "NAMESPACE"); ns != "" {
+		return ns
+	}
+	return "default"
 }
 
 func newJobPlanCommand(s *streams) *cobra.Command {
@@ -495,22 +499,35 @@ func newJobStatusCommand(s *streams) *cobra.Command {
 			if err != nil {
 				return fail(1, "Error initializing client: %v", err)
 			}
-			warnNoUI(s, ui)
 			if len(args) == 0 {
-				return listJobs(s, client, o, allAllocs)
+				if err := listJobs(s, client, o, allAllocs); err != nil {
+					return err
+				}
+				if !o.active() || ui {
+					s.uiShow(hintJobs, "/ui/jobs", ui)
+				}
+				return nil
 			}
 			stub, err := findJob(client, args[0])
 			if err != nil {
 				return fail(1, "%v", err)
 			}
+			page := jobUIPath(stub.ID, stub.Namespace)
 			if o.active() {
-				return printJobsStatusData(s, client, o, []string{stub.ID}, allAllocs)
+				if err := printJobsStatusData(s, client, o, []string{stub.ID}, allAllocs); err != nil {
+					return err
+				}
+				if ui {
+					s.uiShow(hintJob, page, true)
+				}
+				return nil
 			}
 			out, err := formatJobStatus(client, stub.ID, short, verbose, evals, allAllocs)
 			if err != nil {
 				return fail(1, "%v", err)
 			}
 			fmt.Fprint(s.Out, s.colorize(out))
+			s.uiShow(hintJob, page, ui)
 			return nil
 		},
 	}

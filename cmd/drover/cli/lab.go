@@ -171,7 +171,9 @@ func labEnv(s *streams, addr, workspace, pki string) []string {
 	if pki != "" {
 		tls = labTLSEnv(pki)
 	}
-	set := append([]string{"DROVER_ADDR=" + addr, "DROVER_LAB_DIR=" + workspace}, tls...)
+	// The lab records what its commands print, stderr too: no web UI
+	// hints in its transcripts.
+	set := append([]string{"DROVER_ADDR=" + addr, "DROVER_LAB_DIR=" + workspace, "NOMAD_CLI_SHOW_HINTS=false"}, tls...)
 	return withEnv(withEnv(base, []string{"NOMAD_ADDR="}), set)
 }
 

@@ -72,7 +72,7 @@ func TestGettingStartedWithACLAndTLS(t *testing.T) {
 	}
 	run := func(env []string, args ...string) (int, string) {
 		var out bytes.Buffer
-		code := MainContext(context.Background(), args, &out, &out, append([]string{"HOME=" + t.TempDir()}, env...))
+		code := MainContext(context.Background(), args, &out, &out, append([]string{"HOME=" + t.TempDir(), noHints}, env...))
 		return code, out.String()
 	}
 	// Both locks are on: no token, no answer; no certificate, no

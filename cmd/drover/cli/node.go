@@ -130,7 +130,13 @@ func runNodeStatus(s *streams, f nodeStatusFlags, args []string) error {
 		length = fullID
 	}
 	if len(args) == 0 && !f.self {
-		return listNodes(s, client, f, length)
+		if err := listNodes(s, client, f, length); err != nil {
+			return err
+		}
+		if !f.quiet && !f.out.active() {
+			s.uiHint(hintNodes, "/ui/clients")
+		}
+		return nil
 	}
 	var nodeID string
 	if len(args) == 1 {
@@ -159,6 +165,7 @@ func runNodeStatus(s *streams, f nodeStatusFlags, args []string) error {
 		usage.allocs = allocUtilization(client, allocs)
 	}
 	fmt.Fprintln(s.Out, s.colorize(formatNodeDetail(node, allocs, usage, f, time.Now())))
+	s.uiHint(hintNode, nodeUIPath(node.ID))
 	return nil
 }
 

@@ -44,7 +44,7 @@ func runCluster(t *testing.T, addr string, args ...string) (int, string, string)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	var out, errOut bytes.Buffer
-	s := &streams{Out: &out, Err: &errOut, Env: []string{"DROVER_ADDR=" + addr}}
+	s := &streams{Out: &out, Err: &errOut, Env: []string{"DROVER_ADDR=" + addr, noHints}}
 	root := clusterRoot(s)
 	root.SetArgs(normalizeArgs(root, args))
 	err := root.ExecuteContext(ctx)

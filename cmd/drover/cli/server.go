@@ -141,6 +141,8 @@ func runServerMembers(s *streams, client *api.Client, verbose bool, o outputFlag
 	if leaderErr != nil {
 		return fail(1, "Error determining leaders: %v", leaderErr)
 	}
+	// The cluster page lists the servers with the clients.
+	s.uiHint(hintServers, "/ui/clients")
 	return nil
 }
 

@@ -28,7 +28,7 @@ func TestTokenIsSent(t *testing.T) {
 		seen = nil
 		mu.Unlock()
 		var out, errOut bytes.Buffer
-		if code := MainContext(context.Background(), args, &out, &errOut, env); code != 0 {
+		if code := MainContext(context.Background(), args, &out, &errOut, append(env, noHints)); code != 0 {
 			t.Fatalf("%v: exit %d\n%s%s", args, code, out.String(), errOut.String())
 		}
 		mu.Lock()
