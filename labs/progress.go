@@ -28,6 +28,25 @@ type Progress struct {
 	// stand in for.
 	StandIns map[string]string `json:"stand_ins,omitempty"`
 	Started  time.Time         `json:"started"`
+	// Checked holds the latest results of each step's checks, by step
+	// ID, in the order of the step's checks: what the lab publishes to
+	// the cluster for the web UI.
+	Checked map[string][]CheckedResult `json:"checked,omitempty"`
+}
+
+// CheckedResult is the latest result of one check.
+type CheckedResult struct {
+	OK       bool   `json:"ok"`
+	Want     string `json:"want"`
+	Observed string `json:"observed,omitempty"`
+}
+
+// RecordChecks keeps the results of a step's checks as its latest.
+func (p *Progress) RecordChecks(stepID string, results []CheckedResult) {
+	if p.Checked == nil {
+		p.Checked = map[string][]CheckedResult{}
+	}
+	p.Checked[stepID] = results
 }
 
 // PKI is the directory of the embedded cluster's lab CA and CLI

@@ -46,6 +46,10 @@ type globRule struct {
 	caps    capSet
 }
 
+// varRules are a namespace's variable rules: capabilities by path or
+// path glob.
+type varRules map[string]capSet
+
 // ACL is what a token may do, compiled from its policies. It is
 // immutable once built and safe for concurrent use. The zero value
 // allows nothing.
@@ -53,9 +57,12 @@ type ACL struct {
 	management bool
 	exact      map[string]capSet
 	globs      []globRule
-	node       level
-	agent      level
-	operator   level
+	// vars holds the variable rules of each namespace rule, by the
+	// rule's name (or glob).
+	vars     map[string]varRules
+	node     level
+	agent    level
+	operator level
 }
 
 var management = &ACL{management: true}
@@ -73,7 +80,7 @@ func Deny() *ACL { return &ACL{} }
 // takes them all away; node, agent and operator levels take the largest
 // grant unless one policy denies.
 func New(policies []*Policy) *ACL {
-	a := &ACL{exact: map[string]capSet{}}
+	a := &ACL{exact: map[string]capSet{}, vars: map[string]varRules{}}
 	globs := map[string]capSet{}
 	for _, p := range policies {
 		if p == nil {
@@ -94,6 +101,26 @@ func New(policies []*Policy) *ACL {
 			}
 			for _, c := range ns.Capabilities {
 				caps[c] = true
+			}
+			vars := a.vars[ns.Name]
+			if vars == nil {
+				vars = varRules{}
+				a.vars[ns.Name] = vars
+			}
+			grant := func(path string, caps []string) {
+				if len(caps) == 0 {
+					return
+				}
+				if vars[path] == nil {
+					vars[path] = capSet{}
+				}
+				for _, c := range caps {
+					vars[path][c] = true
+				}
+			}
+			grant("*", expandVariablePolicy(ns.Policy))
+			for _, v := range ns.Variables {
+				grant(v.Path, v.Capabilities)
 			}
 		}
 		a.node = merge(a.node, parseLevel(p.Node))
@@ -116,10 +143,17 @@ func (a *ACL) IsManagement() bool { return a.management }
 // it exactly, else the matching glob closest to it (the one whose
 // literal characters cover the most of the name), else none.
 func (a *ACL) namespaceCaps(ns string) capSet {
+	_, caps := a.namespaceRule(ns)
+	return caps
+}
+
+// namespaceRule is namespaceCaps with the name (or glob) of the rule.
+func (a *ACL) namespaceRule(ns string) (string, capSet) {
 	if caps, ok := a.exact[ns]; ok {
-		return caps
+		return ns, caps
 	}
 	var best capSet
+	name := ""
 	bestDiff := -1
 	for _, g := range a.globs {
 		if !globMatch(g.pattern, ns) {
@@ -127,10 +161,51 @@ func (a *ACL) namespaceCaps(ns string) capSet {
 		}
 		diff := len(ns) - len(strings.ReplaceAll(g.pattern, "*", ""))
 		if bestDiff < 0 || diff < bestDiff {
-			best, bestDiff = g.caps, diff
+			best, name, bestDiff = g.caps, g.pattern, diff
 		}
 	}
-	return best
+	return name, best
+}
+
+// AllowVariableOperation reports whether the token has variable
+// capability op (VarCapRead, VarCapWrite, VarCapList, VarCapDestroy) on
+// the variable at path in namespace ns. The namespace's rule is found as
+// for AllowNamespaceOperation (a deny there refuses everything); within
+// it, the path rule naming path exactly governs, else the matching glob
+// closest to it. A deny in the governing path rule refuses everything.
+func (a *ACL) AllowVariableOperation(ns, path, op string) bool {
+	if a.management {
+		return true
+	}
+	name, nsCaps := a.namespaceRule(ns)
+	if nsCaps == nil || nsCaps[CapDeny] {
+		return false
+	}
+	rules := a.vars[name]
+	caps, ok := rules[path]
+	if !ok {
+		bestDiff := -1
+		// Walk the globs in sorted order, so that ties are broken the
+		// same way on every server.
+		patterns := make([]string, 0, len(rules))
+		for p := range rules {
+			patterns = append(patterns, p)
+		}
+		sort.Strings(patterns)
+		for _, p := range patterns {
+			if !strings.Contains(p, "*") || !globMatch(p, path) {
+				continue
+			}
+			diff := len(path) - len(strings.ReplaceAll(p, "*", ""))
+			if bestDiff < 0 || diff < bestDiff {
+				caps, bestDiff = rules[p], diff
+			}
+		}
+	}
+	if caps == nil || caps[VarCapDeny] {
+		return false
+	}
+	return caps[op]
 }
 
 // AllowNamespaceOperation reports whether the token has capability op in

@@ -74,6 +74,33 @@ func init() {
 	}
 }
 
+// Variable capabilities: what a namespace's `variables { path "..." {
+// capabilities = [...] } }` may name.
+const (
+	VarCapWrite   = "write"
+	VarCapRead    = "read"
+	VarCapList    = "list"
+	VarCapDestroy = "destroy"
+	VarCapDeny    = "deny"
+)
+
+var knownVariableCapabilities = map[string]bool{
+	VarCapWrite: true, VarCapRead: true, VarCapList: true, VarCapDestroy: true, VarCapDeny: true,
+}
+
+// expandVariablePolicy is what a namespace's `policy` grants on its
+// variables, on every path: read lists and reads them, write does
+// everything.
+func expandVariablePolicy(policy string) []string {
+	switch policy {
+	case PolicyRead:
+		return []string{VarCapRead, VarCapList}
+	case PolicyWrite:
+		return []string{VarCapWrite, VarCapRead, VarCapList, VarCapDestroy}
+	}
+	return nil
+}
+
 // expandNamespacePolicy is what a namespace's `policy` grants: each
 // level is a shorthand for a set of capabilities.
 func expandNamespacePolicy(policy string) []string {
@@ -111,11 +138,20 @@ type NamespaceRule struct {
 	Name         string
 	Policy       string
 	Capabilities []string
+	// Variables grants capabilities on the namespace's variables whose
+	// path a rule's path (or glob) matches.
+	Variables []*VariableRule
+}
+
+// VariableRule grants capabilities on the variables whose path matches
+// Path: a path, or a glob where "*" stands for any run of characters.
+type VariableRule struct {
+	Path         string
+	Capabilities []string
 }
 
 // The HCL shape of a policy. Blocks for features Drover does not have
-// (quota, plugin, host_volume, a namespace's variables) are accepted and
-// ignored, so that a policy written for the compatible system applies.
+// (quota, plugin, host_volume) are accepted and ignored, so that a policy written for the compatible system applies.
 type policyFile struct {
 	Namespaces  []*namespaceBlock `hcl:"namespace,block"`
 	Node        *levelBlock       `hcl:"node,block"`
@@ -128,10 +164,21 @@ type policyFile struct {
 }
 
 type namespaceBlock struct {
-	Name         string   `hcl:"name,label"`
-	Policy       string   `hcl:"policy,optional"`
-	Capabilities []string `hcl:"capabilities,optional"`
-	Remain       hcl.Body `hcl:",remain"`
+	Name         string          `hcl:"name,label"`
+	Policy       string          `hcl:"policy,optional"`
+	Capabilities []string        `hcl:"capabilities,optional"`
+	Variables    *variablesBlock `hcl:"variables,block"`
+	Remain       hcl.Body        `hcl:",remain"`
+}
+
+type variablesBlock struct {
+	Paths  []*variablePathBlock `hcl:"path,block"`
+	Remain hcl.Body             `hcl:",remain"`
+}
+
+type variablePathBlock struct {
+	Path         string   `hcl:"path,label"`
+	Capabilities []string `hcl:"capabilities"`
 }
 
 type levelBlock struct {
@@ -163,9 +210,9 @@ func Parse(filename string, src []byte) (*Policy, error) {
 	p := &Policy{}
 	for _, ns := range pf.Namespaces {
 		block := findBlock(body, "namespace", ns.Name)
-		if ns.Policy == "" && len(ns.Capabilities) == 0 {
+		if ns.Policy == "" && len(ns.Capabilities) == 0 && ns.Variables == nil {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid namespace rule",
-				Detail:  fmt.Sprintf("namespace %q sets neither policy nor capabilities", ns.Name),
+				Detail:  fmt.Sprintf("namespace %q sets neither policy, capabilities nor variables", ns.Name),
 				Subject: block.DefRange().Ptr()})
 			continue
 		}
@@ -178,8 +225,22 @@ func Parse(filename string, src []byte) (*Policy, error) {
 				diags = append(diags, badValue(block, "capabilities", fmt.Sprintf("unknown namespace capability %q", c)))
 			}
 		}
-		p.Namespaces = append(p.Namespaces, &NamespaceRule{Name: ns.Name, Policy: ns.Policy,
-			Capabilities: append([]string(nil), ns.Capabilities...)})
+		rule := &NamespaceRule{Name: ns.Name, Policy: ns.Policy, Capabilities: append([]string(nil), ns.Capabilities...)}
+		if ns.Variables != nil {
+			vb := findBlock(block.Body, "variables", "")
+			for _, pb := range ns.Variables.Paths {
+				pblock := findBlock(vb.Body, "path", pb.Path)
+				for _, c := range pb.Capabilities {
+					if !knownVariableCapabilities[c] {
+						diags = append(diags, badValue(pblock, "capabilities",
+							fmt.Sprintf("unknown variable capability %q: want write, read, list, destroy or deny", c)))
+					}
+				}
+				rule.Variables = append(rule.Variables, &VariableRule{Path: pb.Path,
+					Capabilities: append([]string(nil), pb.Capabilities...)})
+			}
+		}
+		p.Namespaces = append(p.Namespaces, rule)
 	}
 	for _, lv := range []struct {
 		name  string
@@ -233,6 +294,7 @@ func checkShape(body *hclsyntax.Body) hcl.Diagnostics {
 			}
 			seen[key] = true
 			diags = append(diags, checkAttrs(b, []string{"policy", "capabilities"}, []string{"variables"})...)
+			diags = append(diags, checkVariables(b)...)
 		case "node", "agent", "operator", "quota", "plugin":
 			if len(b.Labels) != 0 {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid block",
@@ -258,6 +320,44 @@ func checkShape(body *hclsyntax.Body) hcl.Diagnostics {
 	sort.SliceStable(diags, func(i, j int) bool {
 		return diags[i].Subject.Start.Byte < diags[j].Subject.Start.Byte
 	})
+	return diags
+}
+
+// checkVariables checks the shape of a namespace's variables blocks:
+// path blocks, each with one label and its capabilities.
+func checkVariables(ns *hclsyntax.Block) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	n := 0
+	for _, vb := range ns.Body.Blocks {
+		if vb.Type != "variables" {
+			continue
+		}
+		if n++; n > 1 {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate block",
+				Detail: "variables is given twice in a namespace", Subject: vb.TypeRange.Ptr()})
+		}
+		if len(vb.Labels) != 0 {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid block",
+				Detail: "a variables block takes no label", Subject: vb.LabelRanges[0].Ptr()})
+			continue
+		}
+		diags = append(diags, checkAttrs(vb, nil, []string{"path"})...)
+		for _, pb := range vb.Body.Blocks {
+			if pb.Type != "path" {
+				continue
+			}
+			if len(pb.Labels) != 1 {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid block",
+					Detail: "a path block takes one label, the path or a glob: path \"app/*\" { ... }", Subject: pb.TypeRange.Ptr()})
+				continue
+			}
+			diags = append(diags, checkAttrs(pb, []string{"capabilities"}, nil)...)
+			if _, ok := pb.Body.Attributes["capabilities"]; !ok {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing required argument",
+					Detail: "a path block needs capabilities = [...] (write, read, list, destroy, deny)", Subject: pb.TypeRange.Ptr()})
+			}
+		}
+	}
 	return diags
 }
 

@@ -196,6 +196,9 @@ var routeChecks = map[string]map[string]routeCheck{
 	"/v1/acl/token":            {"": {inEndpoint: true}},
 	"/v1/acl/token/self":       {"": {inEndpoint: true}},
 	"/v1/acl/token/{accessor}": {"": {inEndpoint: true}},
+	// Variables are checked per path (variables.go).
+	"/v1/vars":          {"": {inEndpoint: true}},
+	"/v1/var/{path...}": {"": {inEndpoint: true}},
 }
 
 // checkRoute applies the route's check to the request.

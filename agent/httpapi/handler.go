@@ -86,6 +86,10 @@ type Server interface {
 	UpsertACLToken(args *server.ACLTokenUpsertArgs) (*server.ACLTokenResponse, error)
 	DeleteACLTokens(args *server.ACLTokenDeleteArgs) (uint64, error)
 	ACLEnabled() bool
+
+	// ApplyVariable sets or deletes a variable (checked on the leader
+	// against the token it carries; variables.go).
+	ApplyVariable(args *server.VariableApplyArgs) (*server.VariableApplyResponse, error)
 }
 
 // AgentInfo is what /v1/agent/self and /v1/agent/members report about the
@@ -249,6 +253,7 @@ func (h *handler) routes() {
 	h.route("/v1/regions", local(h.regions))
 	h.clientRoutes()
 	h.aclRoutes()
+	h.variableRoutes()
 
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, &codedError{code: http.StatusNotFound, msg: fmt.Sprintf("Invalid URL path: %q", r.URL.Path)})
@@ -283,7 +288,34 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, fn endpointFunc)
 		h.writeError(w, r, err)
 		return
 	}
+	if sr, ok := obj.(*statusResult); ok {
+		h.writeStatus(w, r, sr)
+		return
+	}
 	h.writeJSON(w, r, obj)
+}
+
+// statusResult is an endpoint's answer with a status other than 200: a
+// body to encode as JSON (none when nil), e.g. a 409 with the object in
+// the way, or a 204.
+type statusResult struct {
+	code int
+	body interface{}
+}
+
+func (h *handler) writeStatus(w http.ResponseWriter, r *http.Request, sr *statusResult) {
+	if sr.body == nil {
+		w.WriteHeader(sr.code)
+		return
+	}
+	buf, err := json.Marshal(sr.body)
+	if err != nil {
+		h.writeError(w, r, fmt.Errorf("encode response: %w", err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(sr.code)
+	w.Write(buf)
 }
 
 // consistent makes a read see what the leader has: the follower serving

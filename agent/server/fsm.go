@@ -390,6 +390,8 @@ func (f *fsm) Apply(l *raft.Log) interface{} {
 	case ACLPolicyUpsertRequestType, ACLPolicyDeleteRequestType, ACLTokenUpsertRequestType,
 		ACLTokenDeleteRequestType, ACLTokenBootstrapRequestType:
 		err = applyACL(t, st, l.Index, decode)
+	case VariableApplyRequestType:
+		err = applyVariable(st, l.Index, decode)
 	default:
 		panic(fmt.Sprintf("fsm: unknown log entry type %d at index %d", t, l.Index))
 	}

@@ -275,6 +275,9 @@ func (s *Server) setupRPC() error {
 	if err := s.rpcServer.RegisterName("ACL", &aclEndpoint{srv: s}); err != nil {
 		return err
 	}
+	if err := s.rpcServer.RegisterName("Variables", &variablesEndpoint{srv: s}); err != nil {
+		return err
+	}
 	// RPC is answered only once raft runs (NewServer calls ServeRPC):
 	// until then a client's call is refused at the connection, and the
 	// client tries its next server, instead of reaching endpoints that

@@ -25,6 +25,7 @@ const (
 	recordAllocJob   = "AllocJob"
 	recordACLPolicy  = "ACLPolicy"
 	recordACLToken   = "ACLToken"
+	recordVariable   = "Variable"
 )
 
 // snapshotMagic opens a MessagePack snapshot stream. Streams written
@@ -73,6 +74,7 @@ var persistTables = []struct{ table, typ string }{
 	{TableDeployments, recordDeployment},
 	{TableACLPolicies, recordACLPolicy},
 	{TableACLTokens, recordACLToken},
+	{TableVariables, recordVariable},
 	{TableIndex, recordIndex},
 }
 
@@ -293,6 +295,8 @@ func decodeRecord(typ string, decode decodeFunc, jobs map[int]*structs.Job) (str
 		return decodeInto[structs.ACLPolicy](TableACLPolicies, decode)
 	case recordACLToken:
 		return decodeInto[structs.ACLToken](TableACLTokens, decode)
+	case recordVariable:
+		return decodeInto[structs.Variable](TableVariables, decode)
 	case recordNode:
 		var nr nodeRecord
 		if err := decode(&nr); err != nil {

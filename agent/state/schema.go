@@ -22,6 +22,7 @@ const (
 	TableIndex       = "index"
 	TableACLPolicies = "acl_policies"
 	TableACLTokens   = "acl_tokens"
+	TableVariables   = "variables"
 )
 
 // Index names used inside the tables.
@@ -51,7 +52,7 @@ type IndexEntry struct {
 var allTables = []string{
 	TableJobs, TableJobVersions, TableJobSummary, TableEvals,
 	TableAllocs, TableNodes, TableDeployments,
-	TableACLPolicies, TableACLTokens,
+	TableACLPolicies, TableACLTokens, TableVariables,
 }
 
 // strIndex indexes a string taken from the object by an accessor, which is
@@ -165,6 +166,8 @@ var (
 	aclPolicyName    = field(func(o interface{}) string { return o.(*structs.ACLPolicy).Name })
 	aclTokenAccessor = field(func(o interface{}) string { return o.(*structs.ACLToken).AccessorID })
 	aclTokenSecret   = field(func(o interface{}) string { return o.(*structs.ACLToken).SecretID })
+	varNS            = field(func(o interface{}) string { return o.(*structs.Variable).Namespace })
+	varPath          = field(func(o interface{}) string { return o.(*structs.Variable).Path })
 	countsNS         = field(func(o interface{}) string { return o.(*jobCounts).Namespace })
 	countsJob        = field(func(o interface{}) string { return o.(*jobCounts).JobID })
 )
@@ -210,6 +213,9 @@ func schema() *memdb.DBSchema {
 		{Name: TableACLTokens, Indexes: map[string]*memdb.IndexSchema{
 			indexID:     {Name: indexID, Unique: true, Indexer: aclTokenAccessor},
 			indexSecret: {Name: indexSecret, Unique: true, Indexer: aclTokenSecret},
+		}},
+		{Name: TableVariables, Indexes: map[string]*memdb.IndexSchema{
+			indexID: {Name: indexID, Unique: true, Indexer: compound(varNS, varPath)},
 		}},
 		{Name: tableJobCounts, Indexes: map[string]*memdb.IndexSchema{
 			indexID: {Name: indexID, Unique: true, Indexer: compound(countsNS, countsJob)},

@@ -26,6 +26,9 @@ type workspace struct {
 	lab      *labs.Lab
 	sess     *labs.Session
 	out      *labOut
+	// errOut is stderr, for the one line that says progress was not
+	// published.
+	errOut io.Writer
 }
 
 // openWorkspace finds the workspace holding the current directory (or
@@ -86,7 +89,7 @@ func newWorkspace(s *streams, dir string, p *labs.Progress, lab *labs.Lab) (*wor
 	}
 	sess := &labs.Session{Lab: lab, Client: client, Dir: dir, Agents: agents, Vars: p.Vars, ManagementToken: mgmt,
 		Run: inDir(dir, labRunner(env))}
-	return &workspace{dir: dir, progress: p, lab: lab, sess: sess, out: newLabOut(s)}, nil
+	return &workspace{dir: dir, progress: p, lab: lab, sess: sess, out: newLabOut(s), errOut: s.Err}, nil
 }
 
 func (w *workspace) save() error { return w.progress.Save(w.dir) }
@@ -124,12 +127,15 @@ func (w *workspace) check(ctx context.Context, wait time.Duration) bool {
 	o := w.out
 	ok := true
 	o.line(fmt.Sprintf("Step %d/%d: %s", w.progress.Step+1, len(w.lab.Steps), step.Title))
+	var results []labs.Result
+	defer func() { w.recordResults(step.ID, results) }()
 	for _, c := range step.Checks {
 		d := wait
 		if c.Wait < d {
 			d = c.Wait
 		}
 		r := w.sess.Check(ctx, c, d)
+		results = append(results, r)
 		if r.OK {
 			o.printf("  %s %s\n", o.green("✓"), o.wrapHanging(r.Want, 4))
 			continue
@@ -271,6 +277,7 @@ func newLabStartCommand(s *streams) *cobra.Command {
 			}
 			o.printf("\n")
 			w.show()
+			w.publish(c.Context())
 			return nil
 		},
 	}
@@ -448,6 +455,7 @@ func newLabCheckCommand(s *streams) *cobra.Command {
 			if err := w.save(); err != nil {
 				return fail(1, "Error: %v", err)
 			}
+			w.publish(c.Context())
 			if !ok {
 				return fail(1, "")
 			}
@@ -509,6 +517,7 @@ func newLabSolveCommand(s *streams) *cobra.Command {
 				return nil
 			}
 			if !runIt {
+				defer w.publish(c.Context())
 				w.out.line(fmt.Sprintf("Solution of step %d/%d: %s", w.progress.Step+1, len(w.lab.Steps), step.Title))
 				for _, a := range step.Solution {
 					if a.Edit != "" {
@@ -521,6 +530,7 @@ func newLabSolveCommand(s *streams) *cobra.Command {
 			}
 			player := &labs.Player{Session: w.sess, Transcript: s.Out}
 			rep := player.PlayStep(c.Context(), w.progress.Step)
+			w.recordReport(rep)
 			if rep.OK {
 				if w.progress.Done == nil {
 					w.progress.Done = map[string]bool{}
@@ -531,6 +541,7 @@ func newLabSolveCommand(s *streams) *cobra.Command {
 			if err := w.save(); err != nil {
 				return fail(1, "Error: %v", err)
 			}
+			w.publish(c.Context())
 			if !rep.OK {
 				return fail(1, "The solution did not pass: %s", rep.Error)
 			}
@@ -560,6 +571,7 @@ func newLabNextCommand(s *streams) *cobra.Command {
 			if !w.progress.Done[step.ID] {
 				if !w.check(c.Context(), learnerWait) {
 					w.save()
+					w.publish(c.Context())
 					return fail(1, "")
 				}
 				w.out.printf("\n")
@@ -569,6 +581,7 @@ func newLabNextCommand(s *streams) *cobra.Command {
 				return fail(1, "Error: %v", err)
 			}
 			w.show()
+			w.publish(c.Context())
 			return nil
 		},
 	}
@@ -603,10 +616,12 @@ func newLabResetCommand(s *streams) *cobra.Command {
 			}
 			if err := w.reset(c.Context(), target); err != nil {
 				w.save()
+				w.publish(c.Context())
 				return fail(1, "Error: %v", err)
 			}
 			w.out.printf("\n")
 			w.show()
+			w.publish(c.Context())
 			return nil
 		},
 	}
@@ -665,11 +680,13 @@ func (w *workspace) reset(ctx context.Context, target int) error {
 		delete(w.sess.Vars, k)
 	}
 	w.progress.Done, w.progress.Hints = map[string]bool{}, map[string]int{}
+	w.progress.Checked = nil
 	w.progress.Step = 0
 	o.line(fmt.Sprintf("Resetting lab %s to step %d: jobs purged, nodes eligible, files rewritten.", w.lab.ID(), target))
 	player := &labs.Player{Session: w.sess, Progress: s2w(o)}
 	for i := 0; i < target-1; i++ {
 		rep := player.PlayStep(ctx, i)
+		w.recordReport(rep)
 		status := "replayed"
 		if !rep.OK {
 			status = "FAILED"

@@ -116,6 +116,10 @@ func (l *learner) drover(args ...string) (int, string) {
 	if strings.Contains(out.String(), "\x1b[") {
 		l.t.Errorf("drover %s: colour escapes when not on a terminal", strings.Join(args, " "))
 	}
+	// Publishing progress to the cluster is silent when it works.
+	if strings.Contains(out.String(), "lab progress not published") {
+		l.t.Errorf("drover %s: the lab's progress was not published:\n%s", strings.Join(args, " "), out.String())
+	}
 	return code, out.String()
 }
 
