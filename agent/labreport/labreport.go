@@ -15,8 +15,12 @@ import (
 	"time"
 )
 
-// PathPrefix is where lab reports live among the cluster's variables.
-const PathPrefix = "drover/labs/"
+// PathPrefix is where lab reports live among the cluster's variables,
+// in Namespace.
+const (
+	PathPrefix = "drover/labs/"
+	Namespace  = "default"
+)
 
 // Report is one lab's progress.
 type Report struct {

@@ -14,7 +14,8 @@ const pageTarget = 100 * time.Millisecond
 // 100 clients, in process (no network), and fails a page whose mean is
 // over pageTarget. Run: go test -run '^$' -bench Pages ./agent/ui
 func BenchmarkPages(b *testing.B) {
-	_, h := newFilled(b, 100, 1000, 10)
+	c, h := newFilled(b, 100, 1000, 10)
+	putLabReport(b, c.store, 1_000_000, sampleReport())
 	for _, p := range []struct{ name, path string }{
 		{"jobs", "/ui/jobs"},
 		{"jobs-last-page", "/ui/jobs?page=20"},

@@ -23,6 +23,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/hashicorp/nomad/api"
 
+	"drover/agent/labreport"
 	"drover/agent/testcluster"
 )
 
@@ -355,6 +356,37 @@ func TestBrowserGettingStarted(t *testing.T) {
 	b.open(t, origin+"/ui/jobs", "#jobs")
 	waitAttr(t, b, `#jobs tr[data-job="example"]`, "data-status", "dead")
 	b.screenshot(t, "12-job-dead")
+
+	// Lab progress: the page follows the report a lab publishes as a
+	// variable (here written as the lab engine writes it), live.
+	b.open(t, origin+"/ui/lab", "#no-lab")
+	report := &labreport.Report{Lab: "getting-started", Title: "Your first job", Current: 1, Updated: time.Now(),
+		Steps: []labreport.Step{
+			{ID: "init", Title: "Write the job", Done: true, Checks: []labreport.Check{{Want: "example.nomad.hcl", Checked: true, OK: true}}},
+			{ID: "run", Title: "Run it", Checks: []labreport.Check{{Want: "job example running", Checked: true, OK: false, Observed: "job example is dead"}}},
+		}}
+	publish := func() {
+		items, err := report.Items()
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := &api.Variable{Namespace: labreport.Namespace, Path: labreport.PathPrefix + report.Lab, Items: items}
+		if _, _, err := client.Variables().Update(v, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish()
+	waitAttr(t, b, `.lab[data-lab="getting-started"]`, "data-current", "2")
+	var marks []string
+	b.eval(t, `Array.from(document.querySelectorAll(".lab li[data-step] .mark")).map(m => m.textContent)`, &marks)
+	if strings.Join(marks, "") != "✓✗" {
+		t.Errorf("lab checks show %q, want ✓ then ✗", marks)
+	}
+	b.screenshot(t, "13-lab-step-2")
+	report.Steps[1].Done, report.Steps[1].Checks[0].OK, report.Current = true, true, 2
+	publish()
+	waitAttr(t, b, `.lab[data-lab="getting-started"]`, "data-complete", "true")
+	b.screenshot(t, "14-lab-complete")
 
 	// Nothing came from anywhere but the agent.
 	b.mu.Lock()

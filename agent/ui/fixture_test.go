@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/go-memdb"
 
+	"drover/agent/labreport"
 	"drover/agent/server"
 	"drover/agent/state"
 	"drover/agent/structs"
@@ -95,6 +96,32 @@ func fillCluster(tb testing.TB, store *state.StateStore, nodes, jobs, perJob int
 			TaskGroups: map[string]*structs.DeploymentState{"cache": {DesiredTotal: perJob, PlacedAllocs: perJob, HealthyAllocs: perJob}},
 			Status:     structs.DeploymentStatusSuccessful, StatusDescription: "Deployment completed successfully"}))
 	}
+}
+
+// putLabReport writes a lab's report as the lab engine would.
+func putLabReport(tb testing.TB, store *state.StateStore, index uint64, r *labreport.Report) {
+	tb.Helper()
+	items, err := r.Items()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	v := &structs.Variable{Namespace: labreport.Namespace, Path: labreport.PathPrefix + r.Lab, Items: items}
+	if err := store.SetVariable(index, v, 0, false); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// sampleReport is a lab on its second step, one check passed and one
+// failed.
+func sampleReport() *labreport.Report {
+	return &labreport.Report{Lab: "getting-started", Title: "Your first job", Current: 1, Updated: time.Now(),
+		Steps: []labreport.Step{
+			{ID: "init", Title: "Write a job", Done: true, Checks: []labreport.Check{{Want: "example.nomad.hcl exists", Checked: true, OK: true}}},
+			{ID: "run", Title: "Run it", Checks: []labreport.Check{
+				{Want: "job example is running", Checked: true, OK: false, Observed: "job example not found"},
+				{Want: "1 allocation running"}}},
+			{ID: "scale", Title: "Scale to 3"},
+		}}
 }
 
 func newFilled(tb testing.TB, nodes, jobs, perJob int, opts ...Option) (*fakeCluster, http.Handler) {

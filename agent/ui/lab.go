@@ -4,7 +4,11 @@ import (
 	"cmp"
 	"slices"
 
+	"github.com/hashicorp/go-memdb"
+
+	"drover/agent/acl"
 	"drover/agent/labreport"
+	"drover/agent/state"
 )
 
 // The lab page shows what a lab run against this cluster last reported:
@@ -76,4 +80,31 @@ func labViewOf(reports []*labreport.Report, broken []string) *labView {
 		v.Labs = append(v.Labs, c)
 	}
 	return v
+}
+
+// labPage reads every lab report the token may read.
+func labPage(ws memdb.WatchSet, snap *state.StateSnapshot, req *request) (any, uint64, error) {
+	vars, err := snap.VariablesByPrefix(ws, labreport.Namespace, labreport.PathPrefix)
+	if err != nil {
+		return nil, 0, err
+	}
+	var reports []*labreport.Report
+	var broken []string
+	hidden := 0
+	for _, v := range vars {
+		if !req.acl.AllowVariableOperation(v.Namespace, v.Path, acl.VarCapRead) {
+			hidden++
+			continue
+		}
+		r, err := labreport.FromItems(v.Items)
+		if err != nil {
+			broken = append(broken, v.Path)
+			continue
+		}
+		reports = append(reports, r)
+	}
+	v := labViewOf(reports, broken)
+	v.NoRead = hidden > 0 && len(reports) == 0 && len(broken) == 0
+	idx, err := indexOf(snap, state.TableVariables)
+	return v, idx, err
 }

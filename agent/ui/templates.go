@@ -7,7 +7,7 @@ import (
 )
 
 // pageNames are the templates beside base.html, one per page.
-var pageNames = []string{"jobs", "job", "alloc", "cluster", "client", "topology", "evals", "eval", "token", "error"}
+var pageNames = []string{"jobs", "job", "alloc", "cluster", "client", "topology", "evals", "eval", "lab", "token", "error"}
 
 var funcs = template.FuncMap{
 	// add is for 1-based numbering.

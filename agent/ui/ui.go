@@ -104,7 +104,7 @@ func (h *handler) routes() {
 	h.mux.Handle("GET /ui/topology", h.page("topology", "Topology", topologyPage))
 	h.mux.Handle("GET /ui/evaluations", h.page("evals", "Evaluations", evalsPage))
 	h.mux.Handle("GET /ui/evaluations/{id}", h.page("eval", "Evaluation", evalPage))
-	// LAB-ROUTE
+	h.mux.Handle("GET /ui/lab", h.page("lab", "Lab", labPage))
 	h.mux.HandleFunc("GET /ui/settings/tokens", h.tokenPage)
 	h.mux.HandleFunc("POST /ui/settings/tokens", h.setToken)
 	assets, _ := fs.Sub(assetFS, "assets")

@@ -247,13 +247,7 @@ func TestBoxesAreEscaped(t *testing.T) {
 }
 
 func TestLabView(t *testing.T) {
-	r := &labreport.Report{Lab: "getting-started", Title: "Your first job", Current: 1, Updated: time.Now(),
-		Steps: []labreport.Step{
-			{ID: "init", Title: "Write a job", Done: true, Checks: []labreport.Check{{Want: "example.nomad.hcl exists", Checked: true, OK: true}}},
-			{ID: "run", Title: "Run it", Checks: []labreport.Check{
-				{Want: "job example is running", Checked: true, OK: false, Observed: "job example not found"},
-				{Want: "1 allocation running"}}},
-		}}
+	r := sampleReport()
 	v := labViewOf([]*labreport.Report{r}, nil)
 	if len(v.Labs) != 1 {
 		t.Fatalf("%d labs", len(v.Labs))
@@ -266,8 +260,62 @@ func TestLabView(t *testing.T) {
 	if strings.Join(marks, "") != "✓✗·" {
 		t.Errorf("marks %q", marks)
 	}
-	r.Current = 2
+	r.Current = 3
 	if !labViewOf([]*labreport.Report{r}, nil).Labs[0].Complete {
 		t.Errorf("a lab past its last step is not complete")
+	}
+}
+
+// TestLabPage: the page shows the report the lab engine wrote, says so
+// when there is none, names one that does not decode, and shows reports
+// only to a token that may read their variables.
+func TestLabPage(t *testing.T) {
+	c, h := newFilled(t, 1, 1, 1)
+	if body := get(h, "/ui/lab").Body.String(); !strings.Contains(body, `id="no-lab"`) {
+		t.Errorf("no 'no lab' message without reports:\n%s", body)
+	}
+	putLabReport(t, c.store, 1000, sampleReport())
+	body := get(h, "/ui/lab").Body.String()
+	for _, want := range []string{`data-lab="getting-started"`, `data-current="2"`, "Step 2 of 3, 1 done.",
+		`<li class="current" data-step="run">`, `<li class="ok" data-check="ok"><span class="mark">✓</span> example.nomad.hcl exists`,
+		`<li class="fail" data-check="fail"><span class="mark">✗</span> job example is running <small>— job example not found</small>`,
+		`<span class="mark">·</span> 1 allocation running`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("lab page lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Log(body)
+	}
+	if err := c.store.SetVariable(1001, &structs.Variable{Namespace: "default", Path: labreport.PathPrefix + "broken",
+		Items: map[string]string{"lab": "broken", "current": "x"}}, 0, false); err != nil {
+		t.Fatal(err)
+	}
+	if body := get(h, "/ui/lab").Body.String(); !strings.Contains(body, "Lab report drover/labs/broken could not be read.") {
+		t.Errorf("a broken report is not named")
+	}
+
+	readOnly, err := acl.Parse("p.hcl", []byte(`namespace "default" {
+  variables {
+    path "drover/labs/getting-*" { capabilities = ["read"] }
+  }
+}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for secret, want := range map[string]string{"labs": `data-lab="getting-started"`, "none": "may not read the lab"} {
+		resolve := func(string) (*acl.ACL, *structs.ACLToken, error) {
+			if secret == "labs" {
+				return acl.New([]*acl.Policy{readOnly}), nil, nil
+			}
+			return acl.Deny(), nil, nil
+		}
+		body := get(New(c, WithACL(resolve)), "/ui/lab").Body.String()
+		if !strings.Contains(body, want) {
+			t.Errorf("token %s: lab page lacks %q", secret, want)
+		}
+		if strings.Contains(body, "drover/labs/broken") {
+			t.Errorf("token %s sees a report its policy does not cover", secret)
+		}
 	}
 }

@@ -56,8 +56,8 @@ func (w *workspace) tryPublish(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
-	v := &api.Variable{Namespace: "default", Path: labreport.PathPrefix + w.lab.ID(), Items: items}
-	opts := (&api.WriteOptions{Namespace: "default"}).WithContext(ctx)
+	v := &api.Variable{Namespace: labreport.Namespace, Path: labreport.PathPrefix + w.lab.ID(), Items: items}
+	opts := (&api.WriteOptions{Namespace: labreport.Namespace}).WithContext(ctx)
 	_, _, err = w.sess.Client.Variables().Update(v, opts)
 	return err
 }
