@@ -12,6 +12,7 @@ package labs
 import (
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -136,6 +137,32 @@ type Check struct {
 	Wait  time.Duration
 	Attrs checkAttrs
 	Range hcl.Range
+}
+
+// Summary says what the check looks for before it has looked, for the
+// web UI's list of a lab's steps: the kind and its attributes as written,
+// e.g. `allocs: job = "example", client_status = "running", count = 3`.
+// (A check's result has the fuller words, with the values it resolved.)
+func (c *Check) Summary() string {
+	var parts []string
+	v := reflect.ValueOf(c.Attrs)
+	for i := 0; i < v.NumField(); i++ {
+		f := v.Field(i)
+		name := strings.Split(v.Type().Field(i).Tag.Get("hcl"), ",")[0]
+		if f.Kind() != reflect.Pointer || f.IsNil() || name == "wait" {
+			continue
+		}
+		val := f.Elem().Interface()
+		if str, ok := val.(string); ok {
+			parts = append(parts, fmt.Sprintf("%s = %q", name, str))
+		} else {
+			parts = append(parts, fmt.Sprintf("%s = %v", name, val))
+		}
+	}
+	if len(parts) == 0 {
+		return c.Kind
+	}
+	return c.Kind + ": " + strings.Join(parts, ", ")
 }
 
 // checkAttrs is the union of every kind's attributes; Parse refuses an

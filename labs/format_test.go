@@ -88,3 +88,29 @@ step "a" {
 		t.Errorf("the check's env is %v", env)
 	}
 }
+
+// TestCheckSummary: before a check has run, the web UI shows what it
+// will look for, in the lab file's own words.
+func TestCheckSummary(t *testing.T) {
+	yes, three, example, running := true, 3, "example", "running"
+	c := &Check{Kind: "allocs", Attrs: checkAttrs{Job: &example, ClientStatus: &running, Count: &three, Exists: &yes}}
+	if got, want := c.Summary(), `allocs: job = "example", exists = true, client_status = "running", count = 3`; got != want {
+		t.Errorf("Summary() = %s, want %s", got, want)
+	}
+	if got := (&Check{Kind: "plan"}).Summary(); got != "plan" {
+		t.Errorf("bare check: %q", got)
+	}
+	all, err := Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range all {
+		for _, s := range l.Steps {
+			for _, c := range s.Checks {
+				if !strings.HasPrefix(c.Summary(), c.Kind) {
+					t.Errorf("%s/%s: summary %q", l.Name, s.ID, c.Summary())
+				}
+			}
+		}
+	}
+}

@@ -28,7 +28,7 @@ func (w *workspace) report() *labreport.Report {
 				rs.Checks = append(rs.Checks, labreport.Check{Want: l.Want, Checked: true, OK: l.OK, Observed: l.Observed})
 				continue
 			}
-			rs.Checks = append(rs.Checks, labreport.Check{Want: c.Kind})
+			rs.Checks = append(rs.Checks, labreport.Check{Want: c.Summary()})
 		}
 		r.Steps = append(r.Steps, rs)
 	}
