@@ -124,6 +124,9 @@ func TestVariables_BadInput(t *testing.T) {
 		{"PUT", "/v1/var/a/b?cas=x", `{"Items":{"k":"v"}}`, "cas"},
 		{"PUT", "/v1/var/a/b", `{"Items":`, "decode"},
 		{"PUT", "/v1/var/a/b?lock-acquire", `{"Items":{"k":"v"}}`, "lock"},
+		{"PUT", "/v1/var/a/b?namespace=default%00evil", `{"Items":{"k":"v"}}`, "Namespace"},
+		{"PUT", "/v1/var/a/b", `{"Namespace":"x y","Items":{"k":"v"}}`, "Namespace"},
+		{"DELETE", "/v1/var/a/b?namespace=" + strings.Repeat("n", 129), ``, "Namespace"},
 		{"GET", "/v1/var/a//b", ``, ""},
 		{"DELETE", "/v1/var/a/b?cas=-1", ``, "cas"},
 	} {
@@ -199,5 +202,39 @@ func TestVariables_ACL(t *testing.T) {
 	}
 	if _, err := labs.Delete("drover/labs/x", nil); err != nil {
 		t.Fatalf("allowed delete: %v", err)
+	}
+
+	// A token that may write and destroy but not read learns from a
+	// failed check-and-set that the variable exists, never its items.
+	if _, err := mgmt.ACLPolicies().Upsert(&api.ACLPolicy{Name: "blind", Rules: `namespace "default" {
+  variables {
+    path "secret/*" { capabilities = ["write", "destroy"] }
+  }
+}`}, nil); err != nil {
+		t.Fatal(err)
+	}
+	btok, _, err := mgmt.ACLTokens().Create(&api.ACLToken{Name: "blind", Type: "client", Policies: []string{"blind"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blind := tokenClient(t, a, btok.SecretID).Variables()
+	_, _, err = blind.CheckedUpdate(&api.Variable{Path: "secret/db", Items: api.VariableItems{"pw": "y"}}, nil)
+	var conflict api.ErrCASConflict
+	if !errors.As(err, &conflict) {
+		t.Fatalf("blind create over an existing variable: %v, want a check-and-set conflict", err)
+	}
+	if conflict.Conflict == nil || conflict.Conflict.Path != "secret/db" || len(conflict.Conflict.Items) != 0 {
+		t.Errorf("the conflict shows a write-only token %+v", conflict.Conflict)
+	}
+	_, err = blind.CheckedDelete("secret/db", 1, nil)
+	conflict = api.ErrCASConflict{}
+	if !errors.As(err, &conflict) || conflict.Conflict == nil || len(conflict.Conflict.Items) != 0 {
+		t.Errorf("blind checked delete: %v %+v", err, conflict.Conflict)
+	}
+	// A token that may read gets the items with its conflict.
+	_, _, err = mgmt.Variables().CheckedUpdate(&api.Variable{Path: "secret/db", Items: api.VariableItems{"pw": "z"}}, nil)
+	conflict = api.ErrCASConflict{}
+	if !errors.As(err, &conflict) || conflict.Conflict == nil || conflict.Conflict.Items["pw"] != "x" {
+		t.Errorf("management's conflict: %v %+v", err, conflict.Conflict)
 	}
 }

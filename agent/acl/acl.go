@@ -117,6 +117,12 @@ func New(policies []*Policy) *ACL {
 				for _, c := range caps {
 					vars[path][c] = true
 				}
+				// Reading a path's variables implies listing them, as
+				// in the compatible policy language, so a policy
+				// written for it shows the same variables here.
+				if vars[path][VarCapRead] {
+					vars[path][VarCapList] = true
+				}
 			}
 			grant("*", expandVariablePolicy(ns.Policy))
 			for _, v := range ns.Variables {

@@ -12,6 +12,8 @@ namespace "default" {
     path "drover/*" { capabilities = ["write", "read", "list", "destroy"] }
     path "drover/secret" { capabilities = ["deny"] }
     path "shared/*" { capabilities = ["read", "list"] }
+    path "readonly/*" { capabilities = ["read"] }
+    path "writeonly/*" { capabilities = ["write"] }
   }
 }
 namespace "ro" { policy = "read" }
@@ -28,6 +30,12 @@ namespace "jobs-only" { capabilities = ["read-job"] }
 		{"default", "shared/a", VarCapRead, true},
 		{"default", "shared/a", VarCapWrite, false},
 		{"default", "other", VarCapRead, false},
+		// read implies list, as in the compatible policy language;
+		// write alone implies neither.
+		{"default", "readonly/a", VarCapList, true},
+		{"default", "readonly/a", VarCapWrite, false},
+		{"default", "writeonly/a", VarCapList, false},
+		{"default", "writeonly/a", VarCapRead, false},
 		{"ro", "anything", VarCapRead, true},
 		{"ro", "anything", VarCapList, true},
 		{"ro", "anything", VarCapWrite, false},

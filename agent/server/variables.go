@@ -2,7 +2,6 @@ package server
 
 import (
 	"errors"
-	"fmt"
 
 	"drover/agent/acl"
 	"drover/agent/state"
@@ -84,6 +83,9 @@ func (s *Server) ApplyVariable(args *VariableApplyArgs) (*VariableApplyResponse,
 		}
 	case VarOpDelete:
 		op = acl.VarCapDestroy
+		if err := structs.ValidateVariableNamespace(v.Namespace); err != nil {
+			return nil, errorf(ErrInvalidRequest, "%v", err)
+		}
 		if err := structs.ValidateVariablePath(v.Path); err != nil {
 			return nil, errorf(ErrInvalidRequest, "%v", err)
 		}
@@ -110,6 +112,14 @@ func (s *Server) ApplyVariable(args *VariableApplyArgs) (*VariableApplyResponse,
 		} else {
 			conflict = conflict.Copy()
 		}
+		// The conflict shows what is stored; its items only to a token
+		// that may read them, or write-only tokens could read through
+		// a failed check-and-set.
+		if s.authorize(args.AuthToken, func(a *acl.ACL) bool {
+			return a.AllowVariableOperation(v.Namespace, v.Path, acl.VarCapRead)
+		}) != nil {
+			conflict.Items = nil
+		}
 		return &VariableApplyResponse{Conflict: conflict, Index: index}, nil
 	}
 	if err != nil {
@@ -117,13 +127,24 @@ func (s *Server) ApplyVariable(args *VariableApplyArgs) (*VariableApplyResponse,
 	}
 	resp := &VariableApplyResponse{Index: index}
 	if args.Op == VarOpSet {
-		stored, err := s.State().VariableByPath(nil, v.Namespace, v.Path)
-		if err != nil || stored == nil {
-			return nil, fmt.Errorf("variable %s not found after writing it: %v", v.Path, err)
-		}
-		resp.Output = stored.Copy()
+		resp.Output = written(s.State(), v, index)
 	}
 	return resp, nil
+}
+
+// written is the variable as the write at index stored it. Another write
+// may already have replaced or deleted it, so it is rebuilt from what was
+// sent rather than read back, keeping only what the state added: the
+// create index and time of the variable it replaced.
+func written(st *state.StateStore, v *structs.Variable, index uint64) *structs.Variable {
+	out := v.Copy()
+	out.CreateIndex, out.ModifyIndex, out.CreateTime = index, index, v.ModifyTime
+	// A variable that has lived since before index is the one written
+	// (or the one it replaced), whatever was written after.
+	if cur, err := st.VariableByPath(nil, v.Namespace, v.Path); err == nil && cur != nil && cur.CreateIndex <= index {
+		out.CreateIndex, out.CreateTime = cur.CreateIndex, cur.CreateTime
+	}
+	return out
 }
 
 // variablesEndpoint exposes the variable writes over RPC ("Variables.*").

@@ -57,7 +57,20 @@ func (v *Variable) Copy() *Variable {
 // of them in memory.
 const MaxVariableSize = 64 << 10
 
-var variablePathRe = regexp.MustCompile(`^[a-zA-Z0-9-_~/]{1,128}$`)
+var (
+	variablePathRe      = regexp.MustCompile(`^[a-zA-Z0-9-_~/]{1,128}$`)
+	variableNamespaceRe = regexp.MustCompile(`^[a-zA-Z0-9-_]{1,128}$`)
+)
+
+// ValidateVariableNamespace checks the namespace a variable is written
+// in: a namespace's name, 1 to 128 letters, digits, "-" and "_". Anything
+// else (a NUL, say) would sort into another namespace's prefix scans.
+func ValidateVariableNamespace(ns string) error {
+	if !variableNamespaceRe.MatchString(ns) {
+		return fmt.Errorf("Namespace: %q must be 1 to 128 characters among a-z, A-Z, 0-9, \"-\" and \"_\"", ns)
+	}
+	return nil
+}
 
 // ValidateVariablePath checks a variable's path: 1 to 128 letters,
 // digits and "-_~/", no leading or trailing "/", no empty segment.
@@ -75,9 +88,12 @@ func ValidateVariablePath(path string) error {
 	return nil
 }
 
-// Validate checks a variable before it is written: its path, and items
+// Validate checks a variable before it is written: its namespace, its path, and items
 // that are present, with non-empty keys, and within MaxVariableSize.
 func (v *Variable) Validate() error {
+	if err := ValidateVariableNamespace(v.Namespace); err != nil {
+		return err
+	}
 	if err := ValidateVariablePath(v.Path); err != nil {
 		return err
 	}
