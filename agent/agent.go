@@ -44,6 +44,8 @@ type Agent struct {
 	logs     *logstream.Sink
 	tempDir  string
 	sec      *security
+	// closeUI ends the web UI's waiting live requests; nil without it.
+	closeUI func()
 
 	mu         sync.Mutex
 	serverHTTP string
@@ -191,7 +193,9 @@ func New(cfg *config.Config, logger *log.Logger) (*Agent, error) {
 			if cfg.ACL.Enabled {
 				uiOpts = append(uiOpts, ui.WithACL(a.server.ResolveTokenFresh))
 			}
-			handler = withUI(handler, ui.New(a.server, uiOpts...))
+			webUI := ui.New(a.server, uiOpts...)
+			a.closeUI = webUI.Close
+			handler = withUI(handler, webUI)
 		}
 	} else {
 		opts := []httpapi.Option{httpapi.WithLogs(logs)}
@@ -210,6 +214,10 @@ func New(cfg *config.Config, logger *log.Logger) (*Agent, error) {
 	// Log monitors stream until told to stop: end them when the agent
 	// stops, or the HTTP server's shutdown would wait for them.
 	a.http.RegisterOnShutdown(logs.Close)
+	if a.closeUI != nil {
+		// So do the web UI's live requests, which wait up to a minute.
+		a.http.RegisterOnShutdown(a.closeUI)
+	}
 	go a.http.Serve(l)
 	return a, nil
 }

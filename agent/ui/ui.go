@@ -44,11 +44,11 @@ type Cluster interface {
 type TokenResolver func(secret string) (*acl.ACL, *structs.ACLToken, error)
 
 // Option configures the handler.
-type Option func(*handler)
+type Option func(*Handler)
 
 // WithACL makes the UI resolve the token the browser presents (the cookie
 // the token page sets) and show only what that token may read.
-func WithACL(resolve TokenResolver) Option { return func(h *handler) { h.resolve = resolve } }
+func WithACL(resolve TokenResolver) Option { return func(h *Handler) { h.resolve = resolve } }
 
 // TokenCookie carries the token's secret from the token page to every
 // request; the page script also sends it as X-Nomad-Token to /v1.
@@ -63,16 +63,22 @@ var templateFS embed.FS
 //go:embed assets
 var assetFS embed.FS
 
-type handler struct {
-	c       Cluster
-	resolve TokenResolver
-	mux     *http.ServeMux
-	pages   map[string]*template.Template
+// Handler serves the UI.
+type Handler struct {
+	c Cluster
+	// closed ends the live requests still waiting when the agent stops,
+	// so an open browser tab never holds up its shutdown.
+	closed    context.Context
+	closeLive context.CancelFunc
+	resolve   TokenResolver
+	mux       *http.ServeMux
+	pages     map[string]*template.Template
 }
 
 // New returns the handler for /ui and everything under it.
-func New(c Cluster, opts ...Option) http.Handler {
-	h := &handler{c: c, mux: http.NewServeMux(), pages: parseTemplates()}
+func New(c Cluster, opts ...Option) *Handler {
+	h := &Handler{c: c, mux: http.NewServeMux(), pages: parseTemplates()}
+	h.closed, h.closeLive = context.WithCancel(context.Background())
 	for _, o := range opts {
 		o(h)
 	}
@@ -80,7 +86,11 @@ func New(c Cluster, opts ...Option) http.Handler {
 	return h
 }
 
-func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// Close answers the live requests waiting now at once, as they stand; the
+// pages' script asks again, and finds the agent gone or back.
+func (h *Handler) Close() { h.closeLive() }
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The pages load nothing from elsewhere; say so to the browser too.
 	w.Header().Set("Content-Security-Policy",
 		"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'")
@@ -88,7 +98,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mux.ServeHTTP(w, r)
 }
 
-func (h *handler) routes() {
+func (h *Handler) routes() {
 	redirect := func(to string) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, to, http.StatusTemporaryRedirect) }
 	}
@@ -158,7 +168,7 @@ type layout struct {
 	ACL, Signed bool
 }
 
-func (h *handler) page(name, title string, build viewFunc) http.Handler {
+func (h *Handler) page(name, title string, build viewFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a, err := h.requestACL(r)
 		if err != nil {
@@ -172,8 +182,11 @@ func (h *handler) page(name, title string, build viewFunc) http.Handler {
 		if live {
 			minIndex, _ = strconv.ParseUint(req.query.Get("index"), 10, 64)
 		}
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		defer context.AfterFunc(h.closed, cancel)()
 		var view any
-		idx, err := h.c.BlockingQuery(r.Context(), minIndex, liveWait,
+		idx, err := h.c.BlockingQuery(ctx, minIndex, liveWait,
 			func(ws memdb.WatchSet, snap *state.StateSnapshot) (uint64, error) {
 				v, i, err := build(ws, snap, req)
 				view = v
@@ -202,14 +215,14 @@ func (h *handler) page(name, title string, build viewFunc) http.Handler {
 }
 
 // render writes a whole page.
-func (h *handler) render(w http.ResponseWriter, r *http.Request, code int, name string, l *layout) {
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, code int, name string, l *layout) {
 	if l.Nav == "" {
 		l.Nav = name
 	}
 	h.execute(w, code, name, "layout", l)
 }
 
-func (h *handler) execute(w http.ResponseWriter, code int, page, tmpl string, data any) {
+func (h *Handler) execute(w http.ResponseWriter, code int, page, tmpl string, data any) {
 	t := h.pages[page]
 	var b strings.Builder
 	if err := t.ExecuteTemplate(&b, tmpl, data); err != nil {
@@ -223,7 +236,7 @@ func (h *handler) execute(w http.ResponseWriter, code int, page, tmpl string, da
 }
 
 // cookieSecret is the token the browser presents, if any.
-func (h *handler) cookieSecret(r *http.Request) (string, bool) {
+func (h *Handler) cookieSecret(r *http.Request) (string, bool) {
 	c, err := r.Cookie(TokenCookie)
 	if err != nil || c.Value == "" {
 		return "", false
@@ -234,7 +247,7 @@ func (h *handler) cookieSecret(r *http.Request) (string, bool) {
 // requestACL resolves the browser's token; without ACLs everything is
 // visible. A token the cluster does not know is an error, so the page can
 // say so instead of silently showing the anonymous view.
-func (h *handler) requestACL(r *http.Request) (*acl.ACL, error) {
+func (h *Handler) requestACL(r *http.Request) (*acl.ACL, error) {
 	if h.resolve == nil {
 		return acl.Management(), nil
 	}
@@ -247,7 +260,7 @@ func (h *handler) requestACL(r *http.Request) (*acl.ACL, error) {
 }
 
 // tokenPage shows the token form.
-func (h *handler) tokenPage(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) tokenPage(w http.ResponseWriter, r *http.Request) {
 	_, signed := h.cookieSecret(r)
 	view := tokenView{ACL: h.resolve != nil, Signed: signed}
 	if signed && h.resolve != nil {
@@ -263,7 +276,13 @@ func (h *handler) tokenPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // setToken stores the secret in a cookie, or clears it.
-func (h *handler) setToken(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) setToken(w http.ResponseWriter, r *http.Request) {
+	if !sameOrigin(r) {
+		// Another site's form must not sign this browser in (or out).
+		h.render(w, r, http.StatusForbidden, "error", &layout{Title: "Refused",
+			Body: errorView{Message: "The token form may only be sent from this agent's own pages."}})
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	if err := r.ParseForm(); err != nil {
 		h.render(w, r, http.StatusBadRequest, "token", &layout{Title: "Token", Body: tokenView{Error: "bad form: " + err.Error()}})
@@ -282,6 +301,21 @@ func (h *handler) setToken(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, cookie)
 	http.Redirect(w, r, "/ui/settings/tokens", http.StatusSeeOther)
+}
+
+// sameOrigin reports whether a form post comes from the agent's own
+// pages, by the browser's Sec-Fetch-Site, else its Origin header. A client
+// that sends neither (curl, a test) is not a browser on another site.
+func sameOrigin(r *http.Request) bool {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" {
+		return site == "same-origin" || site == "none"
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && u.Host == r.Host
 }
 
 type errorView struct {

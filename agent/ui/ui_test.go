@@ -2,6 +2,7 @@ package ui
 
 import (
 	"errors"
+	"html/template"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -186,6 +187,27 @@ node { policy = "read" }`))
 	if bad.Code != http.StatusForbidden || !strings.Contains(bad.Body.String(), "refused") {
 		t.Errorf("stale cookie: %d", bad.Code)
 	}
+	// Another site's form is refused, by the browser's word or the
+	// origin it names.
+	for _, hdr := range []map[string]string{{"Sec-Fetch-Site": "cross-site"}, {"Origin": "http://evil.example"}} {
+		r := httptest.NewRequest(http.MethodPost, "/ui/settings/tokens", strings.NewReader("secret=good"))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for k, v := range hdr {
+			r.Header.Set(k, v)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusForbidden || len(w.Result().Cookies()) != 0 {
+			t.Errorf("cross-site token form %v: %d, cookies %v", hdr, w.Code, w.Result().Cookies())
+		}
+	}
+	r := httptest.NewRequest(http.MethodPost, "/ui/settings/tokens", strings.NewReader("secret=good"))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.Header.Set("Sec-Fetch-Site", "same-origin")
+	r.Header.Set("Origin", "http://"+r.Host)
+	if w := httptest.NewRecorder(); func() int { h.ServeHTTP(w, r); return w.Code }() != http.StatusSeeOther {
+		t.Errorf("same-origin token form refused")
+	}
 	// Clearing expires the cookie.
 	w = post(url.Values{"clear": {"1"}})
 	for _, c := range w.Result().Cookies() {
@@ -317,5 +339,30 @@ func TestLabPage(t *testing.T) {
 		if strings.Contains(body, "drover/labs/broken") {
 			t.Errorf("token %s sees a report its policy does not cover", secret)
 		}
+	}
+}
+
+// TestJobLinksEscapeTheID: a job ID with "/", "?", "#" or "@" links to
+// its own page, and that page finds it.
+func TestJobLinksEscapeTheID(t *testing.T) {
+	c, h := newFilled(t, 1, 0, 0)
+	for i, id := range []string{"team/web", "q?x#y", "web@v2"} {
+		job := &structs.Job{Region: "global", Namespace: "default", ID: id, Name: id, Type: structs.JobTypeService,
+			Priority: 50, Datacenters: []string{"dc1"},
+			TaskGroups: []*structs.TaskGroup{{Name: "g", Count: 1, Tasks: []*structs.Task{{Name: "t", Driver: "mock"}}}}}
+		if err := c.store.UpsertJob(uint64(100+i), job); err != nil {
+			t.Fatal(err)
+		}
+		href := "/ui/jobs/" + jobKey("default", id)
+		if !strings.Contains(get(h, "/ui/jobs").Body.String(), `href="`+href+`"`) {
+			t.Errorf("jobs page lacks a link to %s", href)
+		}
+		w := get(h, href)
+		if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), template.HTMLEscapeString(id)) {
+			t.Errorf("%s: %d", href, w.Code)
+		}
+	}
+	if got := logsURL("a1", "web&x", "stdout"); !strings.Contains(got, "task=web%26x") {
+		t.Errorf("logs URL %s", got)
 	}
 }

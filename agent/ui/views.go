@@ -60,8 +60,11 @@ func canRead(a *acl.ACL, ns string) bool {
 	return a.AllowNamespaceOperation(ns, acl.CapReadJob)
 }
 
-// jobKey is how the UI names a job in URLs: "<id>@<namespace>".
-func jobKey(ns, id string) string { return id + "@" + ns }
+// jobKey is how the UI names a job in URLs: "<id>@<namespace>", each
+// escaped as a path segment (a job ID may hold "/", "?" or "#"). The
+// namespace is always there, so an ID with an "@" of its own is never
+// read as one in another namespace.
+func jobKey(ns, id string) string { return url.PathEscape(id) + "@" + url.PathEscape(ns) }
 
 // splitJobKey undoes jobKey; a bare ID means the default namespace.
 func splitJobKey(key string) (ns, id string) {
@@ -352,7 +355,8 @@ func allocPage(ws memdb.WatchSet, snap *state.StateSnapshot, req *request) (any,
 }
 
 func logsURL(alloc, task, stream string) string {
-	return "/v1/client/fs/logs/" + alloc + "?task=" + task + "&type=" + stream + "&origin=end&offset=4096&plain=true"
+	q := url.Values{"task": {task}, "type": {stream}, "origin": {"end"}, "offset": {"4096"}, "plain": {"true"}}
+	return "/v1/client/fs/logs/" + url.PathEscape(alloc) + "?" + q.Encode()
 }
 
 // ---- cluster: servers and clients ----
@@ -375,7 +379,7 @@ type clusterView struct {
 	NoNodeRead bool
 }
 
-func (h *handler) clusterPage(ws memdb.WatchSet, snap *state.StateSnapshot, req *request) (any, uint64, error) {
+func (h *Handler) clusterPage(ws memdb.WatchSet, snap *state.StateSnapshot, req *request) (any, uint64, error) {
 	v := &clusterView{}
 	if req.acl.AllowAgentRead() || req.acl.AllowOperatorRead() {
 		leader := h.c.Leader()

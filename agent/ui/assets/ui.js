@@ -27,6 +27,11 @@ async function live(main) {
     url.searchParams.set("index", index);
     try {
       const resp = await fetch(url, { credentials: "same-origin", cache: "no-store" });
+      if (resp.status === 404) {
+        // What the page shows is gone (a purged job): nothing to wait for.
+        if (status) status.textContent = "gone · this no longer exists";
+        return;
+      }
       if (!resp.ok) throw new Error(resp.status + " " + resp.statusText);
       const html = await resp.text();
       index = resp.headers.get("X-Nomad-Index") || index;

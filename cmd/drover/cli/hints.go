@@ -133,14 +133,14 @@ var openBrowser = func(u string) {
 
 // UI pages, as the agent's web UI routes them.
 
-// jobUIPath is a job's page: /ui/jobs/<id>, with @<namespace> outside the
-// default namespace.
+// jobUIPath is a job's page: /ui/jobs/<id>@<namespace>, the namespace
+// always named, so that an ID with an "@" of its own is not read as one in
+// another namespace.
 func jobUIPath(id, namespace string) string {
-	key := url.PathEscape(id)
-	if namespace != "" && namespace != "default" {
-		key += "@" + url.PathEscape(namespace)
+	if namespace == "" {
+		namespace = "default"
 	}
-	return "/ui/jobs/" + key
+	return "/ui/jobs/" + url.PathEscape(id) + "@" + url.PathEscape(namespace)
 }
 
 func allocUIPath(id string) string { return "/ui/allocations/" + url.PathEscape(id) }

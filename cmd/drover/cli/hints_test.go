@@ -48,7 +48,7 @@ func TestUIHints(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("job run: %d\n%s%s", code, out, errOut)
 	}
-	if want := hintLine("View this job", addr+"/ui/jobs/example"); !strings.HasSuffix(errOut, want) {
+	if want := hintLine("View this job", addr+"/ui/jobs/example@default"); !strings.HasSuffix(errOut, want) {
 		t.Errorf("job run stderr %q, want it to end with %q", errOut, want)
 	}
 	if strings.Contains(out, "Web UI") {
@@ -78,9 +78,9 @@ func TestUIHints(t *testing.T) {
 		// between two runs.
 		stable bool
 	}{
-		{[]string{"job", "status", "example"}, "View this job", "/ui/jobs/example", false},
+		{[]string{"job", "status", "example"}, "View this job", "/ui/jobs/example@default", false},
 		{[]string{"job", "status"}, "View and manage jobs", "/ui/jobs", false},
-		{[]string{"job", "deployments", "example"}, "View this job's deployments", "/ui/jobs/example/deployments", false},
+		{[]string{"job", "deployments", "example"}, "View this job's deployments", "/ui/jobs/example@default/deployments", false},
 		{[]string{"node", "status"}, "View and manage clients", "/ui/clients", true},
 		{[]string{"node", "status", nodeID}, "View this client", "/ui/clients/" + nodeID, false},
 		{[]string{"eval", "list"}, "View evaluations", "/ui/evaluations", true},
@@ -128,13 +128,13 @@ func TestUIHints(t *testing.T) {
 	}
 	// -ui prints the page (and opens it: a no-op in tests) even with the
 	// hints off.
-	if _, _, errOut := runHinted(t, addr, "", []string{"NOMAD_CLI_SHOW_HINTS=false"}, "job", "status", "-ui", "example"); errOut != "==> View this job in the Web UI: "+addr+"/ui/jobs/example\n" {
+	if _, _, errOut := runHinted(t, addr, "", []string{"NOMAD_CLI_SHOW_HINTS=false"}, "job", "status", "-ui", "example"); errOut != "==> View this job in the Web UI: "+addr+"/ui/jobs/example@default\n" {
 		t.Errorf("job status -ui: stderr %q", errOut)
 	}
 
 	// ui [id] prints the page it opens.
 	for _, tc := range []struct{ id, path string }{
-		{"", "/ui/jobs"}, {"example", "/ui/jobs/example"}, {"exam", "/ui/jobs/example"},
+		{"", "/ui/jobs"}, {"example", "/ui/jobs/example@default"}, {"exam", "/ui/jobs/example@default"},
 		{nodeID, "/ui/clients/" + nodeID}, {evalID, "/ui/evaluations/" + evalID},
 	} {
 		args := []string{"ui"}
@@ -209,10 +209,11 @@ func TestUIHints_Env(t *testing.T) {
 		t.Errorf("the lab's environment: hints on %v (set %v), want off", on, set)
 	}
 	for _, tc := range []struct{ id, ns, want string }{
-		{"example", "", "/ui/jobs/example"},
-		{"example", "default", "/ui/jobs/example"},
+		{"example", "", "/ui/jobs/example@default"},
+		{"example", "default", "/ui/jobs/example@default"},
+		{"web@v2", "default", "/ui/jobs/web@v2@default"},
 		{"example", "prod", "/ui/jobs/example@prod"},
-		{"a b", "default", "/ui/jobs/a%20b"},
+		{"a b", "default", "/ui/jobs/a%20b@default"},
 	} {
 		if got := jobUIPath(tc.id, tc.ns); got != tc.want {
 			t.Errorf("jobUIPath(%q, %q) = %q, want %q", tc.id, tc.ns, got, tc.want)
