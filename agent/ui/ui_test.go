@@ -366,3 +366,38 @@ func TestJobLinksEscapeTheID(t *testing.T) {
 		t.Errorf("logs URL %s", got)
 	}
 }
+
+// TestTopologyShowsADrain: a draining, ineligible client's column says
+// so, and an allocation the scheduler has told to stop is drawn as
+// stopping until its tasks have stopped — what a class watches while a
+// drain empties a client.
+func TestTopologyShowsADrain(t *testing.T) {
+	c, h := newFilled(t, 2, 1, 2)
+	snap := c.store.Snapshot()
+	node, err := snap.NodeByID(nil, fixedID("n", 0))
+	if err != nil || node == nil {
+		t.Fatal(node, err)
+	}
+	if err := c.store.UpdateNodeDrain(1000, node.ID, &structs.DrainStrategy{}, false, time.Now().Unix(), nil); err != nil {
+		t.Fatal(err)
+	}
+	alloc, err := snap.AllocByID(nil, fixedID("a", 0))
+	if err != nil || alloc == nil || alloc.NodeID != node.ID {
+		t.Fatal(alloc, err)
+	}
+	alloc = alloc.Copy()
+	alloc.DesiredStatus = structs.AllocDesiredStatusStop
+	if err := c.store.UpsertAllocs(1001, []*structs.Allocation{alloc}); err != nil {
+		t.Fatal(err)
+	}
+	body := get(h, "/ui/topology").Body.String()
+	for _, want := range []string{`<section class="column draining" data-node="client-1">`, "ready · draining · ineligible",
+		`data-job="job-0000" data-version="0" data-status="stopping"`, `<section class="column" data-node="client-2">`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("topology lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Log(body)
+	}
+}
