@@ -2,6 +2,8 @@ package structs
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -353,6 +355,45 @@ type AllocMetric struct {
 	ScoreMetaData      []*NodeScoreMeta
 	AllocationTime     time.Duration
 	CoalescedFailures  int
+}
+
+// FailureReasons says why placements failed, one reason a line, in the
+// words eval status and job run print after "* ": nodes none were
+// eligible, filtered by class or constraint, exhausted by class or
+// dimension. Map entries come in sorted order, so the lines are stable.
+func (m *AllocMetric) FailureReasons() []string {
+	if m == nil {
+		return nil
+	}
+	var out []string
+	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
+	if m.NodesEvaluated == 0 {
+		add("No nodes were eligible for evaluation")
+	}
+	for _, dc := range slices.Sorted(maps.Keys(m.NodesAvailable)) {
+		if m.NodesAvailable[dc] == 0 {
+			add("No nodes are available in datacenter %q", dc)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(m.ClassFiltered)) {
+		add("Class %q: %d nodes excluded by filter", k, m.ClassFiltered[k])
+	}
+	for _, k := range slices.Sorted(maps.Keys(m.ConstraintFiltered)) {
+		add("Constraint %q: %d nodes excluded by filter", k, m.ConstraintFiltered[k])
+	}
+	if m.NodesExhausted > 0 {
+		add("Resources exhausted on %d nodes", m.NodesExhausted)
+	}
+	for _, k := range slices.Sorted(maps.Keys(m.ClassExhausted)) {
+		add("Class %q exhausted on %d nodes", k, m.ClassExhausted[k])
+	}
+	for _, k := range slices.Sorted(maps.Keys(m.DimensionExhausted)) {
+		add("Dimension %q exhausted on %d nodes", k, m.DimensionExhausted[k])
+	}
+	for _, q := range m.QuotaExhausted {
+		add("Quota limit hit %q", q)
+	}
+	return out
 }
 
 // NodeScoreMeta is the score of one node considered for a placement.

@@ -348,7 +348,7 @@ func allocPage(ws memdb.WatchSet, snap *state.StateSnapshot, req *request) (any,
 		v.Tasks = append(v.Tasks, t)
 	}
 	if a.Metrics != nil {
-		v.Metrics = metricLines(a.Metrics)
+		v.Metrics = a.Metrics.FailureReasons()
 	}
 	idx, err := indexOf(snap, state.TableAllocs)
 	return v, idx, err
@@ -667,7 +667,7 @@ func evalPage(ws memdb.WatchSet, snap *state.StateSnapshot, req *request) (any, 
 	slices.Sort(groups)
 	for _, g := range groups {
 		m := e.FailedTGAllocs[g]
-		v.Failed = append(v.Failed, failedGroup{Group: g, Count: m.CoalescedFailures + 1, Lines: metricLines(m)})
+		v.Failed = append(v.Failed, failedGroup{Group: g, Count: m.CoalescedFailures + 1, Lines: m.FailureReasons()})
 	}
 	v.Decisions = structs.DecisionRows(e.Decisions)
 	allocs, err := snap.AllocsByEval(ws, e.ID)
@@ -679,48 +679,6 @@ func evalPage(ws memdb.WatchSet, snap *state.StateSnapshot, req *request) (any, 
 	}
 	idx, err := indexOf(snap, state.TableEvals, state.TableAllocs)
 	return v, idx, err
-}
-
-// metricLines says why placements failed, in the words eval status uses.
-func metricLines(m *structs.AllocMetric) []string {
-	var out []string
-	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
-	if m.NodesEvaluated == 0 {
-		add("No nodes were eligible for evaluation")
-	}
-	for _, dc := range sortedKeys(m.NodesAvailable) {
-		if m.NodesAvailable[dc] == 0 {
-			add("No nodes are available in datacenter %q", dc)
-		}
-	}
-	for _, k := range sortedKeys(m.ClassFiltered) {
-		add("Class %q: %d nodes excluded by filter", k, m.ClassFiltered[k])
-	}
-	for _, k := range sortedKeys(m.ConstraintFiltered) {
-		add("Constraint %q: %d nodes excluded by filter", k, m.ConstraintFiltered[k])
-	}
-	if m.NodesExhausted > 0 {
-		add("Resources exhausted on %d nodes", m.NodesExhausted)
-	}
-	for _, k := range sortedKeys(m.ClassExhausted) {
-		add("Class %q exhausted on %d nodes", k, m.ClassExhausted[k])
-	}
-	for _, k := range sortedKeys(m.DimensionExhausted) {
-		add("Dimension %q exhausted on %d nodes", k, m.DimensionExhausted[k])
-	}
-	for _, q := range m.QuotaExhausted {
-		add("Quota limit hit %q", q)
-	}
-	return out
-}
-
-func sortedKeys(m map[string]int) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // ---- helpers ----

@@ -268,31 +268,11 @@ func formatAllocMetrics(m *api.AllocationMetric, scores bool, prefix string) str
 	line := func(format string, args ...interface{}) {
 		b.WriteString(prefix + "* " + fmt.Sprintf(format, args...) + "\n")
 	}
-	if m.NodesEvaluated == 0 {
-		line("No nodes were eligible for evaluation")
-	}
-	for _, dc := range sortedKeys(m.NodesAvailable) {
-		if m.NodesAvailable[dc] == 0 {
-			line("No nodes are available in datacenter %q", dc)
-		}
-	}
-	for _, class := range sortedKeys(m.ClassFiltered) {
-		line("Class %q: %d nodes excluded by filter", class, m.ClassFiltered[class])
-	}
-	for _, c := range sortedKeys(m.ConstraintFiltered) {
-		line("Constraint %q: %d nodes excluded by filter", c, m.ConstraintFiltered[c])
-	}
-	if m.NodesExhausted > 0 {
-		line("Resources exhausted on %d nodes", m.NodesExhausted)
-	}
-	for _, class := range sortedKeys(m.ClassExhausted) {
-		line("Class %q exhausted on %d nodes", class, m.ClassExhausted[class])
-	}
-	for _, dim := range sortedKeys(m.DimensionExhausted) {
-		line("Dimension %q exhausted on %d nodes", dim, m.DimensionExhausted[dim])
-	}
-	for _, q := range m.QuotaExhausted {
-		line("Quota limit hit %q", q)
+	reasons := (&structs.AllocMetric{NodesEvaluated: m.NodesEvaluated, NodesAvailable: m.NodesAvailable,
+		ClassFiltered: m.ClassFiltered, ConstraintFiltered: m.ConstraintFiltered, NodesExhausted: m.NodesExhausted,
+		ClassExhausted: m.ClassExhausted, DimensionExhausted: m.DimensionExhausted, QuotaExhausted: m.QuotaExhausted}).FailureReasons()
+	for _, r := range reasons {
+		line("%s", r)
 	}
 	if scores {
 		for _, sm := range m.ScoreMetaData {
@@ -306,15 +286,6 @@ func formatAllocMetrics(m *api.AllocationMetric, scores bool, prefix string) str
 		}
 	}
 	return b.String()
-}
-
-func sortedKeys(m map[string]int) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func sortedFloatKeys(m map[string]float64) []string {
