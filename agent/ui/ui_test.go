@@ -401,3 +401,17 @@ func TestTopologyShowsADrain(t *testing.T) {
 		t.Log(body)
 	}
 }
+
+// TestShortIDs: as in the CLI, a prefix that names one record finds it.
+func TestShortIDs(t *testing.T) {
+	_, h := newFilled(t, 2, 2, 1)
+	for _, path := range []string{"/ui/allocations/a0000001", "/ui/clients/n0000001", "/ui/evaluations/e0000001"} {
+		if w := get(h, path); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "0000001-0000-4000-8000") {
+			t.Errorf("%s: %d", path, w.Code)
+		}
+	}
+	// "a000000" is the prefix of both allocations: not one record.
+	if w := get(h, "/ui/allocations/a000000"); w.Code != http.StatusNotFound {
+		t.Errorf("an ambiguous prefix: %d", w.Code)
+	}
+}

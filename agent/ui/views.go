@@ -299,15 +299,9 @@ type allocView struct {
 }
 
 func allocPage(ws memdb.WatchSet, snap *state.StateSnapshot, req *request) (any, uint64, error) {
-	a, err := snap.AllocByID(ws, req.id)
+	a, err := lookup(ws, req.id, snap.AllocByID, snap.AllocsByIDPrefix)
 	if err != nil {
 		return nil, 0, err
-	}
-	if a == nil {
-		// The CLI's short IDs work here too.
-		if found, err := snap.AllocsByIDPrefix(ws, req.id); err == nil && len(found) == 1 {
-			a = found[0]
-		}
 	}
 	if a == nil || !canRead(req.acl, a.Namespace) {
 		return nil, 0, errNotFound(fmt.Sprintf("allocation %q not found", req.id))
@@ -445,14 +439,9 @@ func clientPage(ws memdb.WatchSet, snap *state.StateSnapshot, req *request) (any
 	if !req.acl.AllowNodeRead() {
 		return nil, 0, errNotFound("the token may not read nodes")
 	}
-	n, err := snap.NodeByID(ws, req.id)
+	n, err := lookup(ws, req.id, snap.NodeByID, snap.NodesByIDPrefix)
 	if err != nil {
 		return nil, 0, err
-	}
-	if n == nil {
-		if found, err := snap.NodesByIDPrefix(ws, req.id); err == nil && len(found) == 1 {
-			n = found[0]
-		}
 	}
 	if n == nil {
 		return nil, 0, errNotFound(fmt.Sprintf("client %q not found", req.id))
@@ -645,14 +634,9 @@ type evalView struct {
 }
 
 func evalPage(ws memdb.WatchSet, snap *state.StateSnapshot, req *request) (any, uint64, error) {
-	e, err := snap.EvalByID(ws, req.id)
+	e, err := lookup(ws, req.id, snap.EvalByID, snap.EvalsByIDPrefix)
 	if err != nil {
 		return nil, 0, err
-	}
-	if e == nil {
-		if found, err := snap.EvalsByIDPrefix(ws, req.id); err == nil && len(found) == 1 {
-			e = found[0]
-		}
 	}
 	if e == nil || !canRead(req.acl, e.Namespace) {
 		return nil, 0, errNotFound(fmt.Sprintf("evaluation %q not found", req.id))
@@ -682,6 +666,20 @@ func evalPage(ws memdb.WatchSet, snap *state.StateSnapshot, req *request) (any, 
 }
 
 // ---- helpers ----
+
+// lookup finds a record by its whole ID, else by a prefix that names only
+// one, so the CLI's short IDs work in URLs too; nil when neither finds it.
+func lookup[T any](ws memdb.WatchSet, id string, byID func(memdb.WatchSet, string) (*T, error),
+	byPrefix func(memdb.WatchSet, string) ([]*T, error)) (*T, error) {
+	found, err := byID(ws, id)
+	if err != nil || found != nil {
+		return found, err
+	}
+	if many, err := byPrefix(ws, id); err == nil && len(many) == 1 {
+		return many[0], nil
+	}
+	return nil, nil
+}
 
 // short is the CLI's 8-character short ID.
 func short(id string) string {
